@@ -1,0 +1,130 @@
+// nagi C++ API: load a model, open a session, tokenize, generate.
+//
+//   auto model = nagi::Model::load("path/to/model");       // HF folder, .gguf or llama2.c .bin
+//   nagi::Session session(model, {.n_threads = 2});
+//   auto ids = model->tokenize("Once upon a time", /*add_special=*/true);
+//   session.generate(ids, {.max_tokens = 64}, [](const nagi::TokenEvent& ev) {
+//     std::fputs(ev.text.c_str(), stdout);
+//     return true;  // false stops generation
+//   });
+//
+// Errors are thrown as nagi::Error (see error.hpp). The API is shaped so a C
+// API can wrap it: opaque objects, plain structs, callbacks.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nagi/error.hpp"
+
+namespace nagi {
+
+struct SamplingParams {
+  float temperature = 0.8f;      // <= 0: greedy (argmax, lowest id on ties)
+  int top_k = 40;                // <= 0: off
+  float top_p = 0.95f;           // >= 1: off
+  float min_p = 0.05f;           // <= 0: off
+  float repeat_penalty = 1.0f;   // 1: off (llama.cpp/CTRL style: divide positive logits)
+  int repeat_last_n = 64;        // tokens of history the penalties look at (-1: all)
+  float presence_penalty = 0.f;  // subtracted once from every token seen
+  float frequency_penalty = 0.f; // subtracted per occurrence
+  uint64_t seed = 0;             // noise for position p depends only on (seed, p)
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string format;        // "gguf", "safetensors", "llama2c"
+  std::string arch;          // "llama", "qwen2", "qwen3"
+  std::string name;
+  int64_t n_params = 0;
+  int n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, head_dim = 0, n_ff = 0;
+  int n_ctx_train = 0;
+  size_t weight_bytes = 0;   // bytes of tensor data
+  std::vector<std::pair<std::string, int64_t>> dtype_counts;  // dtype name -> tensor count
+};
+
+class Model {
+ public:
+  struct Impl;
+  static std::shared_ptr<Model> load(const std::string& path);
+  ~Model();
+
+  const ModelInfo& info() const;
+  std::vector<int32_t> tokenize(const std::string& text, bool add_special,
+                                bool parse_special = false) const;
+  std::string detokenize(std::span<const int32_t> ids, bool skip_special = true) const;
+  int32_t bos_id() const;
+  bool is_eos(int32_t id) const;
+  // Sampling defaults from the model files (generation_config.json) where present.
+  SamplingParams default_sampling() const;
+  // Bytes of KV cache per position of context.
+  size_t kv_bytes_per_position() const;
+
+  Impl& impl() { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SessionOptions {
+  int n_ctx = 0;      // 0: the model's trained context length (capped at 4096)
+  int n_threads = 0;  // 0: physical cores
+};
+
+struct GenerateOptions {
+  int max_tokens = 128;          // < 0: until EOS or the context is full
+  bool ignore_eos = false;
+  std::vector<std::string> stop; // stop strings (not included in the output)
+  SamplingParams sampling;
+};
+
+struct TokenEvent {
+  int32_t id;
+  std::string text;  // complete UTF-8 text this token made available (may be empty)
+};
+
+struct GenerateResult {
+  std::vector<int32_t> prompt_ids;
+  std::vector<int32_t> ids;  // generated ids
+  std::string text;          // generated text (stop string removed)
+  std::string stop_reason;   // "eos", "length", "stop", "cancelled", "context"
+  double prefill_seconds = 0, decode_seconds = 0;
+  int n_prefill = 0, n_decode = 0;  // tokens evaluated in each phase
+};
+
+// Returning false from the callback stops generation.
+using TokenCallback = std::function<bool(const TokenEvent&)>;
+
+class Session {
+ public:
+  struct Impl;
+  Session(std::shared_ptr<Model> model, SessionOptions options = {});
+  ~Session();
+
+  int n_ctx() const;
+  int n_past() const;  // positions currently in the cache
+  void reset();
+
+  // Evaluates `ids` on top of the cache; returns their logits, [ids.size(), n_vocab]
+  // row-major when all_logits, else only the last row.
+  std::vector<float> eval(std::span<const int32_t> ids, bool all_logits);
+
+  // Resets, prefills the prompt, then samples until EOS/stop/max_tokens.
+  GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& options,
+                          const TokenCallback& on_token = {});
+
+  // Thread-safe: makes a running generate() return with stop_reason "cancelled".
+  void cancel();
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nagi

@@ -1,0 +1,62 @@
+// Element types of stored tensors, including GGML's block-quantized formats.
+// A quantized type stores blocks of `block_elems` values in `block_bytes`
+// bytes; rows are always a whole number of blocks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace nagi {
+
+enum class DType : uint8_t {
+  kF32,
+  kF16,
+  kBF16,
+  kF64,
+  kI8,
+  kI16,
+  kI32,
+  kI64,
+  kU8,
+  kBool,
+  // GGML block formats (dequantized by dequantize_row).
+  kQ4_0,
+  kQ4_1,
+  kQ5_0,
+  kQ5_1,
+  kQ8_0,
+  kQ4_K,
+  kQ5_K,
+  kQ6_K,
+};
+
+struct DTypeInfo {
+  std::string_view name;  // "F32", "Q4_K", ...
+  int block_elems;        // 1 for plain types
+  int block_bytes;        // bytes per block (element size for plain types)
+  bool is_float;          // can be turned into f32 by dequantize_row
+};
+
+const DTypeInfo& dtype_info(DType t);
+inline std::string_view dtype_name(DType t) { return dtype_info(t).name; }
+
+// Bytes taken by `n` consecutive elements; nullopt if n is not a whole number
+// of blocks or the size overflows.
+std::optional<size_t> dtype_bytes(DType t, uint64_t n);
+
+// GGML type id (as stored in GGUF) <-> DType. nullopt for ids nagi cannot read.
+std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
+uint32_t dtype_to_ggml(DType t);  // precondition: t has a GGML id
+
+// Converts `n` elements (a whole number of blocks) of type `t` to float32.
+// Precondition: dtype_info(t).is_float.
+void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// Quantizes `n` floats (a whole number of blocks) into type `t`, the same way
+// llama.cpp's reference quantizers do. Supported: F32, F16, BF16, Q8_0, Q4_0,
+// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Used by the model-writing tool.
+void quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+}  // namespace nagi

@@ -1,0 +1,58 @@
+#include "format/tensor_store.h"
+
+#include "nagi/error.hpp"
+
+namespace nagi {
+
+int64_t TensorView::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string TensorView::shape_str() const {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+void TensorStore::keep_alive(std::shared_ptr<const MappedFile> file) {
+  files_.push_back(std::move(file));
+}
+
+const uint8_t* TensorStore::own(std::vector<uint8_t> bytes) {
+  owned_.push_back(std::make_unique<std::vector<uint8_t>>(std::move(bytes)));
+  return owned_.back()->data();
+}
+
+void TensorStore::add(TensorView view) {
+  auto it = tensors_.find(view.name);
+  if (it != tensors_.end()) {
+    throw Error(ErrorCode::kFormat, view.source + ": tensor '" + view.name +
+                                        "' defined twice (also in " + it->second.source + ")");
+  }
+  std::string name = view.name;
+  tensors_.emplace(std::move(name), std::move(view));
+}
+
+const TensorView* TensorStore::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const TensorView& TensorStore::get(const std::string& name, const std::string& what) const {
+  const TensorView* t = find(name);
+  if (t == nullptr) throw Error(ErrorCode::kFormat, what + ": missing tensor '" + name + "'");
+  return *t;
+}
+
+size_t TensorStore::total_bytes() const {
+  size_t n = 0;
+  for (const auto& [name, t] : tensors_) n += t.nbytes;
+  return n;
+}
+
+}  // namespace nagi

@@ -1,0 +1,93 @@
+// ModelSpec: the one description of a model that everything above the file
+// loaders sees. Loaders translate config.json / GGUF metadata / llama2.c
+// headers into it; nothing above this point knows the file format.
+//
+// Weights live in a TensorStore under canonical GGUF-style names with
+// PyTorch (out, in) shapes:
+//   token_embd.weight   [n_vocab, n_embd]
+//   output.weight       [n_vocab, n_embd]        (absent when tied_embeddings)
+//   output_norm.weight  [n_embd]
+//   blk.N.attn_norm.weight [n_embd]
+//   blk.N.attn_q.weight [n_head*head_dim, n_embd]      (+ .bias [n_head*head_dim] if qkv_bias)
+//   blk.N.attn_k.weight [n_head_kv*head_dim, n_embd]   (+ .bias)
+//   blk.N.attn_v.weight [n_head_kv*head_dim, n_embd]   (+ .bias)
+//   blk.N.attn_output.weight [n_embd, n_head*head_dim]
+//   blk.N.attn_q_norm.weight / attn_k_norm.weight [head_dim]   (if qk_norm)
+//   blk.N.ffn_norm.weight [n_embd]
+//   blk.N.ffn_gate.weight / ffn_up.weight [n_ff, n_embd]
+//   blk.N.ffn_down.weight [n_embd, n_ff]
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nagi {
+
+// Which elements of a head RoPE rotates together.
+enum class RopeStyle {
+  kInterleaved,  // pairs (2i, 2i+1): Meta/llama2.c checkpoints, GGUF llama ("NORM")
+  kHalfSplit,    // pairs (i, i + n_rot/2): Hugging Face rotate_half, GGUF qwen ("NEOX")
+};
+
+struct RopeSpec {
+  RopeStyle style = RopeStyle::kHalfSplit;
+  int n_rot = 0;                // rotated dimensions per head (<= head_dim)
+  // Angular frequency of pair i (n_rot/2 entries): theta^(-2i/n_rot), already
+  // divided by any per-pair scaling factor (Llama 3 rope_scaling, GGUF rope_freqs).
+  std::vector<double> inv_freq;
+};
+
+struct AttentionSpec {
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  bool qkv_bias = false;  // Qwen2
+  bool qk_norm = false;   // Qwen3: per-head RMSNorm of q and k before RoPE
+  float scale = 0.f;      // softmax scale, usually 1/sqrt(head_dim)
+  RopeSpec rope;
+};
+
+struct LayerSpec {
+  AttentionSpec attn;
+  int n_ff = 0;
+};
+
+// Defaults a model ships for generation (generation_config.json or the like);
+// the CLI's flags override them.
+struct GenerationDefaults {
+  bool has_sampling = false;  // true when the file set any of the values below
+  float temperature = 0.8f;
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+};
+
+struct ModelSpec {
+  std::string arch;         // "llama", "qwen2", "qwen3"
+  std::string name;         // human-readable, when the file has one
+  std::string format;       // "gguf", "safetensors", "llama2c"
+  int n_vocab = 0;
+  int n_embd = 0;
+  int n_ctx_train = 0;      // maximum positions the model was trained for
+  float norm_eps = 1e-5f;
+  bool tied_embeddings = false;
+  std::vector<LayerSpec> layers;
+  int bos_id = -1;
+  std::vector<int> eos_ids;  // any of these ends generation
+  GenerationDefaults generation;
+
+  int n_layer() const { return static_cast<int>(layers.size()); }
+};
+
+// Standard RoPE frequencies theta^(-2i/n_rot), i < n_rot/2.
+std::vector<double> rope_inv_freq(double theta, int n_rot);
+
+// Llama 3 "rope_type": "llama3" scaling applied to standard frequencies
+// (transformers' _compute_llama3_parameters).
+void apply_llama3_rope_scaling(std::vector<double>& inv_freq, double factor,
+                               double low_freq_factor, double high_freq_factor,
+                               double original_max_positions);
+
+}  // namespace nagi

@@ -1,0 +1,18 @@
+// Helpers shared by the test binaries.
+#pragma once
+
+#include <string>
+
+namespace nagi::test {
+
+// The fixture folder: $NAGI_SHARED, else ../shared beside the repository root.
+std::string shared_dir();
+// shared_dir() + "/" + rel; calls GTEST_SKIP-worthy check via has_shared().
+std::string shared_path(const std::string& rel);
+bool has_shared();
+// Folder with the built programs (nagi, nagi-mkmodel).
+std::string bin_dir();
+// A fresh empty temporary directory for this test (removed at exit).
+std::string temp_dir();
+
+}  // namespace nagi::test
