@@ -24,8 +24,13 @@ void TensorStore::keep_alive(std::shared_ptr<const MappedFile> file) {
 }
 
 const uint8_t* TensorStore::own(std::vector<uint8_t> bytes) {
-  owned_.push_back(std::make_unique<std::vector<uint8_t>>(std::move(bytes)));
+  owned_.push_back(std::make_shared<std::vector<uint8_t>>(std::move(bytes)));
   return owned_.back()->data();
+}
+
+void TensorStore::keep_alive_all(const TensorStore& other) {
+  files_.insert(files_.end(), other.files_.begin(), other.files_.end());
+  owned_.insert(owned_.end(), other.owned_.begin(), other.owned_.end());
 }
 
 void TensorStore::add(TensorView view) {

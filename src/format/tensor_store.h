@@ -34,6 +34,8 @@ class TensorStore {
   // Takes ownership of a buffer created by a loader (e.g. a permuted tensor);
   // returns a stable pointer to its bytes.
   const uint8_t* own(std::vector<uint8_t> bytes);
+  // Shares `other`'s mappings and buffers, so views copied from it stay valid.
+  void keep_alive_all(const TensorStore& other);
 
   // Throws Error(kFormat) naming both sources if `name` is already present.
   void add(TensorView view);
@@ -48,7 +50,7 @@ class TensorStore {
  private:
   std::map<std::string, TensorView> tensors_;
   std::vector<std::shared_ptr<const MappedFile>> files_;
-  std::vector<std::unique_ptr<std::vector<uint8_t>>> owned_;
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> owned_;
 };
 
 }  // namespace nagi

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs nagi's build dependencies from Debian's packages. Idempotent: does
+# nothing (and needs no network) when everything is already installed.
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build g++ pkg-config
+          libgtest-dev libgmock-dev libbenchmark-dev
+          nlohmann-json3-dev libcli11-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,83 @@
+#include <algorithm>
+#include <map>
+
+#include "api/model_impl.h"
+
+namespace nagi {
+namespace {
+
+ModelInfo make_info(const LoadedModel& m) {
+  ModelInfo info;
+  const ModelSpec& s = m.spec;
+  info.path = m.path;
+  info.format = s.format;
+  info.arch = s.arch;
+  info.name = s.name;
+  info.n_vocab = s.n_vocab;
+  info.n_embd = s.n_embd;
+  info.n_layer = s.n_layer();
+  if (!s.layers.empty()) {
+    info.n_head = s.layers[0].attn.n_head;
+    info.n_head_kv = s.layers[0].attn.n_head_kv;
+    info.head_dim = s.layers[0].attn.head_dim;
+    info.n_ff = s.layers[0].n_ff;
+  }
+  info.n_ctx_train = s.n_ctx_train;
+  info.weight_bytes = m.tensors.total_bytes();
+  std::map<std::string, int64_t> counts;
+  for (const auto& [name, t] : m.tensors.all()) {
+    info.n_params += t.numel();
+    counts[std::string(dtype_name(t.dtype))]++;
+  }
+  info.dtype_counts.assign(counts.begin(), counts.end());
+  return info;
+}
+
+}  // namespace
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::shared_ptr<Model> Model::load(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  impl->loaded = load_model(path);
+  impl->transformer = std::make_unique<Transformer>(impl->loaded.spec, impl->loaded.tensors, path);
+  impl->info = make_info(impl->loaded);
+  return std::shared_ptr<Model>(new Model(std::move(impl)));
+}
+
+const ModelInfo& Model::info() const { return impl_->info; }
+
+std::vector<int32_t> Model::tokenize(const std::string& text, bool add_special, bool parse_special) const {
+  return impl_->loaded.tokenizer->encode(text, add_special, parse_special);
+}
+
+std::string Model::detokenize(std::span<const int32_t> ids, bool skip_special) const {
+  return impl_->loaded.tokenizer->decode(ids, skip_special);
+}
+
+int32_t Model::bos_id() const { return impl_->loaded.spec.bos_id; }
+
+bool Model::is_eos(int32_t id) const {
+  const auto& e = impl_->loaded.spec.eos_ids;
+  return std::find(e.begin(), e.end(), id) != e.end();
+}
+
+SamplingParams Model::default_sampling() const {
+  SamplingParams p;
+  const GenerationDefaults& g = impl_->loaded.spec.generation;
+  if (g.has_sampling) {
+    p.temperature = g.temperature;
+    p.top_k = g.top_k;
+    p.top_p = g.top_p;
+    p.min_p = g.min_p;
+    p.repeat_penalty = g.repeat_penalty;
+  }
+  return p;
+}
+
+size_t Model::kv_bytes_per_position() const {
+  return size_t(2) * impl_->loaded.spec.n_layer() * impl_->transformer->kv_dim() * sizeof(float);
+}
+
+}  // namespace nagi

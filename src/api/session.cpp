@@ -1,0 +1,166 @@
+#include <algorithm>
+#include <chrono>
+
+#include "api/model_impl.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace nagi {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of some stop
+// string: those bytes must be held back while streaming, since the next token
+// may complete the stop string.
+size_t held_back(const std::string& text, const std::vector<std::string>& stops) {
+  size_t hold = 0;
+  for (const std::string& s : stops) {
+    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len) {
+      if (text.compare(text.size() - len, len, s, 0, len) == 0) {
+        hold = len;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+}  // namespace
+
+const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits) {
+  const ModelSpec& spec = transformer->spec();
+  if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "eval: no tokens given");
+  for (int32_t id : ids) {
+    if (id < 0 || id >= spec.n_vocab) {
+      throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) +
+                                                   " is outside the vocabulary [0, " +
+                                                   std::to_string(spec.n_vocab) + ")");
+    }
+  }
+  if (n_past + int64_t(ids.size()) > n_ctx) {
+    throw Error(ErrorCode::kContextFull,
+                "context full: " + std::to_string(n_past) + " positions used + " +
+                    std::to_string(ids.size()) + " new tokens exceed the context length of " +
+                    std::to_string(n_ctx) + " (raise --ctx-size, up to the model's " +
+                    std::to_string(spec.n_ctx_train) + ")");
+  }
+  transformer->resize_scratch(scratch, static_cast<int>(ids.size()));
+  transformer->forward(ids, n_past, *cache, scratch, scratch.logits.data(), all_logits, *pool);
+  n_past += static_cast<int>(ids.size());
+  return scratch.logits.data();
+}
+
+Session::Session(std::shared_ptr<Model> model, SessionOptions options) : impl_(std::make_unique<Impl>()) {
+  if (!model) throw Error(ErrorCode::kInvalidArgument, "session: no model");
+  impl_->model = std::move(model);
+  impl_->transformer = impl_->model->impl().transformer.get();
+  const ModelSpec& spec = impl_->transformer->spec();
+  int n_ctx = options.n_ctx;
+  if (n_ctx < 0) throw Error(ErrorCode::kInvalidArgument, "session: n_ctx must be >= 0");
+  if (n_ctx == 0) n_ctx = std::min(spec.n_ctx_train, 4096);
+  if (n_ctx > spec.n_ctx_train) {
+    throw Error(ErrorCode::kInvalidArgument, "session: context " + std::to_string(n_ctx) +
+                                                 " exceeds the model's trained length " +
+                                                 std::to_string(spec.n_ctx_train));
+  }
+  impl_->n_ctx = n_ctx;
+  const int threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
+  impl_->pool = std::make_unique<ThreadPool>(threads);
+  impl_->cache = std::make_unique<KvCache>(spec.n_layer(), n_ctx, impl_->transformer->kv_dim());
+}
+
+Session::~Session() = default;
+
+int Session::n_ctx() const { return impl_->n_ctx; }
+int Session::n_past() const { return impl_->n_past; }
+void Session::reset() { impl_->n_past = 0; }
+void Session::cancel() { impl_->cancel = true; }
+
+std::vector<float> Session::eval(std::span<const int32_t> ids, bool all_logits) {
+  const float* logits = impl_->eval(ids, all_logits);
+  const size_t rows = all_logits ? ids.size() : 1;
+  return std::vector<float>(logits, logits + rows * impl_->transformer->spec().n_vocab);
+}
+
+GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& options,
+                                 const TokenCallback& on_token) {
+  Impl& s = *impl_;
+  const Model& model = *s.model;
+  const Tokenizer& tok = *model.impl().loaded.tokenizer;
+  const int n_vocab = s.transformer->spec().n_vocab;
+  if (prompt.empty()) throw Error(ErrorCode::kInvalidArgument, "generate: the prompt has no tokens");
+  for (const std::string& stop : options.stop) {
+    if (stop.empty()) throw Error(ErrorCode::kInvalidArgument, "generate: empty stop string");
+  }
+  Sampler sampler(options.sampling, n_vocab);
+  s.cancel = false;
+  reset();
+
+  GenerateResult result;
+  result.prompt_ids.assign(prompt.begin(), prompt.end());
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+
+  auto t0 = Clock::now();
+  const float* logits = s.eval(prompt, false);
+  result.prefill_seconds = seconds_since(t0);
+  result.n_prefill = static_cast<int>(prompt.size());
+
+  StreamDecoder decoder(tok, true);
+  std::string text;        // everything decoded so far
+  size_t emitted = 0;      // bytes of `text` passed to the callback
+  std::vector<float> work(logits, logits + n_vocab);
+  auto t1 = Clock::now();
+  for (;;) {
+    if (s.cancel) { result.stop_reason = "cancelled"; break; }
+    if (options.max_tokens >= 0 && int(result.ids.size()) >= options.max_tokens) {
+      result.stop_reason = "length";
+      break;
+    }
+    const int32_t id = sampler.sample(work, history, static_cast<int64_t>(history.size()));
+    if (!options.ignore_eos && model.is_eos(id)) { result.stop_reason = "eos"; break; }
+    result.ids.push_back(id);
+    history.push_back(id);
+    text += decoder.push(id);
+
+    bool stop_hit = false;
+    size_t emit_to = text.size();
+    for (const std::string& stop : options.stop) {
+      const size_t at = text.find(stop, emitted > stop.size() ? emitted - stop.size() : 0);
+      if (at != std::string::npos && at < emit_to) {
+        emit_to = at;
+        stop_hit = true;
+      }
+    }
+    if (!stop_hit) emit_to = text.size() - held_back(text, options.stop);
+    TokenEvent ev{id, text.substr(emitted, emit_to - emitted)};
+    emitted = std::max(emitted, emit_to);
+    const bool keep_going = on_token ? on_token(ev) : true;
+    if (stop_hit) {
+      text.resize(emit_to);
+      result.stop_reason = "stop";
+      break;
+    }
+    if (!keep_going) { result.stop_reason = "cancelled"; break; }
+    if (s.n_past >= s.n_ctx) { result.stop_reason = "context"; break; }
+    if (options.max_tokens >= 0 && int(result.ids.size()) >= options.max_tokens) {
+      result.stop_reason = "length";
+      break;
+    }
+    logits = s.eval(std::span<const int32_t>(&id, 1), false);
+    work.assign(logits, logits + n_vocab);
+    result.n_decode++;
+  }
+  if (result.stop_reason != "stop") {
+    text += decoder.flush();
+    if (on_token && emitted < text.size()) on_token(TokenEvent{-1, text.substr(emitted)});
+  }
+  result.decode_seconds = seconds_since(t1);
+  result.text = std::move(text);
+  return result;
+}
+
+}  // namespace nagi

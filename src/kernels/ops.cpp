@@ -1,0 +1,84 @@
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "base/thread_pool.h"
+
+namespace nagi {
+
+void matrix_row_f32(const Matrix& m, int64_t r, float* dst) {
+  if (m.dtype == DType::kF32) {
+    std::memcpy(dst, m.row(r), static_cast<size_t>(m.cols) * sizeof(float));
+  } else {
+    dequantize_row(m.dtype, m.row(r), dst, m.cols);
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  // Sixteen independent partial sums let the compiler keep them in vector
+  // registers without reassociating (no -ffast-math needed).
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  float tail = 0.f;
+  for (; i < n; ++i) tail += a[i] * b[i];
+  float s = 0.f;
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return s + tail;
+}
+
+void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
+            int64_t y_stride, ThreadPool& pool) {
+  pool.parallel_for(w.rows, [&](int64_t begin, int64_t end) {
+    // Non-f32 rows are converted once per row and reused for every token.
+    thread_local std::vector<float> row_buf;
+    if (w.dtype != DType::kF32) row_buf.resize(static_cast<size_t>(w.cols));
+    for (int64_t r = begin; r < end; ++r) {
+      const float* row;
+      if (w.dtype == DType::kF32) {
+        row = reinterpret_cast<const float*>(w.row(r));
+      } else {
+        dequantize_row(w.dtype, w.row(r), row_buf.data(), w.cols);
+        row = row_buf.data();
+      }
+      for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = dot_f32(row, x + t * x_stride, w.cols);
+    }
+  });
+}
+
+void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  double ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / double(n) + double(eps)));
+  if (w != nullptr) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale;
+  }
+}
+
+void swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.f + std::exp(-g)) * up[i];
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float mx = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+}  // namespace nagi

@@ -1,0 +1,134 @@
+// nagi run: generate text from a prompt, streaming it to stdout.
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "nagi/nagi.hpp"
+
+namespace nagi::cli {
+namespace {
+
+struct RunArgs {
+  std::string model, prompt, prompt_ids;
+  int n_predict = 128;
+  int threads = 0;
+  int ctx = 0;
+  float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 1, presence = 0, frequency = 0;
+  int top_k = 0, repeat_last_n = 64;
+  uint64_t seed = 0;
+  bool ignore_eos = false, json = false, no_bos = false;
+  std::vector<std::string> stop;
+};
+
+Session* g_active_session = nullptr;
+extern "C" void on_sigint(int) {
+  if (g_active_session != nullptr) g_active_session->cancel();  // an atomic store
+}
+
+void run(const RunArgs& a, CLI::App& cmd) {
+  const std::string path = a.model.empty() ? default_model_path() : a.model;
+  auto model = Model::load(path);
+  std::vector<int32_t> prompt;
+  if (!a.prompt_ids.empty()) {
+    if (cmd.count("--prompt")) throw Error(ErrorCode::kInvalidArgument, "give either --prompt or --prompt-ids, not both");
+    prompt = parse_ids(a.prompt_ids, "--prompt-ids");
+  } else {
+    prompt = model->tokenize(a.prompt, !a.no_bos);
+    if (prompt.empty() && model->bos_id() >= 0) prompt.push_back(model->bos_id());
+  }
+
+  GenerateOptions opt;
+  opt.max_tokens = a.n_predict;
+  opt.ignore_eos = a.ignore_eos;
+  opt.stop = a.stop;
+  SamplingParams& sp = opt.sampling;
+  sp = model->default_sampling();
+  if (cmd.count("--temp")) sp.temperature = a.temp;
+  if (cmd.count("--top-k")) sp.top_k = a.top_k;
+  if (cmd.count("--top-p")) sp.top_p = a.top_p;
+  if (cmd.count("--min-p")) sp.min_p = a.min_p;
+  if (cmd.count("--repeat-penalty")) sp.repeat_penalty = a.repeat_penalty;
+  if (cmd.count("--repeat-last-n")) sp.repeat_last_n = a.repeat_last_n;
+  if (cmd.count("--presence-penalty")) sp.presence_penalty = a.presence;
+  if (cmd.count("--frequency-penalty")) sp.frequency_penalty = a.frequency;
+  sp.seed = cmd.count("--seed") ? a.seed
+                                : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+
+  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads});
+  g_active_session = &session;
+  std::signal(SIGINT, on_sigint);
+
+  if (!a.json) {
+    if (a.prompt_ids.empty()) {
+      std::fputs(a.prompt.c_str(), stdout);
+    } else {
+      std::fputs(model->detokenize(prompt, true).c_str(), stdout);
+    }
+    std::fflush(stdout);
+  }
+  GenerateResult r = session.generate(prompt, opt, [&](const TokenEvent& ev) {
+    if (!a.json && !ev.text.empty()) {
+      std::fwrite(ev.text.data(), 1, ev.text.size(), stdout);
+      std::fflush(stdout);
+    }
+    return true;
+  });
+  g_active_session = nullptr;
+  std::signal(SIGINT, SIG_DFL);
+
+  const double prefill_tps = r.prefill_seconds > 0 ? r.n_prefill / r.prefill_seconds : 0;
+  const double decode_tps = r.decode_seconds > 0 ? r.n_decode / r.decode_seconds : 0;
+  if (a.json) {
+    nlohmann::json j;
+    j["model"] = path;
+    j["prompt_ids"] = r.prompt_ids;
+    j["ids"] = r.ids;
+    j["text"] = r.text;
+    j["stop_reason"] = r.stop_reason;
+    j["seed"] = sp.seed;
+    j["timings"] = {{"prefill_tokens", r.n_prefill}, {"prefill_seconds", r.prefill_seconds},
+                    {"prefill_tokens_per_second", prefill_tps}, {"decode_tokens", r.n_decode},
+                    {"decode_seconds", r.decode_seconds}, {"decode_tokens_per_second", decode_tps}};
+    std::puts(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::fputc('\n', stdout);
+    std::fprintf(stderr,
+                 "\nnagi: %s | prefill %d tokens, %.1f tokens/s | decode %d tokens, %.1f tokens/s | stop: %s\n",
+                 model->info().arch.c_str(), r.n_prefill, prefill_tps, r.n_decode, decode_tps,
+                 r.stop_reason.c_str());
+  }
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt");
+  cmd->add_option("-m,--model", args->model, "Model: Hugging Face folder, .gguf or llama2.c .bin (default: $NAGI_MODEL)");
+  cmd->add_option("-p,--prompt", args->prompt, "Prompt text");
+  cmd->add_option("--prompt-ids", args->prompt_ids, "Prompt as comma-separated token ids");
+  cmd->add_option("-n,--n-predict", args->n_predict, "Tokens to generate (-1: until EOS or context end)")->capture_default_str();
+  cmd->add_option("-t,--threads", args->threads, "Threads (default: physical cores)");
+  cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: model's, capped at 4096)");
+  cmd->add_option("--temp", args->temp, "Temperature (0: greedy)");
+  cmd->add_option("--top-k", args->top_k, "Top-k (0: off)");
+  cmd->add_option("--top-p", args->top_p, "Top-p (1: off)");
+  cmd->add_option("--min-p", args->min_p, "Min-p (0: off)");
+  cmd->add_option("--repeat-penalty", args->repeat_penalty, "Repetition penalty (1: off)");
+  cmd->add_option("--repeat-last-n", args->repeat_last_n, "Tokens the penalties look back (-1: all)");
+  cmd->add_option("--presence-penalty", args->presence, "Presence penalty");
+  cmd->add_option("--frequency-penalty", args->frequency, "Frequency penalty");
+  cmd->add_option("-s,--seed", args->seed, "Sampling seed (default: random)");
+  cmd->add_option("--stop", args->stop, "Stop string (repeatable)");
+  cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past end-of-sequence");
+  cmd->add_flag("--no-bos", args->no_bos, "Do not add the BOS token to the prompt");
+  cmd->add_flag("--json", args->json, "Print one JSON object (ids, text, timings) instead of streaming");
+  cmd->callback([args, cmd, &exit_code] {
+    run(*args, *cmd);
+    exit_code = 0;
+  });
+}
+
+}  // namespace nagi::cli

@@ -1,0 +1,22 @@
+// Subcommands of the nagi CLI; each lives in its own file.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace nagi::cli {
+
+// Registers the subcommand on `app`; the returned callback runs it and
+// returns the process exit code.
+void add_run_command(CLI::App& app, int& exit_code);
+void add_eval_command(CLI::App& app, int& exit_code);
+void add_info_command(CLI::App& app, int& exit_code);
+
+// The model to use when -m is not given: $NAGI_MODEL, else the stories260K
+// fixture when present; else throws with instructions.
+std::string default_model_path();
+
+// Parses "1,2,3" into token ids; throws nagi::Error naming the flag.
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag);
+
+}  // namespace nagi::cli

@@ -1,0 +1,39 @@
+#include <cstdlib>
+#include <filesystem>
+
+#include "commands.h"
+#include "nagi/error.hpp"
+
+namespace nagi::cli {
+
+std::string default_model_path() {
+  if (const char* env = std::getenv("NAGI_MODEL"); env && *env) return env;
+  std::string shared = NAGI_SOURCE_DIR "/../shared";
+  if (const char* env = std::getenv("NAGI_SHARED"); env && *env) shared = env;
+  const std::string fixture = shared + "/models/stories260K/stories260K.gguf";
+  if (std::filesystem::exists(fixture)) return fixture;
+  throw Error(ErrorCode::kInvalidArgument,
+              "no model given: pass -m PATH (a Hugging Face folder, a .gguf file or a llama2.c "
+              ".bin), or set NAGI_MODEL");
+}
+
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag) {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = text.find(',', i);
+    if (j == std::string::npos) j = text.size();
+    const std::string item = text.substr(i, j - i);
+    char* end = nullptr;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || end != item.c_str() + item.size() || v < 0 || v > INT32_MAX) {
+      throw Error(ErrorCode::kInvalidArgument, flag + ": '" + item + "' is not a token id");
+    }
+    ids.push_back(static_cast<int32_t>(v));
+    i = j + 1;
+  }
+  if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, flag + ": no token ids given");
+  return ids;
+}
+
+}  // namespace nagi::cli
