@@ -257,7 +257,7 @@ void add_parsed(ParsedFile parsed, TensorStore& store) {
   store.keep_alive(parsed.file);
   for (TensorView& v : parsed.views) {
     const StDType* dt = st_dtype_by_enum(v.dtype);
-    if (reinterpret_cast<uintptr_t>(v.data) % dt->elem_bytes != 0) {
+    if (v.nbytes > 0 && reinterpret_cast<uintptr_t>(v.data) % dt->elem_bytes != 0) {
       std::vector<uint8_t> copy(v.data, v.data + v.nbytes);
       v.data = store.own(std::move(copy));
     }

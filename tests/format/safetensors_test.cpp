@@ -310,6 +310,7 @@ TEST(SafetensorsFolder, BadIndex) {
   };
   const Case cases[] = {
       {"{not json", "not valid JSON"},
+      {"", "not valid JSON"},
       {"[1,2]", "expected a JSON object"},
       {R"({"metadata":{}})", "weight_map: missing"},
       {R"({"weight_map":[]})", "weight_map: expected an object"},
@@ -360,6 +361,12 @@ TEST(SafetensorsCorrupt, HeaderNotJson) {
 TEST(SafetensorsCorrupt, HeaderNotObject) {
   expect_format_error(raw_file("[1,2,3]", ""), {"header", "expected a JSON object", "array"});
   expect_format_error(raw_file("\"str\"", ""), {"header", "expected a JSON object"});
+}
+
+TEST(SafetensorsCorrupt, DeeplyNestedHeaderDoesNotOverflowStack) {
+  const int depth = 200000;
+  const std::string h = "{\"a\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  expect_format_error(raw_file(h, ""), {"tensor 'a'", "expected a JSON object"});
 }
 
 TEST(SafetensorsCorrupt, InvalidUtf8Name) {
