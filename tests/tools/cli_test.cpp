@@ -1,0 +1,108 @@
+// The nagi CLI end to end: run (--json), eval (-o logits.safetensors), info.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include "format/safetensors.h"
+#include "../model/reference_data.h"
+#include "test_support.h"
+
+namespace nagi {
+namespace {
+
+struct Output {
+  int status;
+  std::string out;
+};
+
+Output sh(const std::string& args) {
+  const std::string cmd = test::bin_dir() + "/nagi " + args + " 2>&1";
+  Output o{0, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) o.out.append(buf.data(), n);
+  const int st = pclose(p);
+  o.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return o;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::has_shared()) GTEST_SKIP() << "fixtures not found";
+  }
+  std::string stories(const std::string& rel) { return test::shared_path("models/stories260K/" + rel); }
+};
+
+TEST_F(Cli, RunJsonGreedyMatchesFixture) {
+  std::ifstream in(stories("reference/greedy.jsonl"));
+  std::string line;
+  std::getline(in, line);
+  std::getline(in, line);  // "Once upon a time"
+  const auto ref = nlohmann::json::parse(line);
+  const auto o = sh("run -m " + stories("stories260K.bin") + " -p \"Once upon a time\" -n 200 --temp 0 --ignore-eos -t 2 --json");
+  ASSERT_EQ(o.status, 0) << o.out;
+  const auto j = nlohmann::json::parse(o.out.substr(o.out.find('{')));
+  EXPECT_EQ(j["prompt_ids"], ref["prompt_ids"]);
+  EXPECT_EQ(j["ids"], ref["ids"]);
+  EXPECT_GT(j["timings"]["decode_tokens_per_second"].get<double>(), 0.0);
+}
+
+TEST_F(Cli, RunStreamsTextAndReportsSpeed) {
+  const auto o = sh("run -m " + stories("hf") + " --prompt-ids 1,403,407 -n 30 --temp 0.7 --seed 5 -t 1");
+  ASSERT_EQ(o.status, 0) << o.out;
+  EXPECT_NE(o.out.find("tokens/s"), std::string::npos);
+  // Same seed, same text.
+  EXPECT_EQ(o.out.substr(0, o.out.find("nagi:")),
+            sh("run -m " + stories("hf") + " --prompt-ids 1,403,407 -n 30 --temp 0.7 --seed 5 -t 2").out.substr(0, o.out.find("nagi:")));
+}
+
+TEST_F(Cli, EvalWritesReferenceLogits) {
+  TensorStore ref;
+  load_safetensors_file(stories("reference/logits.safetensors"), ref);
+  const auto ids = test::tensor_i32(ref.get("prompt_2_ids", "ref"));
+  std::string csv;
+  for (int32_t id : ids) csv += (csv.empty() ? "" : ",") + std::to_string(id);
+  const std::string out = test::temp_dir() + "/logits.safetensors";
+  for (const char* batch : {"", " -b 1", " -b 7"}) {
+    const auto o = sh("eval -m " + stories("stories260K.gguf") + " --prompt-ids " + csv + " -o " + out + batch);
+    ASSERT_EQ(o.status, 0) << o.out;
+    TensorStore got;
+    load_safetensors_file(out, got);
+    const TensorView& logits = got.get("logits", out);
+    EXPECT_EQ(logits.shape, (std::vector<int64_t>{int64_t(ids.size()), 512}));
+    const auto a = test::tensor_f32(logits), b = test::tensor_f32(ref.get("prompt_2_logits", "ref"));
+    EXPECT_LE(test::max_abs_diff(a.data(), b.data(), b.size()), 1e-4f) << batch;
+  }
+}
+
+TEST_F(Cli, InfoDescribesTheModel) {
+  const auto o = sh("info " + stories("stories260K.gguf"));
+  ASSERT_EQ(o.status, 0) << o.out;
+  EXPECT_NE(o.out.find("llama"), std::string::npos);
+  EXPECT_NE(o.out.find("F32"), std::string::npos);
+  EXPECT_NE(o.out.find("layers:        5"), std::string::npos);
+}
+
+TEST_F(Cli, ErrorsAreClearAndExitNonZero) {
+  auto o = sh("run -m /nonexistent/model.gguf -p hi");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.out.find("/nonexistent/model.gguf"), std::string::npos);
+  o = sh("run -m " + stories("stories260K.gguf") + " --prompt-ids 1,abc");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.out.find("--prompt-ids"), std::string::npos);
+  o = sh("run -m " + stories("stories260K.gguf") + " --prompt-ids 1,9999");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.out.find("9999"), std::string::npos);
+  o = sh("run -m " + stories("stories260K.gguf") + " -p hi --top-p 7");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.out.find("top_p"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nagi
