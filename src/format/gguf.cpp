@@ -385,7 +385,8 @@ class GgufParser {
       }
       by_offset.push_back(&t);
     }
-    std::sort(by_offset.begin(), by_offset.end(),
+    // Stable, so tensors at equal offsets are reported in file order.
+    std::stable_sort(by_offset.begin(), by_offset.end(),
               [](const GgufTensorInfo* x, const GgufTensorInfo* y) { return x->offset < y->offset; });
     for (size_t i = 1; i < by_offset.size(); ++i) {
       const GgufTensorInfo& prev = *by_offset[i - 1];
