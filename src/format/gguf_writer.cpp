@@ -3,6 +3,7 @@
 // bytes padded to the alignment.
 #include "format/gguf_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -27,7 +28,6 @@ class Buffer {
   void pad_to(uint64_t alignment) {
     while (bytes_.size() % alignment != 0) bytes_.push_back(0);
   }
-  void append(const std::vector<uint8_t>& v) { bytes_.insert(bytes_.end(), v.begin(), v.end()); }
   const std::vector<uint8_t>& bytes() const { return bytes_; }
   size_t size() const { return bytes_.size(); }
 
@@ -209,14 +209,22 @@ void GgufWriter::write(const std::string& path, uint32_t alignment) const {
     offset += (t.data.size() + alignment - 1) / alignment * alignment;
   }
   buf.pad_to(alignment);
-  for (const Tensor& t : tensors_) {
-    buf.append(t.data);
-    buf.pad_to(alignment);
-  }
 
+  // Tensor data is streamed rather than appended to the header buffer, so a
+  // large model is not held in memory twice.
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw Error(ErrorCode::kIo, path + ": cannot open for writing");
   out.write(reinterpret_cast<const char*>(buf.bytes().data()), std::streamsize(buf.size()));
+  static const char kZeros[256] = {};
+  for (const Tensor& t : tensors_) {
+    out.write(reinterpret_cast<const char*>(t.data.data()), std::streamsize(t.data.size()));
+    uint64_t pad = (alignment - t.data.size() % alignment) % alignment;
+    while (pad > 0) {
+      const uint64_t n = std::min<uint64_t>(pad, sizeof(kZeros));
+      out.write(kZeros, std::streamsize(n));
+      pad -= n;
+    }
+  }
   out.close();
   if (!out) throw Error(ErrorCode::kIo, path + ": write failed");
 }

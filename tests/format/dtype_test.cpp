@@ -272,8 +272,9 @@ TEST(DType, QuantizeRoundTrip) {
   std::mt19937 rng(99);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const RoundTripCase cases[] = {
-      {DType::kQ4_0, 0.14}, {DType::kQ4_1, 0.12}, {DType::kQ5_0, 0.07}, {DType::kQ5_1, 0.06},
-      {DType::kQ8_0, 0.01}, {DType::kQ4_K, 0.12}, {DType::kQ5_K, 0.06}, {DType::kQ6_K, 0.03},
+      // About 15% above what these quantizers reach on Gaussian data.
+      {DType::kQ4_0, 0.10}, {DType::kQ4_1, 0.09}, {DType::kQ5_0, 0.05}, {DType::kQ5_1, 0.045},
+      {DType::kQ8_0, 0.007}, {DType::kQ4_K, 0.09}, {DType::kQ5_K, 0.045}, {DType::kQ6_K, 0.022},
   };
   for (const RoundTripCase& c : cases) {
     SCOPED_TRACE(std::string(dtype_name(c.dtype)));
