@@ -2,6 +2,7 @@
 // (tokenizer.json, GGUF metadata, llama2.c tokenizer.bin).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -36,6 +37,11 @@ class Tokenizer {
   virtual int32_t bos_id() const = 0;  // -1 if none
   virtual int32_t eos_id() const = 0;  // -1 if none
   virtual bool is_special(int32_t id) const = 0;  // control tokens (BOS/EOS/...)
+
+  // How many leading spaces decode() drops from the start of the text (the
+  // "▁" a SentencePiece-style normalizer prepended); StreamDecoder drops the
+  // same so that streamed text equals decode().
+  virtual size_t stream_strip_leading_spaces() const { return 0; }
 };
 
 // Loads tokenizer.json (+ tokenizer_config.json beside it) from a Hugging Face
@@ -61,6 +67,8 @@ class StreamDecoder {
   const Tokenizer& tok_;
   bool skip_special_;
   std::string pending_;
+  size_t strip_left_ = static_cast<size_t>(-1);  // leading spaces still to drop; -1: not asked yet
+  bool started_ = false;     // has any byte been produced yet
 };
 
 }  // namespace nagi

@@ -1,0 +1,392 @@
+#include "tokenizer/bpe_tokenizer.h"
+
+#include <unordered_map>
+#include <utility>
+
+#include "nagi/error.hpp"
+#include "tokenizer/utf8.h"
+
+namespace nagi {
+namespace {
+
+void replace_all(std::string& s, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    const size_t hit = s.find(from, pos);
+    if (hit == std::string::npos) break;
+    out.append(s, pos, hit - pos);
+    out.append(to);
+    pos = hit + from.size();
+  }
+  if (pos == 0) return;
+  out.append(s, pos, std::string::npos);
+  s = std::move(out);
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+// Leftmost-longest matcher over the added tokens: a byte trie stored as one
+// hash map of edges, so thousands of added tokens (gemma3 has 6k) cost one
+// walk per text position.
+class AddedTokenMatcher {
+ public:
+  explicit AddedTokenMatcher(const std::vector<AddedToken>& tokens) {
+    terminal_.push_back(-1);
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      const std::string& c = tokens[t].content;
+      if (c.empty()) continue;
+      uint32_t node = 0;
+      for (unsigned char b : c) {
+        const uint64_t key = (static_cast<uint64_t>(node) << 8) | b;
+        auto it = edges_.find(key);
+        if (it == edges_.end()) {
+          const auto next = static_cast<uint32_t>(terminal_.size());
+          terminal_.push_back(-1);
+          edges_.emplace(key, next);
+          node = next;
+        } else {
+          node = it->second;
+        }
+      }
+      // On duplicate contents the first listed token wins.
+      if (terminal_[node] < 0) terminal_[node] = static_cast<int32_t>(t);
+    }
+  }
+
+  bool empty() const { return edges_.empty(); }
+
+  // Longest eligible token starting at text[pos]: returns its index (or -1)
+  // and sets len.
+  int32_t match(std::string_view text, size_t pos, const std::vector<AddedToken>& tokens,
+                bool parse_special, size_t& len) const {
+    uint32_t node = 0;
+    int32_t best = -1;
+    for (size_t i = pos; i < text.size(); ++i) {
+      auto it = edges_.find((static_cast<uint64_t>(node) << 8) | static_cast<unsigned char>(text[i]));
+      if (it == edges_.end()) break;
+      node = it->second;
+      const int32_t t = terminal_[node];
+      if (t >= 0 && (parse_special || !tokens[t].special)) {
+        best = t;
+        len = i + 1 - pos;
+      }
+    }
+    return best;
+  }
+
+ private:
+  std::unordered_map<uint64_t, uint32_t> edges_;
+  std::vector<int32_t> terminal_;  // by node: token index ending there, or -1
+};
+
+// Size of the whitespace character ending at text[end) within [begin, end),
+// or 0.
+size_t whitespace_before(std::string_view text, size_t begin, size_t end) {
+  if (end <= begin) return 0;
+  size_t start = end - 1;
+  while (start > begin && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+  const size_t n = utf8::valid_char_len(text, start);
+  if (n == end - start && utf8::is_whitespace(utf8::decode_at(text, start, n))) return n;
+  return 0;
+}
+
+size_t whitespace_at(std::string_view text, size_t pos) {
+  if (pos >= text.size()) return 0;
+  const size_t n = utf8::valid_char_len(text, pos);
+  if (n > 0 && utf8::is_whitespace(utf8::decode_at(text, pos, n))) return n;
+  return 0;
+}
+
+class BpeTokenizer final : public Tokenizer {
+ public:
+  explicit BpeTokenizer(TokenizerSpec spec) : spec_(std::move(spec)), matcher_(spec_.added) {
+    for (const DecoderStep& step : spec_.decoder) {
+      if (step.kind == DecoderStep::Kind::kFuse) fused_ = true;
+      if (step.kind == DecoderStep::Kind::kStrip && fused_ && step.content == " ") stream_strip_ += step.start;
+      if (step.kind == DecoderStep::Kind::kMetaspace && step.strip_first) stream_strip_ += 1;
+    }
+  }
+
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override {
+    std::vector<int32_t> out;
+    if (add_special) out = spec_.prefix;
+    size_t seg_start = 0;
+    size_t pos = 0;
+    while (pos < text.size() && !matcher_.empty()) {
+      size_t len = 0;
+      const int32_t t = matcher_.match(text, pos, spec_.added, parse_special, len);
+      if (t < 0) {
+        ++pos;
+        continue;
+      }
+      const AddedToken& tok = spec_.added[t];
+      size_t start = pos;
+      size_t end = pos + len;
+      if (tok.lstrip) {
+        while (size_t n = whitespace_before(text, seg_start, start)) start -= n;
+      }
+      if (tok.rstrip) {
+        while (size_t n = whitespace_at(text, end)) end += n;
+      }
+      encode_segment(text.substr(seg_start, start - seg_start), seg_start, out);
+      out.push_back(tok.id);
+      seg_start = pos = end;
+    }
+    encode_segment(text.substr(seg_start), seg_start, out);
+    if (add_special) out.insert(out.end(), spec_.suffix.begin(), spec_.suffix.end());
+    return out;
+  }
+
+  std::string decode(std::span<const int32_t> ids, bool skip_special) const override {
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (int32_t id : ids) {
+      check_id(id);
+      if (skip_special && spec_.special[id]) continue;
+      tokens.push_back(spec_.vocab.pieces[id]);
+    }
+    if (!spec_.has_decoder) {
+      std::string out;
+      for (size_t i = 0; i < tokens.size(); ++i) {
+        if (i) out += ' ';
+        out += tokens[i];
+      }
+      return out;
+    }
+    run_decoder(tokens, /*stream=*/false);
+    std::string out;
+    for (const std::string& t : tokens) out += t;
+    return out;
+  }
+
+  std::string token_bytes(int32_t id) const override {
+    check_id(id);
+    std::vector<std::string> tokens{spec_.vocab.pieces[id]};
+    if (!spec_.has_decoder) return tokens[0];
+    run_decoder(tokens, /*stream=*/true);
+    std::string out;
+    for (const std::string& t : tokens) out += t;
+    return out;
+  }
+
+  size_t stream_strip_leading_spaces() const override { return stream_strip_; }
+
+  int32_t n_vocab() const override { return spec_.vocab.size(); }
+  int32_t bos_id() const override { return spec_.bos; }
+  int32_t eos_id() const override { return spec_.eos; }
+  bool is_special(int32_t id) const override {
+    return id >= 0 && id < n_vocab() && spec_.special[id];
+  }
+
+ private:
+  void check_id(int32_t id) const {
+    if (id < 0 || id >= n_vocab()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "tokenizer: token id " + std::to_string(id) + " out of range [0, " +
+                      std::to_string(n_vocab()) + ")");
+    }
+  }
+
+  // Normalizer, pre-tokenizer and model for one stretch of text between
+  // added tokens; `offset` is where it starts in the caller's text.
+  void encode_segment(std::string_view raw, size_t offset, std::vector<int32_t>& out) const {
+    if (raw.empty()) return;
+    std::string s(raw);
+    for (const NormalizerStep& step : spec_.normalizer) {
+      switch (step.kind) {
+        case NormalizerStep::Kind::kPrepend:
+          if (!s.empty()) s.insert(0, step.content);
+          break;
+        case NormalizerStep::Kind::kReplace:
+          replace_all(s, step.pattern, step.content);
+          break;
+      }
+    }
+    const PreTokenizerSpec& pre = spec_.pre_tokenizer;
+    if (pre.kind == PreTokenizerSpec::Kind::kNone) {
+      encode_word(s, out);
+      return;
+    }
+    replace_all(s, " ", pre.replacement);
+    const bool prepend = pre.prepend == PreTokenizerSpec::Prepend::kAlways ||
+                         (pre.prepend == PreTokenizerSpec::Prepend::kFirst && offset == 0);
+    if (prepend && !starts_with(s, pre.replacement)) s.insert(0, pre.replacement);
+    if (!pre.split) {
+      encode_word(s, out);
+      return;
+    }
+    // Split so that each replacement character starts a new word.
+    const std::string_view view(s);
+    size_t word_start = 0;
+    size_t hit = view.find(pre.replacement, 1);
+    while (hit != std::string_view::npos) {
+      encode_word(view.substr(word_start, hit - word_start), out);
+      word_start = hit;
+      hit = view.find(pre.replacement, hit + pre.replacement.size());
+    }
+    encode_word(view.substr(word_start), out);
+  }
+
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const {
+    if (spec_.model == TokenizerSpec::Model::kRankedBpe) {
+      bpe_encode_ranked(word, spec_.vocab, spec_.merges, spec_.bpe, out);
+    } else {
+      bpe_encode_scored(word, spec_.vocab, out);
+    }
+  }
+
+  // Applies the decoder steps the way Hugging Face chains them. In stream
+  // mode a byte token yields its raw byte and whole-text steps (a Strip after
+  // Fuse, Metaspace's first-token strip) are left to StreamDecoder.
+  void run_decoder(std::vector<std::string>& tokens, bool stream) const {
+    bool fused = false;
+    for (const DecoderStep& step : spec_.decoder) {
+      switch (step.kind) {
+        case DecoderStep::Kind::kReplace:
+          for (std::string& t : tokens) replace_all(t, step.pattern, step.content);
+          break;
+        case DecoderStep::Kind::kMetaspace:
+          for (size_t i = 0; i < tokens.size(); ++i) {
+            replace_all(tokens[i], step.pattern, " ");
+            if (!stream && i == 0 && step.strip_first && starts_with(tokens[i], " ")) tokens[i].erase(0, 1);
+          }
+          break;
+        case DecoderStep::Kind::kByteFallback:
+          byte_fallback(tokens, stream);
+          break;
+        case DecoderStep::Kind::kFuse: {
+          std::string all;
+          for (const std::string& t : tokens) all += t;
+          tokens.assign(1, std::move(all));
+          fused = true;
+          break;
+        }
+        case DecoderStep::Kind::kStrip:
+          if (stream && fused) break;
+          for (std::string& t : tokens) strip(t, step);
+          break;
+      }
+    }
+  }
+
+  static void strip(std::string& t, const DecoderStep& step) {
+    const std::string& c = step.content;
+    size_t begin = 0;
+    for (size_t k = 0; k < step.start && begin + c.size() <= t.size() && t.compare(begin, c.size(), c) == 0; ++k) {
+      begin += c.size();
+    }
+    size_t end = t.size();
+    for (size_t k = 0; k < step.stop && end >= begin + c.size() && t.compare(end - c.size(), c.size(), c) == 0; ++k) {
+      end -= c.size();
+    }
+    t = t.substr(begin, end - begin);
+  }
+
+  // Consecutive "<0xXX>" tokens are joined; a run that is not valid UTF-8
+  // becomes one U+FFFD per byte (Hugging Face's ByteFallback decoder).
+  static void byte_fallback(std::vector<std::string>& tokens, bool stream) {
+    std::vector<std::string> out;
+    out.reserve(tokens.size());
+    std::string run;
+    size_t run_len = 0;
+    auto flush = [&] {
+      if (run_len == 0) return;
+      if (utf8::is_valid(run)) {
+        out.push_back(std::move(run));
+      } else {
+        for (size_t k = 0; k < run_len; ++k) out.emplace_back(utf8::kReplacement);
+      }
+      run.clear();
+      run_len = 0;
+    };
+    for (std::string& t : tokens) {
+      const int b = parse_byte_piece(t);
+      if (b >= 0) {
+        if (stream) {
+          out.emplace_back(1, static_cast<char>(b));
+        } else {
+          run.push_back(static_cast<char>(b));
+          ++run_len;
+        }
+      } else {
+        flush();
+        out.push_back(std::move(t));
+      }
+    }
+    flush();
+    tokens = std::move(out);
+  }
+
+  TokenizerSpec spec_;
+  AddedTokenMatcher matcher_;
+  bool fused_ = false;
+  size_t stream_strip_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(TokenizerSpec spec) {
+  spec.special.resize(spec.vocab.pieces.size(), false);
+  return std::make_unique<BpeTokenizer>(std::move(spec));
+}
+
+TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_t eos,
+                            bool add_bos, bool add_eos, bool add_space_prefix) {
+  TokenizerSpec spec;
+  spec.source = std::move(source);
+  spec.model = TokenizerSpec::Model::kScoredBpe;
+  const int32_t n = vocab.size();
+  spec.special.assign(n, false);
+  vocab.piece_to_id.clear();
+  vocab.byte_to_id.fill(-1);
+  vocab.unk_id = -1;
+  for (int32_t id = 0; id < n; ++id) {
+    const std::string& piece = vocab.pieces[id];
+    switch (vocab.types[id]) {
+      case TokenType::kNormal:
+      case TokenType::kUndefined:
+        // Only normal pieces are merge targets: SentencePiece never builds
+        // control or byte pieces out of text.
+        vocab.piece_to_id.emplace(piece, id);
+        break;
+      case TokenType::kUserDefined:
+        vocab.piece_to_id.emplace(piece, id);
+        spec.added.push_back({id, piece, false, false, false});
+        break;
+      case TokenType::kUnknown:
+        if (vocab.unk_id < 0) vocab.unk_id = id;
+        spec.special[id] = true;
+        if (!piece.empty()) spec.added.push_back({id, piece, true, false, false});
+        break;
+      case TokenType::kControl:
+        spec.special[id] = true;
+        if (!piece.empty()) spec.added.push_back({id, piece, true, false, false});
+        break;
+      case TokenType::kByte:
+        if (int b = parse_byte_piece(piece); b >= 0 && vocab.byte_to_id[b] < 0) vocab.byte_to_id[b] = id;
+        break;
+      case TokenType::kUnused:
+        break;
+    }
+  }
+  spec.vocab = std::move(vocab);
+  if (add_space_prefix) spec.normalizer.push_back({NormalizerStep::Kind::kPrepend, "", std::string(kSpaceMark)});
+  spec.normalizer.push_back({NormalizerStep::Kind::kReplace, " ", std::string(kSpaceMark)});
+  spec.decoder.push_back({DecoderStep::Kind::kReplace, std::string(kSpaceMark), " "});
+  spec.decoder.push_back({DecoderStep::Kind::kByteFallback, "", ""});
+  spec.decoder.push_back({DecoderStep::Kind::kFuse, "", ""});
+  if (add_space_prefix) {
+    DecoderStep strip{DecoderStep::Kind::kStrip, "", " "};
+    strip.start = 1;
+    spec.decoder.push_back(strip);
+  }
+  spec.bos = bos;
+  spec.eos = eos;
+  if (add_bos && bos >= 0) spec.prefix.push_back(bos);
+  if (add_eos && eos >= 0) spec.suffix.push_back(eos);
+  return spec;
+}
+
+}  // namespace nagi

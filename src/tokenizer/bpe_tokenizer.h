@@ -1,0 +1,84 @@
+// The one Tokenizer implementation behind every source: a description of the
+// Hugging Face style pipeline (added tokens -> normalizer -> pre-tokenizer ->
+// BPE model -> post-processor; decoder for the way back). Loaders translate
+// their format into a TokenizerSpec, so tokenizer.json, GGUF and llama2.c
+// vocabularies share one tested code path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tokenizer/bpe.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab.h"
+
+namespace nagi {
+
+// A token matched in raw text before normalization (HF added_tokens, GGUF
+// control / user-defined tokens).
+struct AddedToken {
+  int32_t id = -1;
+  std::string content;
+  bool special = false;  // matched only with parse_special; skipped by skip_special
+  bool lstrip = false;   // swallows whitespace on its left
+  bool rstrip = false;   // swallows whitespace on its right
+};
+
+struct NormalizerStep {
+  enum class Kind { kPrepend, kReplace };
+  Kind kind;
+  std::string pattern;  // kReplace: literal text to replace
+  std::string content;  // kPrepend: prefix; kReplace: replacement
+};
+
+struct PreTokenizerSpec {
+  enum class Kind { kNone, kMetaspace };
+  enum class Prepend { kAlways, kFirst, kNever };
+  Kind kind = Kind::kNone;
+  std::string replacement{kSpaceMark};
+  Prepend prepend = Prepend::kAlways;
+  bool split = true;
+};
+
+struct DecoderStep {
+  enum class Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace };
+  Kind kind;
+  std::string pattern;  // kReplace: text to replace; kMetaspace: replacement
+  std::string content;  // kReplace: replacement; kStrip: the character stripped
+  size_t start = 0;     // kStrip: at most this many leading `content`s per token
+  size_t stop = 0;      // kStrip: at most this many trailing ones
+  bool strip_first = false;  // kMetaspace: drop the first token's leading space
+};
+
+struct TokenizerSpec {
+  std::string source;  // file name, for messages
+  Vocab vocab;         // pieces by id (added tokens' text included) for decode
+  enum class Model { kRankedBpe, kScoredBpe };
+  Model model = Model::kScoredBpe;
+  MergeTable merges;  // kRankedBpe only
+  BpeOptions bpe;
+  std::vector<AddedToken> added;
+  std::vector<NormalizerStep> normalizer;
+  PreTokenizerSpec pre_tokenizer;
+  bool has_decoder = true;  // without one, HF joins tokens with spaces
+  std::vector<DecoderStep> decoder;
+  std::vector<int32_t> prefix;  // added around the text when add_special
+  std::vector<int32_t> suffix;
+  int32_t bos = -1;
+  int32_t eos = -1;
+  std::vector<bool> special;  // by id: skipped by decode(skip_special)
+};
+
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(TokenizerSpec spec);
+
+// The spec SentencePiece "llama" vocabularies (GGUF, llama2.c) share: space
+// -> "▁" (plus a leading "▁" when add_space_prefix), score-based merges, and
+// the decoder of Hugging Face's Llama tokenizer. `vocab` holds every piece
+// with its type; control/unknown tokens become special added tokens and
+// user-defined ones plain added tokens, as llama.cpp treats them.
+TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_t eos,
+                            bool add_bos, bool add_eos, bool add_space_prefix);
+
+}  // namespace nagi

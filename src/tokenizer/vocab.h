@@ -1,0 +1,70 @@
+// The vocabulary shared by every tokenizer source: one piece per id (in
+// SentencePiece spelling, "▁" for a space), its score and kind.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace nagi {
+
+// Token kinds, numbered as GGUF's tokenizer.ggml.token_type.
+enum class TokenType : uint8_t {
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
+};
+
+// Hash that lets unordered_map<std::string, ...> be searched with a
+// string_view without building a std::string per lookup (hot in BPE).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using PieceMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+struct Vocab {
+  std::vector<std::string> pieces;  // by id; "" for ids a source leaves unused
+  std::vector<float> scores;        // by id (0 where the source has none)
+  std::vector<TokenType> types;     // by id
+  PieceMap piece_to_id;             // model pieces usable by the BPE model
+  std::array<int32_t, 256> byte_to_id;  // "<0xXX>" tokens, -1 where absent
+  int32_t unk_id = -1;
+
+  Vocab() { byte_to_id.fill(-1); }
+
+  int32_t size() const { return static_cast<int32_t>(pieces.size()); }
+
+  int32_t find(std::string_view piece) const {
+    auto it = piece_to_id.find(piece);
+    return it == piece_to_id.end() ? -1 : it->second;
+  }
+};
+
+// Parses a byte-fallback piece "<0xXX>"; returns the byte or -1.
+inline int parse_byte_piece(std::string_view p) {
+  if (p.size() != 6 || p.substr(0, 3) != "<0x" || p[5] != '>') return -1;
+  int v = 0;
+  for (size_t i = 3; i < 5; ++i) {
+    const char c = p[i];
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+inline constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // "▁" U+2581
+
+}  // namespace nagi

@@ -1,0 +1,27 @@
+// Fixture readers shared by the tokenizer tests.
+#pragma once
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace nagi::test {
+
+inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::vector<nlohmann::json> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  }
+  return rows;
+}
+
+inline std::string stories_path(const std::string& rel) {
+  return shared_path("models/stories260K/" + rel);
+}
+
+}  // namespace nagi::test
