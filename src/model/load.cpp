@@ -83,7 +83,7 @@ LoadedModel load_gguf(const std::string& path) {
 
 std::string find_llama2c_tokenizer(const std::string& model_path, int n_vocab) {
   const fs::path dir = fs::path(model_path).parent_path();
-  for (const std::string name : {std::string("tokenizer.bin"), "tok" + std::to_string(n_vocab) + ".bin"}) {
+  for (const std::string& name : {std::string("tokenizer.bin"), "tok" + std::to_string(n_vocab) + ".bin"}) {
     if (fs::exists(dir / name)) return (dir / name).string();
   }
   throw Error(ErrorCode::kIo, model_path + ": no tokenizer found: expected tokenizer.bin or tok" +
