@@ -1,11 +1,14 @@
 // Micro-benchmarks of the CPU operations (a program, never a test):
 //   build/bin/bench_ops --benchmark_filter=matmul
+// Bytes/s is the weight bytes streamed per second (the decode bottleneck).
 #include <benchmark/benchmark.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/kernels.h"
 #include "kernels/ops.h"
 
 namespace {
@@ -23,25 +26,56 @@ std::vector<uint8_t> random_matrix(nagi::DType dtype, int64_t rows, int64_t cols
   return out;
 }
 
-// One decode-shaped matmul (a single token) of Qwen3-0.6B's FFN size.
-void BM_matmul(benchmark::State& state, nagi::DType dtype) {
+// One decode-shaped matmul (args: tokens, threads) of Qwen3-0.6B's FFN size,
+// with one ISA's kernel table, or the reference matmul when `reference`.
+void BM_matmul(benchmark::State& state, nagi::DType dtype, nagi::Isa isa, bool reference) {
+  if (!nagi::isa_supported(isa)) {
+    state.SkipWithError("ISA not supported on this CPU");
+    return;
+  }
+  const nagi::Kernels k = nagi::make_kernels(isa);
   const int64_t rows = 3072, cols = 1024, n_tok = state.range(0);
   const auto bytes = random_matrix(dtype, rows, cols);
   nagi::Matrix m{dtype, rows, cols, *nagi::dtype_bytes(dtype, cols), bytes.data()};
   std::vector<float> x(static_cast<size_t>(n_tok * cols), 0.5f), y(static_cast<size_t>(n_tok * rows));
   nagi::ThreadPool pool(static_cast<int>(state.range(1)));
   for (auto _ : state) {
-    nagi::matmul(m, x.data(), n_tok, cols, y.data(), rows, pool);
+    if (reference) {
+      nagi::matmul_reference(m, x.data(), n_tok, cols, y.data(), rows, pool);
+    } else {
+      nagi::matmul_with(k, m, x.data(), n_tok, cols, y.data(), rows, pool);
+    }
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes.size()));
 }
 
+void register_all() {
+  const std::pair<const char*, nagi::DType> types[] = {{"f32", nagi::DType::kF32},
+                                                        {"f16", nagi::DType::kF16},
+                                                        {"bf16", nagi::DType::kBF16},
+                                                        {"q8_0", nagi::DType::kQ8_0},
+                                                        {"q4_0", nagi::DType::kQ4_0}};
+  for (const auto& [tname, dtype] : types) {
+    const std::string base = std::string("BM_matmul/") + tname + "/";
+    benchmark::RegisterBenchmark((base + "reference").c_str(), BM_matmul, dtype, nagi::Isa::kScalar, true)
+        ->Args({1, 1})->Args({1, 2});
+    for (nagi::Isa isa : {nagi::Isa::kScalar, nagi::Isa::kAvx2, nagi::Isa::kAvx512}) {
+      auto* b = benchmark::RegisterBenchmark((base + std::string(nagi::isa_name(isa))).c_str(), BM_matmul,
+                                             dtype, isa, false);
+      b->Args({1, 1})->Args({1, 2});
+      if (dtype == nagi::DType::kF32) b->Args({16, 2});
+    }
+  }
+}
+
 }  // namespace
 
-BENCHMARK_CAPTURE(BM_matmul, f32, nagi::DType::kF32)->Args({1, 1})->Args({1, 2})->Args({16, 2});
-BENCHMARK_CAPTURE(BM_matmul, bf16, nagi::DType::kBF16)->Args({1, 1})->Args({1, 2});
-BENCHMARK_CAPTURE(BM_matmul, q8_0, nagi::DType::kQ8_0)->Args({1, 1})->Args({1, 2});
-BENCHMARK_CAPTURE(BM_matmul, q4_0, nagi::DType::kQ4_0)->Args({1, 1})->Args({1, 2});
-
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

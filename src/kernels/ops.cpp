@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/kernels.h"
 
 namespace nagi {
 
@@ -32,8 +33,8 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return s + tail;
 }
 
-void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
-            int64_t y_stride, ThreadPool& pool) {
+void matmul_reference(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
+                      int64_t y_stride, ThreadPool& pool) {
   pool.parallel_for(w.rows, [&](int64_t begin, int64_t end) {
     // Non-f32 rows are converted once per row and reused for every token.
     thread_local std::vector<float> row_buf;
@@ -47,6 +48,56 @@ void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, fl
         row = row_buf.data();
       }
       for (int64_t t = 0; t < n_tok; ++t) y[t * y_stride + r] = dot_f32(row, x + t * x_stride, w.cols);
+    }
+  });
+}
+
+void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
+            int64_t y_stride, ThreadPool& pool) {
+  matmul_with(kernels(), w, x, n_tok, x_stride, y, y_stride, pool);
+}
+
+void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool) {
+  DotRowsF32Fn dot_f = nullptr;
+  DotRowsQ8Fn dot_q = nullptr;
+  switch (w.dtype) {
+    case DType::kF32: dot_f = k.dot_rows_f32; break;
+    case DType::kF16: dot_f = k.dot_rows_f16; break;
+    case DType::kBF16: dot_f = k.dot_rows_bf16; break;
+    case DType::kQ8_0: dot_q = k.dot_rows_q8_0; break;
+    case DType::kQ4_0: dot_q = k.dot_rows_q4_0; break;
+    default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
+  }
+  // Integer kernels take the activation quantized once per matmul (per token),
+  // not once per row. Buffers belong to the calling thread; workers only read.
+  thread_local std::vector<int8_t> act_qs;
+  thread_local std::vector<float> act_d;
+  const int64_t n_blocks = w.cols / kActBlock;
+  if (dot_q != nullptr) {
+    act_qs.resize(static_cast<size_t>(n_tok * w.cols));
+    act_d.resize(static_cast<size_t>(n_tok * n_blocks));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks);
+    }
+  }
+  const int8_t* qs = act_qs.data();
+  const float* qd = act_d.data();
+  pool.parallel_for(w.rows, [&](int64_t begin, int64_t end) {
+    // With several tokens, walk the rows in small tiles so a tile's weights
+    // stay in cache while every token passes over them.
+    const int64_t tile = n_tok == 1 ? end - begin : 16;
+    for (int64_t r0 = begin; r0 < end; r0 += tile) {
+      const int64_t n = std::min(tile, end - r0);
+      for (int64_t t = 0; t < n_tok; ++t) {
+        float* out = y + t * y_stride + r0;
+        if (dot_f != nullptr) {
+          dot_f(w.row(r0), w.row_bytes, n, w.cols, x + t * x_stride, out);
+        } else {
+          const QuantizedVector xq{qs + t * w.cols, qd + t * n_blocks, w.cols};
+          dot_q(w.row(r0), w.row_bytes, n, w.cols, xq, out);
+        }
+      }
     }
   });
 }

@@ -11,6 +11,7 @@
 namespace nagi {
 
 class ThreadPool;
+struct Kernels;
 
 // A weight matrix [rows, cols] in any stored dtype; row r starts at
 // data + r * row_bytes. Rows are a whole number of quantization blocks.
@@ -31,8 +32,21 @@ float dot_f32(const float* a, const float* b, int64_t n);
 
 // Y[t, r] = sum_c W[r, c] * X[t, c] for t < n_tok, r < W.rows. X rows are
 // x_stride floats apart, Y rows y_stride. Rows of W are split across threads.
+// Uses the runtime-selected kernels (kernels.h): F32/F16/BF16 weights against
+// the exact f32 activation; Q8_0/Q4_0 weights against the activation
+// quantized to int8 per block of 32, which adds a small relative error (see
+// docs/KERNELS.md); other types go through matmul_reference.
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
+
+// matmul with an explicit kernel table (benchmarks and tests of one ISA).
+void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool);
+
+// The plain version (each weight row converted to f32, then dot_f32 with each
+// token), kept as the reference the fast path is tested against.
+void matmul_reference(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
+                      int64_t y_stride, ThreadPool& pool);
 
 // y = x / sqrt(mean(x^2) + eps) * w  (w may be null: no scale).
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);

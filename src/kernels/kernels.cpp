@@ -1,0 +1,83 @@
+#include "kernels/kernels.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+
+std::string_view isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return "scalar";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+std::optional<Isa> isa_from_name(std::string_view name) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (isa_name(isa) == name) return isa;
+  }
+  return std::nullopt;
+}
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar: return true;
+#ifdef NAGI_HAVE_X86_KERNELS
+    // Every feature the files of a level are compiled with must be present,
+    // not just the ones their intrinsics use: the compiler may use any of them.
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    case Isa::kAvx512:
+      return isa_supported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+#endif
+    default: return false;
+  }
+}
+
+Kernels make_kernels(Isa isa) {
+  Kernels k;
+  fill_kernels_scalar(k);
+#ifdef NAGI_HAVE_X86_KERNELS
+  // Higher levels build on lower ones so a level only has to provide what it
+  // does better.
+  if (isa == Isa::kAvx2 || isa == Isa::kAvx512) fill_kernels_avx2(k);
+  if (isa == Isa::kAvx512) fill_kernels_avx512(k);
+#endif
+  return k;
+}
+
+Isa selected_isa() {
+  Isa best = Isa::kScalar;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (isa_supported(isa)) best = isa;
+  }
+  const char* env = std::getenv("NAGI_ISA");
+  if (env == nullptr || *env == '\0') return best;
+  const auto forced = isa_from_name(env);
+  if (!forced) {
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512; using %s\n", env,
+                 std::string(isa_name(best)).c_str());
+    return best;
+  }
+  if (!isa_supported(*forced)) {
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not supported by this CPU or build; using %s\n", env,
+                 std::string(isa_name(best)).c_str());
+    return best;
+  }
+  return *forced;
+}
+
+const Kernels& kernels() {
+  static const Kernels table = make_kernels(selected_isa());
+  return table;
+}
+
+}  // namespace nagi

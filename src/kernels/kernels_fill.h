@@ -1,0 +1,16 @@
+// Internal: per-ISA table fillers. Each overwrites the entries its ISA
+// implements and leaves the rest. The x86 ones exist only on x86-64 builds.
+#pragma once
+
+#include "kernels/kernels.h"
+
+namespace nagi {
+
+void fill_kernels_scalar(Kernels& k);
+#if defined(__x86_64__) || defined(_M_X64)
+#define NAGI_HAVE_X86_KERNELS 1
+void fill_kernels_avx2(Kernels& k);
+void fill_kernels_avx512(Kernels& k);
+#endif
+
+}  // namespace nagi

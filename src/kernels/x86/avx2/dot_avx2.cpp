@@ -1,0 +1,124 @@
+// AVX2 + FMA + F16C kernels. Compiled with -mavx2 -mfma -mf16c (see
+// src/CMakeLists.txt) and only called when the CPU has them. This file must
+// not include headers with inline non-template code used elsewhere (half.h,
+// ops.h): the linker could keep this file's AVX2 copy for baseline callers.
+#include <immintrin.h>
+
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline float half_to_f32(const uint8_t* p) {
+  return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8)));
+}
+
+// Eight bf16 values to f32: bf16 is the top half of an f32.
+inline __m256 load_bf16(const uint8_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline __m256 load_f16(const uint8_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 load_f32(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+
+inline float scalar_f32(const uint8_t* p, int64_t i) { return reinterpret_cast<const float*>(p)[i]; }
+inline float scalar_f16(const uint8_t* p, int64_t i) { return half_to_f32(p + 2 * i); }
+inline float scalar_bf16(const uint8_t* p, int64_t i) {
+  const uint32_t bits = uint32_t(p[2 * i] | (p[2 * i + 1] << 8)) << 16;
+  return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(bits))));
+}
+
+// Four independent accumulators of 8 hide the FMA latency; the tail (cols not
+// a multiple of 8, possible for F32/F16/BF16 rows) is done one value at a time.
+template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
+float dot_row(const uint8_t* w, const float* x, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    acc0 = _mm256_fmadd_ps(Load(w + (i + 0) * kElemBytes), _mm256_loadu_ps(x + i + 0), acc0);
+    acc1 = _mm256_fmadd_ps(Load(w + (i + 8) * kElemBytes), _mm256_loadu_ps(x + i + 8), acc1);
+    acc2 = _mm256_fmadd_ps(Load(w + (i + 16) * kElemBytes), _mm256_loadu_ps(x + i + 16), acc2);
+    acc3 = _mm256_fmadd_ps(Load(w + (i + 24) * kElemBytes), _mm256_loadu_ps(x + i + 24), acc3);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(Load(w + i * kElemBytes), _mm256_loadu_ps(x + i), acc0);
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+  for (; i < n; ++i) s += Scalar(w, i) * x[i];
+  return s;
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  return dot_row<4, load_f32, scalar_f32>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
+void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
+  for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load, Scalar>(w + r * row_bytes, x, cols);
+}
+
+// Signed int8 x signed int8 over 32 lanes -> 8 int32 partial sums.
+// maddubs wants one unsigned operand, so move w's sign onto a: |w| * (a * sign(w)).
+// |w| <= 128 and |a| <= 127 keep each pair sum (<= 2 * 128 * 127) inside int16.
+inline __m256i dot_i8(__m256i w, __m256i a) {
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+inline __m256i load_q4_0(const uint8_t* qs) {
+  // Low nibbles are elements 0..15, high nibbles 16..31; re-centre to -8..7.
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i lo = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
+  return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+}
+inline __m256i load_q8_0(const uint8_t* qs) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)); }
+
+// Per block: exact int32 dot, then one FMA with the combined scale. Two
+// accumulators so consecutive blocks' FMAs don't serialise.
+template <int kBlockBytes, __m256i (*LoadW)(const uint8_t*)>
+void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                    const QuantizedVector& x, float* y) {
+  const int64_t blocks = cols / kActBlock;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* b = w + r * row_bytes;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= blocks; i += 2, b += 2 * kBlockBytes) {
+      const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
+      const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + (i + 1) * kActBlock));
+      const __m256 p0 = _mm256_cvtepi32_ps(dot_i8(LoadW(b + 2), a0));
+      const __m256 p1 = _mm256_cvtepi32_ps(dot_i8(LoadW(b + kBlockBytes + 2), a1));
+      acc0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(half_to_f32(b) * x.d[i]), acc0);
+      acc1 = _mm256_fmadd_ps(p1, _mm256_set1_ps(half_to_f32(b + kBlockBytes) * x.d[i + 1]), acc1);
+    }
+    if (i < blocks) {
+      const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
+      const __m256 p0 = _mm256_cvtepi32_ps(dot_i8(LoadW(b + 2), a0));
+      acc0 = _mm256_fmadd_ps(p0, _mm256_set1_ps(half_to_f32(b) * x.d[i]), acc0);
+    }
+    y[r] = hsum(_mm256_add_ps(acc0, acc1));
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx2(Kernels& k) {
+  k.isa = "avx2";
+  k.dot_f32 = dot_f32;
+  k.dot_rows_f32 = dot_rows<4, load_f32, scalar_f32>;
+  k.dot_rows_f16 = dot_rows<2, load_f16, scalar_f16>;
+  k.dot_rows_bf16 = dot_rows<2, load_bf16, scalar_bf16>;
+  k.dot_rows_q8_0 = dot_rows_quant<34, load_q8_0>;
+  k.dot_rows_q4_0 = dot_rows_quant<18, load_q4_0>;
+}
+
+}  // namespace nagi

@@ -1,0 +1,136 @@
+// AVX-512 (F/BW/VL/VNNI) kernels. Compiled with the AVX-512 flags listed in
+// src/CMakeLists.txt and only called when the CPU has all of them. Like the
+// AVX2 file, it includes no header whose inline code baseline files share.
+#include <immintrin.h>
+
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+namespace {
+
+inline float half_to_f32(const uint8_t* p) {
+  return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8)));
+}
+
+// Sixteen values of each weight type as f32; `mask` selects the valid lanes
+// (the masked loads never touch memory past the row).
+inline __m512 load_f32(const uint8_t* p, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(p));
+}
+inline __m512 load_f16(const uint8_t* p, __mmask16 m) {
+  return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+inline __m512 load_bf16(const uint8_t* p, __mmask16 m) {
+  const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
+float dot_row(const uint8_t* w, const float* x, int64_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+  const __mmask16 all = 0xffff;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    acc0 = _mm512_fmadd_ps(Load(w + (i + 0) * kElemBytes, all), _mm512_loadu_ps(x + i + 0), acc0);
+    acc1 = _mm512_fmadd_ps(Load(w + (i + 16) * kElemBytes, all), _mm512_loadu_ps(x + i + 16), acc1);
+    acc2 = _mm512_fmadd_ps(Load(w + (i + 32) * kElemBytes, all), _mm512_loadu_ps(x + i + 32), acc2);
+    acc3 = _mm512_fmadd_ps(Load(w + (i + 48) * kElemBytes, all), _mm512_loadu_ps(x + i + 48), acc3);
+  }
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm512_fmadd_ps(Load(w + i * kElemBytes, all), _mm512_loadu_ps(x + i), acc0);
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc1 = _mm512_fmadd_ps(Load(w + i * kElemBytes, m), _mm512_maskz_loadu_ps(m, x + i), acc1);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  return dot_row<4, load_f32>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
+void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
+  for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load>(w + r * row_bytes, x, cols);
+}
+
+// Weight blocks are made unsigned so VNNI's u8 x s8 dpbusd applies:
+// Q8_0 stores w in [-128, 127] -> w + 128 (= w ^ 0x80), bias 128;
+// Q4_0 stores nibbles q = w + 8 in [0, 15], bias 8.
+// sum((w + bias) * a) - bias * sum(a) is the exact int32 dot (|sum| < 2^20).
+struct Q8_0 {
+  static constexpr int kBlockBytes = 34;
+  static constexpr int kBias = 128;
+  static __m256i load(const uint8_t* qs) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), _mm256_set1_epi8(char(0x80)));
+  }
+};
+struct Q4_0 {
+  static constexpr int kBlockBytes = 18;
+  static constexpr int kBias = 8;
+  static __m256i load(const uint8_t* qs) {
+    // Low nibbles are elements 0..15, high nibbles 16..31.
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m128i lo = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
+    return _mm256_set_m128i(hi, lo);
+  }
+};
+
+// Two blocks per 512-bit register: lanes 0-7 hold block i's partial sums,
+// lanes 8-15 block i+1's, each scaled by its own weight*activation scale.
+template <typename Q>
+void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                    const QuantizedVector& x, float* y) {
+  const int64_t blocks = cols / kActBlock;
+  const __m512i bias = _mm512_set1_epi8(char(Q::kBias));
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* b = w + r * row_bytes;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 4 <= blocks; i += 4, b += 4 * Q::kBlockBytes) {
+      for (int k = 0; k < 2; ++k) {
+        const uint8_t* bk = b + 2 * k * Q::kBlockBytes;
+        const int64_t ik = i + 2 * k;
+        const __m512i wu = _mm512_inserti64x4(_mm512_castsi256_si512(Q::load(bk + 2)),
+                                              Q::load(bk + Q::kBlockBytes + 2), 1);
+        const __m512i a = _mm512_loadu_si512(x.qs + ik * kActBlock);
+        const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, a),
+                                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a));
+        const __m512 scale = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(half_to_f32(bk) * x.d[ik]),
+                                                  _mm512_set1_ps(half_to_f32(bk + Q::kBlockBytes) * x.d[ik + 1]));
+        if (k == 0) {
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc0);
+        } else {
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc1);
+        }
+      }
+    }
+    // Remaining 0-3 blocks one at a time with the 256-bit forms.
+    __m256 tail = _mm256_setzero_ps();
+    for (; i < blocks; ++i, b += Q::kBlockBytes) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
+      const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), Q::load(b + 2), a),
+                                           _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(bias), a));
+      tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_f32(b) * x.d[i]), tail);
+    }
+    const __m512 total = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_zextps256_ps512(tail));
+    y[r] = _mm512_reduce_add_ps(total);
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx512(Kernels& k) {
+  k.isa = "avx512";
+  k.dot_f32 = dot_f32;
+  k.dot_rows_f32 = dot_rows<4, load_f32>;
+  k.dot_rows_f16 = dot_rows<2, load_f16>;
+  k.dot_rows_bf16 = dot_rows<2, load_bf16>;
+  k.dot_rows_q8_0 = dot_rows_quant<Q8_0>;
+  k.dot_rows_q4_0 = dot_rows_quant<Q4_0>;
+}
+
+}  // namespace nagi
