@@ -1,6 +1,7 @@
 // Micro-benchmarks of the CPU operations (a program, never a test):
 //   build/bin/bench_ops --benchmark_filter=matmul
-// Bytes/s is the weight bytes streamed per second (the decode bottleneck).
+// Bytes/s is the weight bytes streamed per wall-clock second (real time, so
+// the 2-thread rows are comparable), the decode bottleneck.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -59,11 +60,11 @@ void register_all() {
   for (const auto& [tname, dtype] : types) {
     const std::string base = std::string("BM_matmul/") + tname + "/";
     benchmark::RegisterBenchmark((base + "reference").c_str(), BM_matmul, dtype, nagi::Isa::kScalar, true)
-        ->Args({1, 1})->Args({1, 2});
+        ->Args({1, 1})->Args({1, 2})->UseRealTime();
     for (nagi::Isa isa : {nagi::Isa::kScalar, nagi::Isa::kAvx2, nagi::Isa::kAvx512}) {
       auto* b = benchmark::RegisterBenchmark((base + std::string(nagi::isa_name(isa))).c_str(), BM_matmul,
                                              dtype, isa, false);
-      b->Args({1, 1})->Args({1, 2});
+      b->Args({1, 1})->Args({1, 2})->UseRealTime();
       if (dtype == nagi::DType::kF32) b->Args({16, 2});
     }
   }
