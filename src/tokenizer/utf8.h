@@ -10,66 +10,60 @@ namespace nagi::utf8 {
 
 inline constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// Length of the character starting at s[i] if it is complete and well formed
-// (no overlongs, surrogates or values past U+10FFFF), else 0.
+// What a lead byte allows: the sequence length and the range of the second
+// byte (narrowed after E0/ED/F0/F4 to exclude overlong forms, surrogates and
+// code points past U+10FFFF). n == 0 for bytes that cannot start a character.
+struct Utf8Lead {
+  size_t n = 0;
+  uint8_t lo = 0x80, hi = 0xBF;
+};
+
+inline Utf8Lead utf8_lead(uint8_t b0) {
+  Utf8Lead l;
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    l.n = 2;
+  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+    l.n = 3;
+    if (b0 == 0xE0) l.lo = 0xA0;
+    if (b0 == 0xED) l.hi = 0x9F;
+  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+    l.n = 4;
+    if (b0 == 0xF0) l.lo = 0x90;
+    if (b0 == 0xF4) l.hi = 0x8F;
+  }
+  return l;
+}
+
+// True when the `count` bytes of s from i (i + count <= s.size()) are a valid
+// start of the character `lead` describes.
+inline bool utf8_tail_ok(std::string_view s, size_t i, size_t count, const Utf8Lead& lead) {
+  if (count >= 2) {
+    const auto b1 = static_cast<uint8_t>(s[i + 1]);
+    if (b1 < lead.lo || b1 > lead.hi) return false;
+  }
+  for (size_t k = 2; k < count; ++k) {
+    const auto b = static_cast<uint8_t>(s[i + k]);
+    if (b < 0x80 || b > 0xBF) return false;
+  }
+  return true;
+}
+
+// Length of the well-formed character at s[i], or 0 if none starts there.
 inline size_t valid_char_len(std::string_view s, size_t i) {
   const auto b0 = static_cast<uint8_t>(s[i]);
   if (b0 < 0x80) return 1;
-  size_t n;
-  uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  const auto b1 = static_cast<uint8_t>(s[i + 1]);
-  if (b1 < lo || b1 > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    const auto b = static_cast<uint8_t>(s[i + k]);
-    if (b < 0x80 || b > 0xBF) return 0;
-  }
-  return n;
+  const Utf8Lead lead = utf8_lead(b0);
+  if (lead.n == 0 || i + lead.n > s.size()) return 0;
+  return utf8_tail_ok(s, i, lead.n, lead) ? lead.n : 0;
 }
 
 // True when s[i..] is a proper prefix of some well-formed character, i.e.
 // more bytes could still complete it (used to hold bytes in a stream).
 inline bool is_incomplete_prefix(std::string_view s, size_t i) {
   const size_t avail = s.size() - i;
-  const auto b0 = static_cast<uint8_t>(s[i]);
-  size_t n;
-  uint8_t lo = 0x80, hi = 0xBF;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3;
-    if (b0 == 0xE0) lo = 0xA0;
-    if (b0 == 0xED) hi = 0x9F;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4;
-    if (b0 == 0xF0) lo = 0x90;
-    if (b0 == 0xF4) hi = 0x8F;
-  } else {
-    return false;
-  }
-  if (avail >= n) return false;
-  if (avail >= 2) {
-    const auto b1 = static_cast<uint8_t>(s[i + 1]);
-    if (b1 < lo || b1 > hi) return false;
-  }
-  for (size_t k = 2; k < avail; ++k) {
-    const auto b = static_cast<uint8_t>(s[i + k]);
-    if (b < 0x80 || b > 0xBF) return false;
-  }
-  return true;
+  const Utf8Lead lead = utf8_lead(static_cast<uint8_t>(s[i]));
+  if (lead.n == 0 || avail >= lead.n) return false;
+  return utf8_tail_ok(s, i, avail, lead);
 }
 
 // Length used to step over one "character" of possibly invalid input: a
