@@ -10,7 +10,8 @@ namespace nagi::jinja {
 
 namespace {
 
-const Value& arg_or(const CallArgs& a, std::string_view name, size_t pos, const Value& def) {
+// Returns a copy: `def` is often a temporary at the call site.
+Value arg_or(const CallArgs& a, std::string_view name, size_t pos, const Value& def) {
   const Value* v = a.get(name, pos);
   return v ? *v : def;
 }
@@ -544,7 +545,9 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& v, c
   if (name == "float") return to_float(v, arg_or(a, "default", 0, Value(0.0)));
   if (name == "abs") {
     if (!v.is_number()) throw RuntimeFailure("bad operand type for abs(): '" + v.type_name() + "'");
-    return v.is_float() ? Value(std::fabs(v.as_double())) : Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
+    if (v.is_float()) return Value(std::fabs(v.as_double()));
+    if (v.as_int() == INT64_MIN) throw RuntimeFailure("integer overflow");
+    return Value(v.as_int() < 0 ? -v.as_int() : v.as_int());
   }
   if (name == "round")
     return py_round(v, arg_or(a, "precision", 0, Value(int64_t{0})).as_int(), arg_or(a, "method", 1, Value("common")).str());

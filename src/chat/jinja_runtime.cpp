@@ -1,6 +1,8 @@
 #include "chat/jinja_runtime.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 
 #include "chat/jinja_lexer.h"
@@ -390,7 +392,9 @@ Value Interpreter::eval(const Expr& e) {
       if (v.is_undefined()) fail_undefined(v);
       if (!v.is_number()) throw RuntimeFailure("bad operand type for unary " + e.name + ": '" + v.type_name() + "'");
       if (e.name == "+") return v.is_bool() ? Value(v.as_int()) : v;
-      return v.is_float() ? Value(-v.as_double()) : Value(-v.as_int());
+      if (v.is_float()) return Value(-v.as_double());
+      if (v.as_int() == INT64_MIN) return overflow();
+      return Value(-v.as_int());
     }
     case Expr::Type::kBinary: {
       Value l = eval(*e.items[0]);
@@ -488,6 +492,7 @@ Value Interpreter::binary_op(const std::string& op, const Value& l, const Value&
   if (op == "//" || op == "%") {
     if (r.as_double() == 0) throw RuntimeFailure(op == "//" ? "integer division or modulo by zero" : "modulo by zero");
     if (ints) {
+      if (l.as_int() == INT64_MIN && r.as_int() == -1) return overflow();
       int64_t q = floor_div(l.as_int(), r.as_int());
       return op == "//" ? Value(q) : Value(l.as_int() - q * r.as_int());
     }

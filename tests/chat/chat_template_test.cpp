@@ -220,6 +220,7 @@ TEST(JinjaFilter, Common) {
   EXPECT_EQ(render("{{ '  x  '|trim }}|{{ none|trim }}|{{ 'ab'|upper }}|{{ 'hello'|capitalize }}"), "x|None|AB|Hello");
   EXPECT_EQ(render("{{ [1,2,3]|join(',') }} {{ [3,1]|first }} {{ [3,1]|last }} {{ 'abc'|length }}"), "1,2,3 3 1 3");
   EXPECT_EQ(render("{{ x|default('d') }} {{ ''|d('e', true) }} {{ 'v'|default('d') }}"), "d e v");
+  // Filters bind tighter than unary minus: -3|abs is -(3|abs).
   EXPECT_EQ(render("{{ '3'|int + 1 }} {{ '2.5'|float }} {{ (-3)|abs }} {{ -3|abs }} {{ 2.567|round(2) }} {{ 2.5|round }}"),
             "4 2.5 3 -3 2.57 2.0");
   EXPECT_EQ(render("{{ '<a>'|escape }} {{ 'x'|safe }} {{ 42|string ~ '!' }} {{ 'ab'|list }}"), "&lt;a&gt; x 42! ['a', 'b']");
@@ -286,6 +287,30 @@ TEST(JinjaError, RuntimeErrorsNameTheLine) {
   EXPECT_NE(render_error("{{ 'a' + 1 }}").find("concatenate"), std::string::npos);
   EXPECT_NE(render_error("{{ 1|nofilter }}").find("No filter named"), std::string::npos);
   EXPECT_NE(render_error("{% set x = 1 %}{% set x.a = 2 %}").find("namespace"), std::string::npos);
+}
+
+TEST(JinjaError, IntegerOverflowIsAnErrorNotWraparound) {
+  EXPECT_NE(render_error("{{ 9223372036854775807 + 1 }}").find("overflow"), std::string::npos);
+  EXPECT_NE(render_error("{{ 2 ** 64 }}").find("overflow"), std::string::npos);
+}
+
+TEST(JinjaError, EmptyConversationRaisesInReferenceTemplates) {
+  // As in Python: messages[0] is undefined, and reading .role of it raises.
+  for (const char* name : {"qwen3", "gemma3"}) {
+    const std::string path = test::shared_path(std::string("templates/") + name + "/chat_template.jinja");
+    if (!std::filesystem::exists(path)) GTEST_SKIP();
+    ChatTemplate t(read_file(path));
+    try {
+      t.render(ojson::parse(R"({"messages": [], "tools": null, "add_generation_prompt": true})"));
+      ADD_FAILURE() << name << " rendered an empty conversation";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("line "), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(JinjaStatement, GenerationTagRendersBody) {
+  EXPECT_EQ(render("{% generation %}a{{ 1 }}{% endgeneration %}"), "a1");
 }
 
 TEST(JinjaGlobals, StrftimeNowAndContextOrder) {
