@@ -242,6 +242,21 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+// A deep copy with every dict's keys sorted (tojson(sort_keys=True)).
+Value sorted_keys(const Value& v) {
+  if (v.is_list()) {
+    std::vector<Value> items;
+    for (const auto& x : v.as_list()) items.push_back(sorted_keys(x));
+    return Value::list(std::move(items));
+  }
+  if (!v.is_dict()) return v;
+  std::vector<std::pair<std::string, Value>> items = v.as_dict().items();
+  std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  Dict d;
+  for (auto& [k, x] : items) d.set(k, sorted_keys(x));
+  return Value::dict(std::move(d));
+}
+
 std::string require_string(const Value& v, const char* what) {
   if (v.is_undefined()) fail_undefined(v);
   if (!v.is_string()) throw RuntimeFailure(std::string(what) + " requires a string, got '" + v.type_name() + "'");
@@ -413,6 +428,8 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& v, c
   if (name == "tojson") {
     const Value& indent = arg_or(a, "indent", 0, kNone);
     try {
+      if (arg_or(a, "sort_keys", SIZE_MAX, Value(false)).truthy())
+        return Value(sorted_keys(v).to_json(indent.is_int() ? static_cast<int>(indent.as_int()) : -1));
       return Value(v.to_json(indent.is_int() ? static_cast<int>(indent.as_int()) : -1));
     } catch (const RuntimeFailure&) {
       throw;

@@ -236,6 +236,8 @@ TEST(JinjaFilter, SelectMapItems) {
 TEST(JinjaFilter, ToJsonMatchesPythonDumps) {
   EXPECT_EQ(render("{{ v|tojson }}", R"({"v": {"b": [1, 2.5, 1e-06, 1e16, true, null, "é\"\n"], "a": {}}})"),
             R"({"b": [1, 2.5, 1e-06, 1e+16, true, null, "é\"\n"], "a": {}})");
+  EXPECT_EQ(render("{{ v|tojson(sort_keys=true) }}", R"({"v": [{"b": 1, "a": {"d": 0, "c": 1}}]})"),
+            R"([{"a": {"c": 1, "d": 0}, "b": 1}])");
   EXPECT_EQ(render("{{ v|tojson(indent=2) }}", R"({"v": {"a": [1]}})"), "{\n  \"a\": [\n    1\n  ]\n}");
 }
 
