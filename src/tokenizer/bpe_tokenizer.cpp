@@ -1,9 +1,11 @@
 #include "tokenizer/bpe_tokenizer.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
 #include "nagi/error.hpp"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
 
 namespace nagi {
@@ -202,7 +204,16 @@ class BpeTokenizer final : public Tokenizer {
         case NormalizerStep::Kind::kReplace:
           replace_all(s, step.pattern, step.content);
           break;
+        case NormalizerStep::Kind::kUnicode:
+          normalize_unicode(s, step.form);
+          break;
       }
+    }
+    if (!spec_.pre_steps.empty()) {
+      std::vector<std::string> pieces{std::move(s)};
+      for (const PreTokenizerStep& step : spec_.pre_steps) pieces = apply_pre_step(step, pieces);
+      for (const std::string& piece : pieces) encode_word(piece, out);
+      return;
     }
     const PreTokenizerSpec& pre = spec_.pre_tokenizer;
     if (pre.kind == PreTokenizerSpec::Kind::kNone) {
@@ -227,6 +238,105 @@ class BpeTokenizer final : public Tokenizer {
       hit = view.find(pre.replacement, hit + pre.replacement.size());
     }
     encode_word(view.substr(word_start), out);
+  }
+
+  // Cuts `s` at the matches of `re` and regroups the parts by `behavior`, as
+  // Hugging Face's NormalizedString::split does; empty parts are dropped.
+  static void split_by(const std::string& s, const Regex& re, PreTokenizerStep::Behavior behavior, bool invert,
+                       std::vector<std::string>& out) {
+    using Behavior = PreTokenizerStep::Behavior;
+    std::vector<std::pair<size_t, size_t>> hits;
+    re.find_all(s, hits);
+    struct Part {
+      size_t begin, end;
+      bool match;
+    };
+    std::vector<Part> parts;
+    parts.reserve(hits.size() * 2 + 1);
+    size_t prev = 0;
+    for (const auto& [b, e] : hits) {
+      if (b > prev) parts.push_back({prev, b, invert});
+      parts.push_back({b, e, !invert});
+      prev = e;
+    }
+    if (prev < s.size()) parts.push_back({prev, s.size(), invert});
+
+    std::vector<std::pair<size_t, size_t>> spans;
+    spans.reserve(parts.size());
+    switch (behavior) {
+      case Behavior::kRemoved:
+        for (const Part& p : parts) {
+          if (!p.match) spans.emplace_back(p.begin, p.end);
+        }
+        break;
+      case Behavior::kIsolated:
+        for (const Part& p : parts) spans.emplace_back(p.begin, p.end);
+        break;
+      case Behavior::kMergedWithPrevious: {
+        bool prev_match = false;
+        for (const Part& p : parts) {
+          if (p.match && !prev_match && !spans.empty()) {
+            spans.back().second = p.end;
+          } else {
+            spans.emplace_back(p.begin, p.end);
+          }
+          prev_match = p.match;
+        }
+        break;
+      }
+      case Behavior::kMergedWithNext: {
+        bool prev_match = false;  // looking from the right
+        for (size_t k = parts.size(); k-- > 0;) {
+          const Part& p = parts[k];
+          if (p.match && !prev_match && !spans.empty()) {
+            spans.back().first = p.begin;
+          } else {
+            spans.emplace_back(p.begin, p.end);
+          }
+          prev_match = p.match;
+        }
+        std::reverse(spans.begin(), spans.end());
+        break;
+      }
+      case Behavior::kContiguous: {
+        bool prev_match = false;
+        for (const Part& p : parts) {
+          if (p.match && prev_match && !spans.empty()) {
+            spans.back().second = p.end;
+          } else {
+            spans.emplace_back(p.begin, p.end);
+          }
+          prev_match = p.match;
+        }
+        break;
+      }
+    }
+    for (const auto& [b, e] : spans) {
+      if (e > b) out.emplace_back(s, b, e - b);
+    }
+  }
+
+  static std::vector<std::string> apply_pre_step(const PreTokenizerStep& step, const std::vector<std::string>& in) {
+    std::vector<std::string> out;
+    out.reserve(in.size());
+    for (const std::string& piece : in) {
+      if (step.kind == PreTokenizerStep::Kind::kSplit) {
+        split_by(piece, *step.regex, step.behavior, step.invert, out);
+        continue;
+      }
+      // ByteLevel: optional leading space, optional GPT-2 split, then every
+      // byte becomes its printable stand-in.
+      std::string text = piece;
+      if (step.add_prefix_space && (text.empty() || text[0] != ' ')) text.insert(0, 1, ' ');
+      const size_t first = out.size();
+      if (step.regex) {
+        split_by(text, *step.regex, PreTokenizerStep::Behavior::kIsolated, false, out);
+      } else if (!text.empty()) {
+        out.push_back(std::move(text));
+      }
+      for (size_t k = first; k < out.size(); ++k) out[k] = byte_level::encode(out[k]);
+    }
+    return out;
   }
 
   void encode_word(std::string_view word, std::vector<int32_t>& out) const {
@@ -256,6 +366,20 @@ class BpeTokenizer final : public Tokenizer {
         case DecoderStep::Kind::kByteFallback:
           byte_fallback(tokens, stream);
           break;
+        case DecoderStep::Kind::kByteLevel: {
+          // Hugging Face joins the bytes of all tokens, then converts them
+          // lossily; a stream keeps the raw bytes for StreamDecoder.
+          std::string bytes;
+          for (const std::string& t : tokens) byte_level::decode_token(t, bytes);
+          if (stream) {
+            tokens.assign(1, std::move(bytes));
+          } else {
+            std::string text;
+            utf8::append_lossy_maximal(bytes, text);
+            tokens.assign(1, std::move(text));
+          }
+          break;
+        }
         case DecoderStep::Kind::kFuse: {
           std::string all;
           for (const std::string& t : tokens) all += t;

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "tokenizer/bpe.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode_normalize.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -27,10 +29,24 @@ struct AddedToken {
 };
 
 struct NormalizerStep {
-  enum class Kind { kPrepend, kReplace };
+  enum class Kind { kPrepend, kReplace, kUnicode };
   Kind kind;
   std::string pattern;  // kReplace: literal text to replace
   std::string content;  // kPrepend: prefix; kReplace: replacement
+  NormalForm form = NormalForm::kNfc;  // kUnicode
+};
+
+// One step of a general pre-tokenizer pipeline (Hugging Face Split,
+// ByteLevel, Digits). Each step turns every piece into zero or more pieces.
+struct PreTokenizerStep {
+  enum class Kind { kSplit, kByteLevel };
+  // What happens to the matches of a Split (HF SplitDelimiterBehavior).
+  enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
+  Kind kind = Kind::kSplit;
+  std::shared_ptr<const Regex> regex;  // kSplit; kByteLevel with use_regex
+  Behavior behavior = Behavior::kIsolated;
+  bool invert = false;            // kSplit: the non-matches are the delimiters
+  bool add_prefix_space = false;  // kByteLevel
 };
 
 struct PreTokenizerSpec {
@@ -43,7 +59,7 @@ struct PreTokenizerSpec {
 };
 
 struct DecoderStep {
-  enum class Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace };
+  enum class Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace, kByteLevel };
   Kind kind;
   std::string pattern;  // kReplace: text to replace; kMetaspace: replacement
   std::string content;  // kReplace: replacement; kStrip: the character stripped
@@ -61,7 +77,8 @@ struct TokenizerSpec {
   BpeOptions bpe;
   std::vector<AddedToken> added;
   std::vector<NormalizerStep> normalizer;
-  PreTokenizerSpec pre_tokenizer;
+  PreTokenizerSpec pre_tokenizer;      // Metaspace (alone); else kNone and...
+  std::vector<PreTokenizerStep> pre_steps;  // ...the general pipeline
   bool has_decoder = true;  // without one, HF joins tokens with spaces
   std::vector<DecoderStep> decoder;
   std::vector<int32_t> prefix;  // added around the text when add_special

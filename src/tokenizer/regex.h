@@ -1,0 +1,35 @@
+// A compiled regular expression with the Unicode semantics Hugging Face's
+// tokenizers get from Oniguruma (\p{L}, \s over all of Unicode, (?i:...)),
+// backed by PCRE2. Used by the Split and ByteLevel pre-tokenizers.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace nagi {
+
+class Regex {
+ public:
+  // literal: the pattern is plain text (Split's {"String": ...}).
+  // Throws Error(kUnsupported) with `what` in the message when PCRE2 cannot
+  // compile the pattern.
+  Regex(const std::string& pattern, bool literal, const std::string& what);
+  ~Regex();
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  // Every non-overlapping match, left to right, as [begin, end) byte offsets.
+  // Invalid UTF-8 in `text` never matches a character class but is skipped
+  // over, so arbitrary bytes are safe.
+  void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nagi
