@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 #include "nagi/error.hpp"
 #include "tokenizer/tokenizer.h"
@@ -110,6 +112,150 @@ TEST(HfFixtures, Gemma3) {
 TEST(HfFixtures, Llama2) {
   REQUIRE_SHARED();
   expect_fully_supported("llama2");
+}
+
+}  // namespace
+}  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// ---- Small synthetic tokenizer.json files for the pipeline pieces --------
+
+template <typename F>
+void expect_load_error(const std::string& path, ErrorCode code, const std::vector<std::string>& needles) {
+  try {
+    load_hf_tokenizer(path);
+    ADD_FAILURE() << "no error thrown for " << path;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const std::string& n : needles) {
+      EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << e.what() << " lacks " << n;
+    }
+  }
+}
+
+std::string write_tokenizer(const std::string& name, const json& j) {
+  const std::string dir = test::temp_dir() + "/hf_pipeline_" + name;
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/tokenizer.json";
+  std::ofstream(path) << j.dump();
+  return path;
+}
+
+// A BPE whose vocabulary shows where pre-tokenization cut the text: "a-b"
+// merges to one token only when it reaches the model in one piece.
+json split_tokenizer(const json& pre_tokenizer) {
+  json vocab = {{"a", 0}, {"b", 1}, {"-", 2}, {"a-", 3}, {"-b", 4}, {"a-b", 5}, {"--", 6},
+                {"1", 7}, {"2", 8}, {"3", 9}, {"12", 10}, {"123", 11}};
+  json merges = json::array({"a -", "- b", "a- b", "- -", "1 2", "12 3"});
+  return {{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}},
+          {"added_tokens", json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", pre_tokenizer},
+          {"post_processor", nullptr},
+          {"decoder", nullptr}};
+}
+
+std::vector<int32_t> encode_with(const std::string& name, const json& pre, const std::string& text) {
+  auto tok = load_hf_tokenizer(write_tokenizer(name, split_tokenizer(pre)));
+  return tok->encode(text, false, true);
+}
+
+json split_on(const std::string& pattern, const std::string& behavior, bool invert = false, bool regex = false) {
+  return {{"type", "Split"},
+          {"pattern", {{regex ? "Regex" : "String", pattern}}},
+          {"behavior", behavior},
+          {"invert", invert}};
+}
+
+TEST(HfPipeline, SplitBehaviors) {
+  using V = std::vector<int32_t>;
+  EXPECT_EQ(encode_with("none", nullptr, "a-b"), (V{5}));
+  EXPECT_EQ(encode_with("iso", split_on("-", "Isolated"), "a-b"), (V{0, 2, 1}));
+  EXPECT_EQ(encode_with("rem", split_on("-", "Removed"), "a-b"), (V{0, 1}));
+  EXPECT_EQ(encode_with("prev", split_on("-", "MergedWithPrevious"), "a-b"), (V{3, 1}));
+  EXPECT_EQ(encode_with("next", split_on("-", "MergedWithNext"), "a-b"), (V{0, 4}));
+  EXPECT_EQ(encode_with("contig", split_on("-", "Contiguous"), "a--b"), (V{0, 6, 1}));
+  EXPECT_EQ(encode_with("iso2", split_on("-", "Isolated"), "a--b"), (V{0, 2, 2, 1}));
+  // invert: the pattern spells what to keep, so what it does not match
+  // ("-") is the delimiter that Removed drops.
+  EXPECT_EQ(encode_with("inv", split_on("[ab]", "Removed", true, true), "a-b"), (V{0, 1}));
+  EXPECT_EQ(encode_with("inv2", split_on("[ab]", "MergedWithPrevious", true, true), "a-b"), (V{3, 1}));
+  EXPECT_EQ(encode_with("regex", split_on("a(?=-)", "Isolated", false, true), "a-ba-b"), (V{0, 4, 0, 4}));
+}
+
+TEST(HfPipeline, DigitsAndSequence) {
+  using V = std::vector<int32_t>;
+  const json single = {{"type", "Digits"}, {"individual_digits", true}};
+  const json grouped = {{"type", "Digits"}, {"individual_digits", false}};
+  EXPECT_EQ(encode_with("dig1", single, "a123"), (V{0, 7, 8, 9}));
+  EXPECT_EQ(encode_with("dig2", grouped, "a123"), (V{0, 11}));
+  const json seq = {{"type", "Sequence"}, {"pretokenizers", json::array({split_on("-", "Removed"), single})}};
+  EXPECT_EQ(encode_with("seq", seq, "a-12"), (V{0, 7, 8}));
+}
+
+TEST(HfPipeline, ByteLevelPrefixSpaceAndRegex) {
+  // "Ġ" is GPT-2's stand-in for the space byte.
+  json vocab = {{"\xC4\xA0", 0}, {"h", 1}, {"i", 2}, {"\xC4\xA0h", 3}, {"\xC4\xA0hi", 4}};
+  json j = {{"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"\xC4\xA0 h", "\xC4\xA0h i"})}}},
+            {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}}},
+            {"decoder", {{"type", "ByteLevel"}}},
+            {"post_processor", {{"type", "ByteLevel"}, {"trim_offsets", true}}}};
+  auto tok = load_hf_tokenizer(write_tokenizer("bytelevel", j));
+  EXPECT_EQ(tok->encode("hi hi", false), (std::vector<int32_t>{4, 4}));
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{4, 4}, false), " hi hi");
+  j["pre_tokenizer"]["add_prefix_space"] = false;
+  tok = load_hf_tokenizer(write_tokenizer("bytelevel2", j));
+  EXPECT_EQ(tok->encode("hi hi", false), (std::vector<int32_t>{1, 2, 4}));
+}
+
+TEST(HfPipeline, UnsupportedIsRefusedAtLoad) {
+  {
+    json j = split_tokenizer(nullptr);
+    j["added_tokens"] = json::array({{{"id", 0}, {"content", "a"}, {"single_word", true}, {"special", true}}});
+    const auto p = write_tokenizer("single_word", j);
+    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "added_tokens[0].single_word"});
+  }
+  {
+    json j = split_tokenizer(nullptr);
+    j["normalizer"] = {{"type", "NFC"}};
+    j["added_tokens"] = json::array({{{"id", 0}, {"content", "a"}, {"normalized", true}}});
+    const auto p = write_tokenizer("normalized", j);
+    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "added_tokens[0].normalized"});
+  }
+  {
+    const json seq = {{"type", "Sequence"},
+                      {"pretokenizers", json::array({split_on("-", "Removed"), {{"type", "Metaspace"}, {"replacement", "_"}}})}};
+    const auto p = write_tokenizer("metaseq", split_tokenizer(seq));
+    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "pre_tokenizer.pretokenizers[1].type", "Metaspace"});
+  }
+  {
+    const auto p = write_tokenizer("badregex", split_tokenizer(split_on("(", "Isolated", false, true)));
+    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "pre_tokenizer.pattern.Regex"});
+  }
+  {
+    const auto p = write_tokenizer("behavior", split_tokenizer(split_on("-", "Sideways")));
+    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "pre_tokenizer.behavior", "Sideways"});
+  }
+  {
+    json j = split_tokenizer(nullptr);
+    j["post_processor"] = {{"type", "Sequence"},
+                           {"processors", json::array({{{"type", "ByteLevel"}}, {{"type", "BertProcessing"}}})}};
+    const auto p = write_tokenizer("postseq", j);
+    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "post_processor.processors[1].type"});
+  }
+}
+
+TEST(HfPipeline, NfcToleratesInvalidUtf8) {
+  REQUIRE_SHARED();
+  auto tok = load_hf_tokenizer(test::shared_path("tokenizers/qwen3"));
+  // Decomposed e + U+0301 composes to é on either side of an invalid byte.
+  const auto composed = tok->encode("\xC3\xA9", false);
+  const auto ids = tok->encode("e\xCC\x81 \xFF e\xCC\x81", false);
+  const std::string text = tok->decode(ids, false);
+  EXPECT_EQ(text, "\xC3\xA9 \xEF\xBF\xBD \xC3\xA9");
+  EXPECT_EQ(tok->decode(composed, false), "\xC3\xA9");
 }
 
 }  // namespace
