@@ -34,6 +34,7 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 // walk per text position.
 class AddedTokenMatcher {
  public:
+  AddedTokenMatcher() { terminal_.push_back(-1); }
   explicit AddedTokenMatcher(const std::vector<AddedToken>& tokens) {
     terminal_.push_back(-1);
     for (size_t t = 0; t < tokens.size(); ++t) {
@@ -103,7 +104,21 @@ size_t whitespace_at(std::string_view text, size_t pos) {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  explicit BpeTokenizer(TokenizerSpec spec) : spec_(std::move(spec)), matcher_(spec_.added) {
+  explicit BpeTokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
+    // Hugging Face matches normalized added tokens on the normalized text,
+    // against their content normalized the same way; the others on the raw
+    // text before anything else runs.
+    for (const AddedToken& t : spec_.added) {
+      if (!t.normalized) {
+        raw_added_.push_back(t);
+        continue;
+      }
+      AddedToken n = t;
+      normalize(n.content);
+      if (!n.content.empty()) norm_added_.push_back(std::move(n));
+    }
+    raw_matcher_ = AddedTokenMatcher(raw_added_);
+    norm_matcher_ = AddedTokenMatcher(norm_added_);
     for (const DecoderStep& step : spec_.decoder) {
       if (step.kind == DecoderStep::Kind::kFuse) fused_ = true;
       if (step.kind == DecoderStep::Kind::kStrip && fused_ && step.content == " ") stream_strip_ += step.start;
@@ -114,16 +129,35 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override {
     std::vector<int32_t> out;
     if (add_special) out = spec_.prefix;
+    split_added(text, raw_added_, raw_matcher_, parse_special, out, [&](std::string_view seg, size_t offset) {
+      std::string s(seg);
+      normalize(s);
+      split_added(s, norm_added_, norm_matcher_, parse_special, out, [&](std::string_view piece, size_t sub) {
+        // A piece that does not open the normalized text does not open the
+        // raw text either (for Metaspace's prepend_scheme "first").
+        encode_normalized(piece, offset + sub, out);
+      });
+    });
+    if (add_special) out.insert(out.end(), spec_.suffix.begin(), spec_.suffix.end());
+    return out;
+  }
+
+  // Cuts text at the added tokens of `tokens` (leftmost-longest, with their
+  // lstrip/rstrip), appending each token's id and handing the stretches in
+  // between, with their offsets, to on_segment.
+  template <typename OnSegment>
+  static void split_added(std::string_view text, const std::vector<AddedToken>& tokens, const AddedTokenMatcher& matcher,
+                          bool parse_special, std::vector<int32_t>& out, OnSegment&& on_segment) {
     size_t seg_start = 0;
     size_t pos = 0;
-    while (pos < text.size() && !matcher_.empty()) {
+    while (pos < text.size() && !matcher.empty()) {
       size_t len = 0;
-      const int32_t t = matcher_.match(text, pos, spec_.added, parse_special, len);
+      const int32_t t = matcher.match(text, pos, tokens, parse_special, len);
       if (t < 0) {
         ++pos;
         continue;
       }
-      const AddedToken& tok = spec_.added[t];
+      const AddedToken& tok = tokens[t];
       size_t start = pos;
       size_t end = pos + len;
       if (tok.lstrip) {
@@ -132,13 +166,11 @@ class BpeTokenizer final : public Tokenizer {
       if (tok.rstrip) {
         while (size_t n = whitespace_at(text, end)) end += n;
       }
-      encode_segment(text.substr(seg_start, start - seg_start), seg_start, out);
+      if (start > seg_start) on_segment(text.substr(seg_start, start - seg_start), seg_start);
       out.push_back(tok.id);
       seg_start = pos = end;
     }
-    encode_segment(text.substr(seg_start), seg_start, out);
-    if (add_special) out.insert(out.end(), spec_.suffix.begin(), spec_.suffix.end());
-    return out;
+    if (seg_start < text.size()) on_segment(text.substr(seg_start), seg_start);
   }
 
   std::string decode(std::span<const int32_t> ids, bool skip_special) const override {
@@ -191,11 +223,7 @@ class BpeTokenizer final : public Tokenizer {
     }
   }
 
-  // Normalizer, pre-tokenizer and model for one stretch of text between
-  // added tokens; `offset` is where it starts in the caller's text.
-  void encode_segment(std::string_view raw, size_t offset, std::vector<int32_t>& out) const {
-    if (raw.empty()) return;
-    std::string s(raw);
+  void normalize(std::string& s) const {
     for (const NormalizerStep& step : spec_.normalizer) {
       switch (step.kind) {
         case NormalizerStep::Kind::kPrepend:
@@ -209,6 +237,13 @@ class BpeTokenizer final : public Tokenizer {
           break;
       }
     }
+  }
+
+  // Pre-tokenizer and model for one stretch of normalized text between added
+  // tokens; `offset` is > 0 unless it starts the caller's text.
+  void encode_normalized(std::string_view piece, size_t offset, std::vector<int32_t>& out) const {
+    if (piece.empty()) return;
+    std::string s(piece);
     if (!spec_.pre_steps.empty()) {
       std::vector<std::string> pieces{std::move(s)};
       for (const PreTokenizerStep& step : spec_.pre_steps) pieces = apply_pre_step(step, pieces);
@@ -444,7 +479,10 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   TokenizerSpec spec_;
-  AddedTokenMatcher matcher_;
+  std::vector<AddedToken> raw_added_;   // normalized: false
+  std::vector<AddedToken> norm_added_;  // normalized: true, content normalized
+  AddedTokenMatcher raw_matcher_;
+  AddedTokenMatcher norm_matcher_;
   bool fused_ = false;
   size_t stream_strip_ = 0;
 };

@@ -26,6 +26,7 @@ struct AddedToken {
   bool special = false;  // matched only with parse_special; skipped by skip_special
   bool lstrip = false;   // swallows whitespace on its left
   bool rstrip = false;   // swallows whitespace on its right
+  bool normalized = false;  // matched in the normalized text (content normalized too)
 };
 
 struct NormalizerStep {

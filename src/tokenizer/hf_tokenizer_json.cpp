@@ -84,9 +84,6 @@ class HfLoader {
     load_model(member(root, "model", "(root)"), spec);
     if (root.contains("added_tokens")) load_added(root["added_tokens"], spec);
     if (root.contains("normalizer")) load_normalizer(root["normalizer"], "normalizer", spec);
-    if (!normalized_added_.empty() && !spec.normalizer.empty()) {
-      unsupported(normalized_added_, "true is not supported yet with a normalizer (tokens matched after normalization)");
-    }
     if (root.contains("pre_tokenizer") && !root["pre_tokenizer"].is_null()) {
       const json& p = root["pre_tokenizer"];
       // A lone Metaspace (possibly in a one-element Sequence) keeps the
@@ -204,11 +201,7 @@ class HfLoader {
       t.lstrip = get_bool_or(a, "lstrip", field, false);
       t.rstrip = get_bool_or(a, "rstrip", field, false);
       if (get_bool_or(a, "single_word", field, false)) unsupported(field + ".single_word", "true is not supported yet");
-      // Tokens matched after normalization equal tokens matched before it
-      // when there is no normalizer; load() checks that once it is known.
-      if (get_bool_or(a, "normalized", field, !t.special) && normalized_added_.empty()) {
-        normalized_added_ = field + ".normalized";
-      }
+      t.normalized = get_bool_or(a, "normalized", field, !t.special);
       Vocab& v = spec.vocab;
       if (t.id >= v.size()) v.pieces.resize(t.id + 1);
       v.pieces[t.id] = t.content;
@@ -426,7 +419,6 @@ class HfLoader {
 
   static constexpr int64_t kMaxId = int64_t{1} << 24;
   std::string file_;
-  std::string normalized_added_;  // field of the first added token with normalized: true
   bool seen_template_ = false;
 };
 

@@ -210,19 +210,28 @@ TEST(HfPipeline, ByteLevelPrefixSpaceAndRegex) {
   EXPECT_EQ(tok->encode("hi hi", false), (std::vector<int32_t>{1, 2, 4}));
 }
 
+TEST(HfPipeline, NormalizedAddedTokensMatchAfterNormalization) {
+  using V = std::vector<int32_t>;
+  json j = split_tokenizer(nullptr);
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"String", "x"}}}, {"content", "-"}};
+  j["added_tokens"] = json::array({{{"id", 12}, {"content", "axb"}, {"normalized", true}, {"special", false}}});
+  auto tok = load_hf_tokenizer(write_tokenizer("normalized", j));
+  // The token's content is normalized too ("a-b"), so both spellings match.
+  EXPECT_EQ(tok->encode("a-b", false), (V{12}));
+  EXPECT_EQ(tok->encode("1axb2", false), (V{7, 12, 8}));
+  EXPECT_EQ(tok->decode(V{12}, false), "axb");
+  j["added_tokens"][0]["normalized"] = false;
+  tok = load_hf_tokenizer(write_tokenizer("not_normalized", j));
+  EXPECT_EQ(tok->encode("a-b", false), (V{5}));
+  EXPECT_EQ(tok->encode("1axb2", false), (V{7, 12, 8}));
+}
+
 TEST(HfPipeline, UnsupportedIsRefusedAtLoad) {
   {
     json j = split_tokenizer(nullptr);
     j["added_tokens"] = json::array({{{"id", 0}, {"content", "a"}, {"single_word", true}, {"special", true}}});
     const auto p = write_tokenizer("single_word", j);
     expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "added_tokens[0].single_word"});
-  }
-  {
-    json j = split_tokenizer(nullptr);
-    j["normalizer"] = {{"type", "NFC"}};
-    j["added_tokens"] = json::array({{{"id", 0}, {"content", "a"}, {"normalized", true}}});
-    const auto p = write_tokenizer("normalized", j);
-    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "added_tokens[0].normalized"});
   }
   {
     const json seq = {{"type", "Sequence"},
