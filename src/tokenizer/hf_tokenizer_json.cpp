@@ -1,5 +1,11 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json). Supported so far:
-// SentencePiece-style BPE (model BPE with byte_fallback, "▁" for spaces).
+// model BPE (byte_fallback, fuse_unk, ignore_merges); normalizers NFC/NFD/
+// NFKC/NFKD, Prepend, Replace (string); pre-tokenizers ByteLevel, Split
+// (string or regex, every behavior, invert), Digits, Sequence, and a lone
+// Metaspace; decoders ByteLevel, Replace, ByteFallback, Fuse, Strip,
+// Metaspace; post-processors TemplateProcessing, ByteLevel, Sequence; added
+// tokens with special/lstrip/rstrip/normalized. That covers SentencePiece-
+// style (Llama 2, Gemma) and byte-level (GPT-2, Llama 3, Qwen) tokenizers.
 // Every component is checked and anything else is refused with
 // Error(kUnsupported) naming the file and field, never approximated.
 #include <filesystem>

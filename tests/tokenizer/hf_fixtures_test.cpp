@@ -256,6 +256,25 @@ TEST(HfPipeline, UnsupportedIsRefusedAtLoad) {
   }
 }
 
+// Meta's own Llama 3 tokenizer.json chains ByteLevel with a template that
+// prepends <|begin_of_text|>; the fixture file has ByteLevel alone.
+TEST(HfPipeline, Llama3TemplateInPostProcessorSequence) {
+  REQUIRE_SHARED();
+  std::ifstream in(test::shared_path("tokenizers/llama3/tokenizer.json"));
+  json j = json::parse(in);
+  j["post_processor"] = json::parse(R"({"type": "Sequence", "processors": [
+      {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true},
+      {"type": "TemplateProcessing",
+       "single": [{"SpecialToken": {"id": "<|begin_of_text|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+       "special_tokens": {"<|begin_of_text|>": {"id": "<|begin_of_text|>", "ids": [128000]}}}]})");
+  auto tok = load_hf_tokenizer(write_tokenizer("llama3_template", j));
+  EXPECT_EQ(tok->encode("Hello world", true), (std::vector<int32_t>{128000, 9906, 1917}));
+  EXPECT_EQ(tok->encode("Hello world", false), (std::vector<int32_t>{9906, 1917}));
+  EXPECT_EQ(tok->encode("", true), (std::vector<int32_t>{128000}));
+  EXPECT_EQ(tok->bos_id(), 128000);
+  EXPECT_EQ(tok->decode(std::vector<int32_t>{128000, 9906, 1917}, true), "Hello world");
+}
+
 TEST(HfPipeline, NfcToleratesInvalidUtf8) {
   REQUIRE_SHARED();
   auto tok = load_hf_tokenizer(test::shared_path("tokenizers/qwen3"));
