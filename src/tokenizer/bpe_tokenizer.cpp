@@ -230,7 +230,11 @@ class BpeTokenizer final : public Tokenizer {
           if (!s.empty()) s.insert(0, step.content);
           break;
         case NormalizerStep::Kind::kReplace:
-          replace_all(s, step.pattern, step.content);
+          if (step.regex) {
+            step.regex->replace_all(s, step.content);
+          } else {
+            replace_all(s, step.pattern, step.content);
+          }
           break;
         case NormalizerStep::Kind::kUnicode:
           normalize_unicode(s, step.form);
@@ -390,7 +394,13 @@ class BpeTokenizer final : public Tokenizer {
     for (const DecoderStep& step : spec_.decoder) {
       switch (step.kind) {
         case DecoderStep::Kind::kReplace:
-          for (std::string& t : tokens) replace_all(t, step.pattern, step.content);
+          for (std::string& t : tokens) {
+            if (step.regex) {
+              step.regex->replace_all(t, step.content);
+            } else {
+              replace_all(t, step.pattern, step.content);
+            }
+          }
           break;
         case DecoderStep::Kind::kMetaspace:
           for (size_t i = 0; i < tokens.size(); ++i) {

@@ -70,12 +70,29 @@ class HfLoader {
     if (!it->is_number_unsigned()) format_error(field + "." + key, "expected a non-negative integer");
     return it->get<size_t>();
   }
-  // A "pattern" object: only {"String": ...} literals are supported so far.
-  std::string get_pattern(const json& obj, const std::string& field) const {
+  // A Replace "pattern": {"String": literal} or {"Regex": ...}. A regex that
+  // can match the empty string is refused: Hugging Face would insert the
+  // content at every empty match, which we do not reproduce.
+  struct Pattern {
+    std::string literal;
+    std::shared_ptr<const Regex> regex;
+  };
+  Pattern get_pattern(const json& obj, const std::string& field) const {
     const json& p = member(obj, "pattern", field);
-    if (p.is_object() && p.contains("String") && p["String"].is_string()) return p["String"].get<std::string>();
-    if (p.is_object() && p.contains("Regex")) unsupported(field + ".pattern", "Regex patterns are not supported yet");
-    format_error(field + ".pattern", "expected {\"String\": ...}");
+    Pattern out;
+    if (p.is_object() && p.contains("String") && p["String"].is_string()) {
+      out.literal = p["String"].get<std::string>();
+      if (out.literal.empty()) format_error(field + ".pattern", "empty");
+      return out;
+    }
+    if (p.is_object() && p.contains("Regex") && p["Regex"].is_string()) {
+      out.regex = std::make_shared<Regex>(p["Regex"].get<std::string>(), false, file_ + ": " + field + ".pattern.Regex");
+      if (out.regex->can_match_empty()) {
+        unsupported(field + ".pattern.Regex", "a regex that can match the empty string is not supported");
+      }
+      return out;
+    }
+    format_error(field + ".pattern", "expected {\"String\": ...} or {\"Regex\": ...}");
   }
 
   TokenizerSpec load() {
@@ -239,9 +256,10 @@ class HfLoader {
     } else if (type == "Prepend") {
       spec.normalizer.push_back({NormalizerStep::Kind::kPrepend, "", get_string(n, "prepend", field)});
     } else if (type == "Replace") {
-      const std::string pattern = get_pattern(n, field);
-      if (pattern.empty()) format_error(field + ".pattern", "empty");
-      spec.normalizer.push_back({NormalizerStep::Kind::kReplace, pattern, get_string(n, "content", field)});
+      Pattern pattern = get_pattern(n, field);
+      NormalizerStep step{NormalizerStep::Kind::kReplace, pattern.literal, get_string(n, "content", field)};
+      step.regex = std::move(pattern.regex);
+      spec.normalizer.push_back(std::move(step));
     } else {
       unsupported(field + ".type", "'" + type + "' is not supported yet");
     }
@@ -341,9 +359,10 @@ class HfLoader {
         load_decoder(list[i], field + ".decoders[" + std::to_string(i) + "]", spec);
       }
     } else if (type == "Replace") {
-      const std::string pattern = get_pattern(d, field);
-      if (pattern.empty()) format_error(field + ".pattern", "empty");
-      spec.decoder.push_back({DecoderStep::Kind::kReplace, pattern, get_string(d, "content", field)});
+      Pattern pattern = get_pattern(d, field);
+      DecoderStep step{DecoderStep::Kind::kReplace, pattern.literal, get_string(d, "content", field)};
+      step.regex = std::move(pattern.regex);
+      spec.decoder.push_back(std::move(step));
     } else if (type == "ByteLevel") {
       // add_prefix_space / trim_offsets only affect offsets, not the text.
       spec.decoder.push_back({DecoderStep::Kind::kByteLevel, "", ""});

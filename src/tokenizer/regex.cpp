@@ -52,7 +52,7 @@ void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     const size_t b = ov[0], e = ov[1];
-    if (e > b) out.emplace_back(b, e);
+    out.emplace_back(b, e);
     if (e > b) {
       pos = e;
     } else {
@@ -65,6 +65,29 @@ void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t
     }
   }
   pcre2_match_data_free(md);
+}
+
+bool Regex::can_match_empty() const {
+  uint32_t min_len = 0;
+  if (pcre2_pattern_info(impl_->code, PCRE2_INFO_MINLENGTH, &min_len) != 0) return true;
+  return min_len == 0;
+}
+
+void Regex::replace_all(std::string& s, std::string_view with) const {
+  std::vector<std::pair<size_t, size_t>> hits;
+  find_all(s, hits);
+  if (hits.empty()) return;
+  std::string out;
+  out.reserve(s.size());
+  size_t prev = 0;
+  for (const auto& [b, e] : hits) {
+    if (e == b) continue;
+    out.append(s, prev, b - prev);
+    out.append(with);
+    prev = e;
+  }
+  out.append(s, prev, std::string::npos);
+  s = std::move(out);
 }
 
 }  // namespace nagi

@@ -22,10 +22,17 @@ class Regex {
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
-  // Every non-overlapping match, left to right, as [begin, end) byte offsets.
+  // Every non-overlapping match, left to right, as [begin, end) byte offsets
+  // (empty matches included; the scan then steps one character on).
   // Invalid UTF-8 in `text` never matches a character class but is skipped
   // over, so arbitrary bytes are safe.
   void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
+
+  // True when some subject would give an empty match (minimum length 0).
+  bool can_match_empty() const;
+
+  // Replaces every (non-empty) match in s with `with`, literally.
+  void replace_all(std::string& s, std::string_view with) const;
 
  private:
   struct Impl;

@@ -183,6 +183,18 @@ TEST(HfPipeline, SplitBehaviors) {
   EXPECT_EQ(encode_with("inv", split_on("[ab]", "Removed", true, true), "a-b"), (V{0, 1}));
   EXPECT_EQ(encode_with("inv2", split_on("[ab]", "MergedWithPrevious", true, true), "a-b"), (V{3, 1}));
   EXPECT_EQ(encode_with("regex", split_on("a(?=-)", "Isolated", false, true), "a-ba-b"), (V{0, 4, 0, 4}));
+  // An empty match still cuts the text (Hugging Face keeps empty matches).
+  EXPECT_EQ(encode_with("empty", split_on("(?=-)", "Isolated", false, true), "a-ba-b"), (V{0, 4, 0, 4}));
+}
+
+TEST(HfPipeline, RegexReplaceInNormalizerAndDecoder) {
+  using V = std::vector<int32_t>;
+  json j = split_tokenizer(nullptr);
+  j["normalizer"] = {{"type", "Replace"}, {"pattern", {{"Regex", "x+"}}}, {"content", "-"}};
+  j["decoder"] = {{"type", "Replace"}, {"pattern", {{"Regex", "[ab]"}}}, {"content", "z"}};
+  auto tok = load_hf_tokenizer(write_tokenizer("regex_replace", j));
+  EXPECT_EQ(tok->encode("axxxb", false), (V{5}));
+  EXPECT_EQ(tok->decode(V{5, 0}, false), "z-zz");
 }
 
 TEST(HfPipeline, DigitsAndSequence) {
