@@ -84,6 +84,28 @@ class AddedTokenMatcher {
   std::vector<int32_t> terminal_;  // by node: token index ending there, or -1
 };
 
+// Word characters as the `\w` of Rust's regex crate (Alphabetic, marks,
+// decimal digits, connector punctuation, ZWNJ/ZWJ), which Hugging Face uses
+// to decide whether a single_word added token stands alone.
+bool is_word_char(std::string_view ch) {
+  static const Regex word(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}])", false, "word characters");
+  return word.matches_exactly(ch);
+}
+
+bool word_char_before(std::string_view text, size_t pos) {
+  if (pos == 0) return false;
+  size_t start = pos - 1;
+  while (start > 0 && pos - start < 4 && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+  if (utf8::valid_char_len(text, start) != pos - start) return false;
+  return is_word_char(text.substr(start, pos - start));
+}
+
+bool word_char_at(std::string_view text, size_t pos) {
+  if (pos >= text.size()) return false;
+  const size_t n = utf8::valid_char_len(text, pos);
+  return n > 0 && is_word_char(text.substr(pos, n));
+}
+
 // Size of the whitespace character ending at text[end) within [begin, end),
 // or 0.
 size_t whitespace_before(std::string_view text, size_t begin, size_t end) {
@@ -160,6 +182,12 @@ class BpeTokenizer final : public Tokenizer {
       const AddedToken& tok = tokens[t];
       size_t start = pos;
       size_t end = pos + len;
+      if (tok.single_word && (word_char_before(text, start) || word_char_at(text, end))) {
+        // Hugging Face drops the match and goes on after it, so the text
+        // it covered stays plain text.
+        pos = end;
+        continue;
+      }
       if (tok.lstrip) {
         while (size_t n = whitespace_before(text, seg_start, start)) start -= n;
       }

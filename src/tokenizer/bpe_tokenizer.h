@@ -27,6 +27,7 @@ struct AddedToken {
   bool lstrip = false;   // swallows whitespace on its left
   bool rstrip = false;   // swallows whitespace on its right
   bool normalized = false;  // matched in the normalized text (content normalized too)
+  bool single_word = false;  // only matches with no word character right before or after
 };
 
 struct NormalizerStep {

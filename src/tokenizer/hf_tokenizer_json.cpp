@@ -4,7 +4,7 @@
 // (string or regex, every behavior, invert), Digits, Sequence, and a lone
 // Metaspace; decoders ByteLevel, Replace, ByteFallback, Fuse, Strip,
 // Metaspace; post-processors TemplateProcessing, ByteLevel, Sequence; added
-// tokens with special/lstrip/rstrip/normalized. That covers SentencePiece-
+// tokens with special/lstrip/rstrip/normalized/single_word. That covers SentencePiece-
 // style (Llama 2, Gemma) and byte-level (GPT-2, Llama 3, Qwen) tokenizers.
 // Every component is checked and anything else is refused with
 // Error(kUnsupported) naming the file and field, never approximated.
@@ -223,7 +223,7 @@ class HfLoader {
       t.special = get_bool_or(a, "special", field, false);
       t.lstrip = get_bool_or(a, "lstrip", field, false);
       t.rstrip = get_bool_or(a, "rstrip", field, false);
-      if (get_bool_or(a, "single_word", field, false)) unsupported(field + ".single_word", "true is not supported yet");
+      t.single_word = get_bool_or(a, "single_word", field, false);
       t.normalized = get_bool_or(a, "normalized", field, !t.special);
       Vocab& v = spec.vocab;
       if (t.id >= v.size()) v.pieces.resize(t.id + 1);

@@ -67,6 +67,16 @@ void Regex::find_all(std::string_view text, std::vector<std::pair<size_t, size_t
   pcre2_match_data_free(md);
 }
 
+bool Regex::matches_exactly(std::string_view text) const {
+  pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
+  if (md == nullptr) throw Error(ErrorCode::kInternal, "regex: out of memory");
+  // Anchoring options are not JIT-compatible per call, so use the interpreter.
+  const int rc = pcre2_match(impl_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0,
+                             PCRE2_ANCHORED | PCRE2_ENDANCHORED, md, nullptr);
+  pcre2_match_data_free(md);
+  return rc >= 0;
+}
+
 bool Regex::can_match_empty() const {
   uint32_t min_len = 0;
   if (pcre2_pattern_info(impl_->code, PCRE2_INFO_MINLENGTH, &min_len) != 0) return true;

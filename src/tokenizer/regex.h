@@ -28,6 +28,9 @@ class Regex {
   // over, so arbitrary bytes are safe.
   void find_all(std::string_view text, std::vector<std::pair<size_t, size_t>>& out) const;
 
+  // True when the whole of `text` matches.
+  bool matches_exactly(std::string_view text) const;
+
   // True when some subject would give an empty match (minimum length 0).
   bool can_match_empty() const;
 

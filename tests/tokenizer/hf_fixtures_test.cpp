@@ -238,13 +238,30 @@ TEST(HfPipeline, NormalizedAddedTokensMatchAfterNormalization) {
   EXPECT_EQ(tok->encode("1axb2", false), (V{7, 12, 8}));
 }
 
+TEST(HfPipeline, SingleWordAddedTokens) {
+  using V = std::vector<int32_t>;
+  json j = split_tokenizer(nullptr);
+  j["added_tokens"] = json::array({{{"id", 2}, {"content", "-"}, {"single_word", true}, {"special", false},
+                                    {"normalized", false}},
+                                   {{"id", 10}, {"content", "12"}, {"single_word", true}, {"special", true},
+                                    {"normalized", false}, {"lstrip", true}}});
+  auto tok = load_hf_tokenizer(write_tokenizer("single_word", j));
+  // "-" between word characters is not a single word: BPE merges it.
+  EXPECT_EQ(tok->encode("a-b", false, true), (V{5}));
+  EXPECT_EQ(tok->encode("-", false, true), (V{2}));
+  // "12" followed by "3" is inside a word, so BPE sees "123" whole.
+  EXPECT_EQ(tok->encode("123", false, true), (V{11}));
+  // Here "12" stands alone; the "-" after it touches "2" and "3", so it is
+  // plain text again.
+  EXPECT_EQ(tok->encode("12-3", false, true), (V{10, 2, 9}));
+  // lstrip swallows the space (which the vocabulary could not encode).
+  EXPECT_EQ(tok->encode(" 12", false, true), (V{10}));
+  j["added_tokens"][1]["single_word"] = false;
+  tok = load_hf_tokenizer(write_tokenizer("not_single_word", j));
+  EXPECT_EQ(tok->encode("123", false, true), (V{10, 9}));
+}
+
 TEST(HfPipeline, UnsupportedIsRefusedAtLoad) {
-  {
-    json j = split_tokenizer(nullptr);
-    j["added_tokens"] = json::array({{{"id", 0}, {"content", "a"}, {"single_word", true}, {"special", true}}});
-    const auto p = write_tokenizer("single_word", j);
-    expect_load_error<int>(p, ErrorCode::kUnsupported, {p, "added_tokens[0].single_word"});
-  }
   {
     const json seq = {{"type", "Sequence"},
                       {"pretokenizers", json::array({split_on("-", "Removed"), {{"type", "Metaspace"}, {"replacement", "_"}}})}};
