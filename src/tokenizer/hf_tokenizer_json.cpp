@@ -1,6 +1,6 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json). Supported so far:
 // model BPE (byte_fallback, fuse_unk, ignore_merges); normalizers NFC/NFD/
-// NFKC/NFKD, Prepend, Replace (string); pre-tokenizers ByteLevel, Split
+// NFKC/NFKD, Prepend, Replace (string or regex); pre-tokenizers ByteLevel, Split
 // (string or regex, every behavior, invert), Digits, Sequence, and a lone
 // Metaspace; decoders ByteLevel, Replace, ByteFallback, Fuse, Strip,
 // Metaspace; post-processors TemplateProcessing, ByteLevel, Sequence; added
