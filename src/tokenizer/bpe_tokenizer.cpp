@@ -1,9 +1,11 @@
 #include "tokenizer/bpe_tokenizer.h"
 
+#include <algorithm>
 #include <unordered_map>
 #include <utility>
 
 #include "nagi/error.hpp"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/utf8.h"
 
 namespace nagi {
@@ -32,6 +34,7 @@ bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.
 // walk per text position.
 class AddedTokenMatcher {
  public:
+  AddedTokenMatcher() { terminal_.push_back(-1); }
   explicit AddedTokenMatcher(const std::vector<AddedToken>& tokens) {
     terminal_.push_back(-1);
     for (size_t t = 0; t < tokens.size(); ++t) {
@@ -81,6 +84,28 @@ class AddedTokenMatcher {
   std::vector<int32_t> terminal_;  // by node: token index ending there, or -1
 };
 
+// Word characters as the `\w` of Rust's regex crate (Alphabetic, marks,
+// decimal digits, connector punctuation, ZWNJ/ZWJ), which Hugging Face uses
+// to decide whether a single_word added token stands alone.
+bool is_word_char(std::string_view ch) {
+  static const Regex word(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}])", false, "word characters");
+  return word.matches_exactly(ch);
+}
+
+bool word_char_before(std::string_view text, size_t pos) {
+  if (pos == 0) return false;
+  size_t start = pos - 1;
+  while (start > 0 && pos - start < 4 && (static_cast<uint8_t>(text[start]) & 0xC0) == 0x80) --start;
+  if (utf8::valid_char_len(text, start) != pos - start) return false;
+  return is_word_char(text.substr(start, pos - start));
+}
+
+bool word_char_at(std::string_view text, size_t pos) {
+  if (pos >= text.size()) return false;
+  const size_t n = utf8::valid_char_len(text, pos);
+  return n > 0 && is_word_char(text.substr(pos, n));
+}
+
 // Size of the whitespace character ending at text[end) within [begin, end),
 // or 0.
 size_t whitespace_before(std::string_view text, size_t begin, size_t end) {
@@ -101,7 +126,21 @@ size_t whitespace_at(std::string_view text, size_t pos) {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  explicit BpeTokenizer(TokenizerSpec spec) : spec_(std::move(spec)), matcher_(spec_.added) {
+  explicit BpeTokenizer(TokenizerSpec spec) : spec_(std::move(spec)) {
+    // Hugging Face matches normalized added tokens on the normalized text,
+    // against their content normalized the same way; the others on the raw
+    // text before anything else runs.
+    for (const AddedToken& t : spec_.added) {
+      if (!t.normalized) {
+        raw_added_.push_back(t);
+        continue;
+      }
+      AddedToken n = t;
+      normalize(n.content);
+      if (!n.content.empty()) norm_added_.push_back(std::move(n));
+    }
+    raw_matcher_ = AddedTokenMatcher(raw_added_);
+    norm_matcher_ = AddedTokenMatcher(norm_added_);
     for (const DecoderStep& step : spec_.decoder) {
       if (step.kind == DecoderStep::Kind::kFuse) fused_ = true;
       if (step.kind == DecoderStep::Kind::kStrip && fused_ && step.content == " ") stream_strip_ += step.start;
@@ -112,31 +151,54 @@ class BpeTokenizer final : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override {
     std::vector<int32_t> out;
     if (add_special) out = spec_.prefix;
+    split_added(text, raw_added_, raw_matcher_, parse_special, out, [&](std::string_view seg, size_t offset) {
+      std::string s(seg);
+      normalize(s);
+      split_added(s, norm_added_, norm_matcher_, parse_special, out, [&](std::string_view piece, size_t sub) {
+        // A piece that does not open the normalized text does not open the
+        // raw text either (for Metaspace's prepend_scheme "first").
+        encode_normalized(piece, offset + sub, out);
+      });
+    });
+    if (add_special) out.insert(out.end(), spec_.suffix.begin(), spec_.suffix.end());
+    return out;
+  }
+
+  // Cuts text at the added tokens of `tokens` (leftmost-longest, with their
+  // lstrip/rstrip), appending each token's id and handing the stretches in
+  // between, with their offsets, to on_segment.
+  template <typename OnSegment>
+  static void split_added(std::string_view text, const std::vector<AddedToken>& tokens, const AddedTokenMatcher& matcher,
+                          bool parse_special, std::vector<int32_t>& out, OnSegment&& on_segment) {
     size_t seg_start = 0;
     size_t pos = 0;
-    while (pos < text.size() && !matcher_.empty()) {
+    while (pos < text.size() && !matcher.empty()) {
       size_t len = 0;
-      const int32_t t = matcher_.match(text, pos, spec_.added, parse_special, len);
+      const int32_t t = matcher.match(text, pos, tokens, parse_special, len);
       if (t < 0) {
         ++pos;
         continue;
       }
-      const AddedToken& tok = spec_.added[t];
+      const AddedToken& tok = tokens[t];
       size_t start = pos;
       size_t end = pos + len;
+      if (tok.single_word && (word_char_before(text, start) || word_char_at(text, end))) {
+        // Hugging Face drops the match and goes on after it, so the text
+        // it covered stays plain text.
+        pos = end;
+        continue;
+      }
       if (tok.lstrip) {
         while (size_t n = whitespace_before(text, seg_start, start)) start -= n;
       }
       if (tok.rstrip) {
         while (size_t n = whitespace_at(text, end)) end += n;
       }
-      encode_segment(text.substr(seg_start, start - seg_start), seg_start, out);
+      if (start > seg_start) on_segment(text.substr(seg_start, start - seg_start), seg_start);
       out.push_back(tok.id);
       seg_start = pos = end;
     }
-    encode_segment(text.substr(seg_start), seg_start, out);
-    if (add_special) out.insert(out.end(), spec_.suffix.begin(), spec_.suffix.end());
-    return out;
+    if (seg_start < text.size()) on_segment(text.substr(seg_start), seg_start);
   }
 
   std::string decode(std::span<const int32_t> ids, bool skip_special) const override {
@@ -189,20 +251,36 @@ class BpeTokenizer final : public Tokenizer {
     }
   }
 
-  // Normalizer, pre-tokenizer and model for one stretch of text between
-  // added tokens; `offset` is where it starts in the caller's text.
-  void encode_segment(std::string_view raw, size_t offset, std::vector<int32_t>& out) const {
-    if (raw.empty()) return;
-    std::string s(raw);
+  void normalize(std::string& s) const {
     for (const NormalizerStep& step : spec_.normalizer) {
       switch (step.kind) {
         case NormalizerStep::Kind::kPrepend:
           if (!s.empty()) s.insert(0, step.content);
           break;
         case NormalizerStep::Kind::kReplace:
-          replace_all(s, step.pattern, step.content);
+          if (step.regex) {
+            step.regex->replace_all(s, step.content);
+          } else {
+            replace_all(s, step.pattern, step.content);
+          }
+          break;
+        case NormalizerStep::Kind::kUnicode:
+          normalize_unicode(s, step.form);
           break;
       }
+    }
+  }
+
+  // Pre-tokenizer and model for one stretch of normalized text between added
+  // tokens; `offset` is > 0 unless it starts the caller's text.
+  void encode_normalized(std::string_view piece, size_t offset, std::vector<int32_t>& out) const {
+    if (piece.empty()) return;
+    std::string s(piece);
+    if (!spec_.pre_steps.empty()) {
+      std::vector<std::string> pieces{std::move(s)};
+      for (const PreTokenizerStep& step : spec_.pre_steps) pieces = apply_pre_step(step, pieces);
+      for (const std::string& piece : pieces) encode_word(piece, out);
+      return;
     }
     const PreTokenizerSpec& pre = spec_.pre_tokenizer;
     if (pre.kind == PreTokenizerSpec::Kind::kNone) {
@@ -229,6 +307,105 @@ class BpeTokenizer final : public Tokenizer {
     encode_word(view.substr(word_start), out);
   }
 
+  // Cuts `s` at the matches of `re` and regroups the parts by `behavior`, as
+  // Hugging Face's NormalizedString::split does; empty parts are dropped.
+  static void split_by(const std::string& s, const Regex& re, PreTokenizerStep::Behavior behavior, bool invert,
+                       std::vector<std::string>& out) {
+    using Behavior = PreTokenizerStep::Behavior;
+    std::vector<std::pair<size_t, size_t>> hits;
+    re.find_all(s, hits);
+    struct Part {
+      size_t begin, end;
+      bool match;
+    };
+    std::vector<Part> parts;
+    parts.reserve(hits.size() * 2 + 1);
+    size_t prev = 0;
+    for (const auto& [b, e] : hits) {
+      if (b > prev) parts.push_back({prev, b, invert});
+      parts.push_back({b, e, !invert});
+      prev = e;
+    }
+    if (prev < s.size()) parts.push_back({prev, s.size(), invert});
+
+    std::vector<std::pair<size_t, size_t>> spans;
+    spans.reserve(parts.size());
+    switch (behavior) {
+      case Behavior::kRemoved:
+        for (const Part& p : parts) {
+          if (!p.match) spans.emplace_back(p.begin, p.end);
+        }
+        break;
+      case Behavior::kIsolated:
+        for (const Part& p : parts) spans.emplace_back(p.begin, p.end);
+        break;
+      case Behavior::kMergedWithPrevious: {
+        bool prev_match = false;
+        for (const Part& p : parts) {
+          if (p.match && !prev_match && !spans.empty()) {
+            spans.back().second = p.end;
+          } else {
+            spans.emplace_back(p.begin, p.end);
+          }
+          prev_match = p.match;
+        }
+        break;
+      }
+      case Behavior::kMergedWithNext: {
+        bool prev_match = false;  // looking from the right
+        for (size_t k = parts.size(); k-- > 0;) {
+          const Part& p = parts[k];
+          if (p.match && !prev_match && !spans.empty()) {
+            spans.back().first = p.begin;
+          } else {
+            spans.emplace_back(p.begin, p.end);
+          }
+          prev_match = p.match;
+        }
+        std::reverse(spans.begin(), spans.end());
+        break;
+      }
+      case Behavior::kContiguous: {
+        bool prev_match = false;
+        for (const Part& p : parts) {
+          if (p.match && prev_match && !spans.empty()) {
+            spans.back().second = p.end;
+          } else {
+            spans.emplace_back(p.begin, p.end);
+          }
+          prev_match = p.match;
+        }
+        break;
+      }
+    }
+    for (const auto& [b, e] : spans) {
+      if (e > b) out.emplace_back(s, b, e - b);
+    }
+  }
+
+  static std::vector<std::string> apply_pre_step(const PreTokenizerStep& step, const std::vector<std::string>& in) {
+    std::vector<std::string> out;
+    out.reserve(in.size());
+    for (const std::string& piece : in) {
+      if (step.kind == PreTokenizerStep::Kind::kSplit) {
+        split_by(piece, *step.regex, step.behavior, step.invert, out);
+        continue;
+      }
+      // ByteLevel: optional leading space, optional GPT-2 split, then every
+      // byte becomes its printable stand-in.
+      std::string text = piece;
+      if (step.add_prefix_space && (text.empty() || text[0] != ' ')) text.insert(0, 1, ' ');
+      const size_t first = out.size();
+      if (step.regex) {
+        split_by(text, *step.regex, PreTokenizerStep::Behavior::kIsolated, false, out);
+      } else if (!text.empty()) {
+        out.push_back(std::move(text));
+      }
+      for (size_t k = first; k < out.size(); ++k) out[k] = byte_level::encode(out[k]);
+    }
+    return out;
+  }
+
   void encode_word(std::string_view word, std::vector<int32_t>& out) const {
     if (spec_.model == TokenizerSpec::Model::kRankedBpe) {
       bpe_encode_ranked(word, spec_.vocab, spec_.merges, spec_.bpe, out);
@@ -245,7 +422,13 @@ class BpeTokenizer final : public Tokenizer {
     for (const DecoderStep& step : spec_.decoder) {
       switch (step.kind) {
         case DecoderStep::Kind::kReplace:
-          for (std::string& t : tokens) replace_all(t, step.pattern, step.content);
+          for (std::string& t : tokens) {
+            if (step.regex) {
+              step.regex->replace_all(t, step.content);
+            } else {
+              replace_all(t, step.pattern, step.content);
+            }
+          }
           break;
         case DecoderStep::Kind::kMetaspace:
           for (size_t i = 0; i < tokens.size(); ++i) {
@@ -256,6 +439,20 @@ class BpeTokenizer final : public Tokenizer {
         case DecoderStep::Kind::kByteFallback:
           byte_fallback(tokens, stream);
           break;
+        case DecoderStep::Kind::kByteLevel: {
+          // Hugging Face joins the bytes of all tokens, then converts them
+          // lossily; a stream keeps the raw bytes for StreamDecoder.
+          std::string bytes;
+          for (const std::string& t : tokens) byte_level::decode_token(t, bytes);
+          if (stream) {
+            tokens.assign(1, std::move(bytes));
+          } else {
+            std::string text;
+            utf8::append_lossy_maximal(bytes, text);
+            tokens.assign(1, std::move(text));
+          }
+          break;
+        }
         case DecoderStep::Kind::kFuse: {
           std::string all;
           for (const std::string& t : tokens) all += t;
@@ -320,7 +517,10 @@ class BpeTokenizer final : public Tokenizer {
   }
 
   TokenizerSpec spec_;
-  AddedTokenMatcher matcher_;
+  std::vector<AddedToken> raw_added_;   // normalized: false
+  std::vector<AddedToken> norm_added_;  // normalized: true, content normalized
+  AddedTokenMatcher raw_matcher_;
+  AddedTokenMatcher norm_matcher_;
   bool fused_ = false;
   size_t stream_strip_ = 0;
 };

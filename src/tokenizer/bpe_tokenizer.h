@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "tokenizer/bpe.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/unicode_normalize.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
@@ -24,13 +26,30 @@ struct AddedToken {
   bool special = false;  // matched only with parse_special; skipped by skip_special
   bool lstrip = false;   // swallows whitespace on its left
   bool rstrip = false;   // swallows whitespace on its right
+  bool normalized = false;  // matched in the normalized text (content normalized too)
+  bool single_word = false;  // only matches with no word character right before or after
 };
 
 struct NormalizerStep {
-  enum class Kind { kPrepend, kReplace };
+  enum class Kind { kPrepend, kReplace, kUnicode };
   Kind kind;
   std::string pattern;  // kReplace: literal text to replace
   std::string content;  // kPrepend: prefix; kReplace: replacement
+  NormalForm form = NormalForm::kNfc;  // kUnicode
+  std::shared_ptr<const Regex> regex;  // kReplace with a regex pattern (else `pattern` is literal)
+};
+
+// One step of a general pre-tokenizer pipeline (Hugging Face Split,
+// ByteLevel, Digits). Each step turns every piece into zero or more pieces.
+struct PreTokenizerStep {
+  enum class Kind { kSplit, kByteLevel };
+  // What happens to the matches of a Split (HF SplitDelimiterBehavior).
+  enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
+  Kind kind = Kind::kSplit;
+  std::shared_ptr<const Regex> regex;  // kSplit; kByteLevel with use_regex
+  Behavior behavior = Behavior::kIsolated;
+  bool invert = false;            // kSplit: the non-matches are the delimiters
+  bool add_prefix_space = false;  // kByteLevel
 };
 
 struct PreTokenizerSpec {
@@ -43,13 +62,14 @@ struct PreTokenizerSpec {
 };
 
 struct DecoderStep {
-  enum class Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace };
+  enum class Kind { kReplace, kByteFallback, kFuse, kStrip, kMetaspace, kByteLevel };
   Kind kind;
   std::string pattern;  // kReplace: text to replace; kMetaspace: replacement
   std::string content;  // kReplace: replacement; kStrip: the character stripped
   size_t start = 0;     // kStrip: at most this many leading `content`s per token
   size_t stop = 0;      // kStrip: at most this many trailing ones
   bool strip_first = false;  // kMetaspace: drop the first token's leading space
+  std::shared_ptr<const Regex> regex;  // kReplace with a regex pattern (else `pattern` is literal)
 };
 
 struct TokenizerSpec {
@@ -61,7 +81,8 @@ struct TokenizerSpec {
   BpeOptions bpe;
   std::vector<AddedToken> added;
   std::vector<NormalizerStep> normalizer;
-  PreTokenizerSpec pre_tokenizer;
+  PreTokenizerSpec pre_tokenizer;      // Metaspace (alone); else kNone and...
+  std::vector<PreTokenizerStep> pre_steps;  // ...the general pipeline
   bool has_decoder = true;  // without one, HF joins tokens with spaces
   std::vector<DecoderStep> decoder;
   std::vector<int32_t> prefix;  // added around the text when add_special

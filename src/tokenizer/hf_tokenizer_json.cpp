@@ -1,5 +1,11 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json). Supported so far:
-// SentencePiece-style BPE (model BPE with byte_fallback, "▁" for spaces).
+// model BPE (byte_fallback, fuse_unk, ignore_merges); normalizers NFC/NFD/
+// NFKC/NFKD, Prepend, Replace (string or regex); pre-tokenizers ByteLevel, Split
+// (string or regex, every behavior, invert), Digits, Sequence, and a lone
+// Metaspace; decoders ByteLevel, Replace, ByteFallback, Fuse, Strip,
+// Metaspace; post-processors TemplateProcessing, ByteLevel, Sequence; added
+// tokens with special/lstrip/rstrip/normalized/single_word. That covers SentencePiece-
+// style (Llama 2, Gemma) and byte-level (GPT-2, Llama 3, Qwen) tokenizers.
 // Every component is checked and anything else is refused with
 // Error(kUnsupported) naming the file and field, never approximated.
 #include <filesystem>
@@ -64,12 +70,29 @@ class HfLoader {
     if (!it->is_number_unsigned()) format_error(field + "." + key, "expected a non-negative integer");
     return it->get<size_t>();
   }
-  // A "pattern" object: only {"String": ...} literals are supported so far.
-  std::string get_pattern(const json& obj, const std::string& field) const {
+  // A Replace "pattern": {"String": literal} or {"Regex": ...}. A regex that
+  // can match the empty string is refused: Hugging Face would insert the
+  // content at every empty match, which we do not reproduce.
+  struct Pattern {
+    std::string literal;
+    std::shared_ptr<const Regex> regex;
+  };
+  Pattern get_pattern(const json& obj, const std::string& field) const {
     const json& p = member(obj, "pattern", field);
-    if (p.is_object() && p.contains("String") && p["String"].is_string()) return p["String"].get<std::string>();
-    if (p.is_object() && p.contains("Regex")) unsupported(field + ".pattern", "Regex patterns are not supported yet");
-    format_error(field + ".pattern", "expected {\"String\": ...}");
+    Pattern out;
+    if (p.is_object() && p.contains("String") && p["String"].is_string()) {
+      out.literal = p["String"].get<std::string>();
+      if (out.literal.empty()) format_error(field + ".pattern", "empty");
+      return out;
+    }
+    if (p.is_object() && p.contains("Regex") && p["Regex"].is_string()) {
+      out.regex = std::make_shared<Regex>(p["Regex"].get<std::string>(), false, file_ + ": " + field + ".pattern.Regex");
+      if (out.regex->can_match_empty()) {
+        unsupported(field + ".pattern.Regex", "a regex that can match the empty string is not supported");
+      }
+      return out;
+    }
+    format_error(field + ".pattern", "expected {\"String\": ...} or {\"Regex\": ...}");
   }
 
   TokenizerSpec load() {
@@ -84,7 +107,23 @@ class HfLoader {
     load_model(member(root, "model", "(root)"), spec);
     if (root.contains("added_tokens")) load_added(root["added_tokens"], spec);
     if (root.contains("normalizer")) load_normalizer(root["normalizer"], "normalizer", spec);
-    if (root.contains("pre_tokenizer")) load_pre_tokenizer(root["pre_tokenizer"], "pre_tokenizer", spec);
+    if (root.contains("pre_tokenizer") && !root["pre_tokenizer"].is_null()) {
+      const json& p = root["pre_tokenizer"];
+      // A lone Metaspace (possibly in a one-element Sequence) keeps the
+      // SentencePiece path; everything else runs as a pipeline of steps.
+      const json* meta = &p;
+      std::string meta_field = "pre_tokenizer";
+      if (p.is_object() && p.value("type", "") == "Sequence" && p.contains("pretokenizers") &&
+          p["pretokenizers"].is_array() && p["pretokenizers"].size() == 1) {
+        meta = &p["pretokenizers"][0];
+        meta_field = "pre_tokenizer.pretokenizers[0]";
+      }
+      if (meta->is_object() && meta->value("type", "") == "Metaspace") {
+        load_metaspace(*meta, meta_field, spec);
+      } else {
+        load_pre_tokenizer(p, "pre_tokenizer", spec);
+      }
+    }
     spec.has_decoder = root.contains("decoder") && !root["decoder"].is_null();
     if (spec.has_decoder) load_decoder(root["decoder"], "decoder", spec);
     if (root.contains("post_processor")) load_post_processor(root["post_processor"], spec);
@@ -184,10 +223,8 @@ class HfLoader {
       t.special = get_bool_or(a, "special", field, false);
       t.lstrip = get_bool_or(a, "lstrip", field, false);
       t.rstrip = get_bool_or(a, "rstrip", field, false);
-      if (get_bool_or(a, "single_word", field, false)) unsupported(field + ".single_word", "true is not supported yet");
-      if (get_bool_or(a, "normalized", field, !t.special)) {
-        unsupported(field + ".normalized", "true is not supported yet (tokens matched after normalization)");
-      }
+      t.single_word = get_bool_or(a, "single_word", field, false);
+      t.normalized = get_bool_or(a, "normalized", field, !t.special);
       Vocab& v = spec.vocab;
       if (t.id >= v.size()) v.pieces.resize(t.id + 1);
       v.pieces[t.id] = t.content;
@@ -209,12 +246,20 @@ class HfLoader {
       for (size_t i = 0; i < list.size(); ++i) {
         load_normalizer(list[i], field + ".normalizers[" + std::to_string(i) + "]", spec);
       }
+    } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+      NormalizerStep step{NormalizerStep::Kind::kUnicode, "", ""};
+      step.form = type == "NFC"    ? NormalForm::kNfc
+                  : type == "NFD"  ? NormalForm::kNfd
+                  : type == "NFKC" ? NormalForm::kNfkc
+                                   : NormalForm::kNfkd;
+      spec.normalizer.push_back(step);
     } else if (type == "Prepend") {
       spec.normalizer.push_back({NormalizerStep::Kind::kPrepend, "", get_string(n, "prepend", field)});
     } else if (type == "Replace") {
-      const std::string pattern = get_pattern(n, field);
-      if (pattern.empty()) format_error(field + ".pattern", "empty");
-      spec.normalizer.push_back({NormalizerStep::Kind::kReplace, pattern, get_string(n, "content", field)});
+      Pattern pattern = get_pattern(n, field);
+      NormalizerStep step{NormalizerStep::Kind::kReplace, pattern.literal, get_string(n, "content", field)};
+      step.regex = std::move(pattern.regex);
+      spec.normalizer.push_back(std::move(step));
     } else {
       unsupported(field + ".type", "'" + type + "' is not supported yet");
     }
@@ -233,24 +278,72 @@ class HfLoader {
                                                              : PreTokenizerSpec::Prepend::kNever;
   }
 
+  void load_metaspace(const json& p, const std::string& field, TokenizerSpec& spec) {
+    PreTokenizerSpec& m = spec.pre_tokenizer;
+    m.kind = PreTokenizerSpec::Kind::kMetaspace;
+    m.replacement = get_string(p, "replacement", field);
+    if (m.replacement.empty()) format_error(field + ".replacement", "empty");
+    m.prepend = prepend_scheme(p, field);
+    m.split = get_bool_or(p, "split", field, true);
+  }
+
+  PreTokenizerStep::Behavior split_behavior(const json& p, const std::string& field) const {
+    const std::string b = get_string(p, "behavior", field);
+    using B = PreTokenizerStep::Behavior;
+    if (b == "Removed") return B::kRemoved;
+    if (b == "Isolated") return B::kIsolated;
+    if (b == "MergedWithPrevious") return B::kMergedWithPrevious;
+    if (b == "MergedWithNext") return B::kMergedWithNext;
+    if (b == "Contiguous") return B::kContiguous;
+    unsupported(field + ".behavior", "'" + b + "' is not supported");
+  }
+
   void load_pre_tokenizer(const json& p, const std::string& field, TokenizerSpec& spec) {
-    if (p.is_null()) return;
+    if (p.is_null()) format_error(field, "null inside a pre-tokenizer sequence");
     const std::string type = get_string(p, "type", field);
     if (type == "Sequence") {
       const json& list = member(p, "pretokenizers", field);
-      if (!list.is_array() || list.size() > 1) {
-        unsupported(field + ".pretokenizers", "only a sequence of at most one pre-tokenizer is supported yet");
-      }
+      if (!list.is_array()) format_error(field + ".pretokenizers", "expected an array");
       for (size_t i = 0; i < list.size(); ++i) {
         load_pre_tokenizer(list[i], field + ".pretokenizers[" + std::to_string(i) + "]", spec);
       }
+    } else if (type == "Split") {
+      const json& pat = member(p, "pattern", field);
+      PreTokenizerStep step;
+      if (pat.is_object() && pat.contains("String") && pat["String"].is_string()) {
+        const std::string lit = pat["String"].get<std::string>();
+        if (lit.empty()) format_error(field + ".pattern.String", "empty");
+        step.regex = std::make_shared<Regex>(lit, /*literal=*/true, file_ + ": " + field + ".pattern");
+      } else if (pat.is_object() && pat.contains("Regex") && pat["Regex"].is_string()) {
+        step.regex = std::make_shared<Regex>(pat["Regex"].get<std::string>(), /*literal=*/false,
+                                             file_ + ": " + field + ".pattern.Regex");
+      } else {
+        format_error(field + ".pattern", "expected {\"String\": ...} or {\"Regex\": ...}");
+      }
+      step.behavior = split_behavior(p, field);
+      step.invert = get_bool_or(p, "invert", field, false);
+      spec.pre_steps.push_back(std::move(step));
+    } else if (type == "ByteLevel") {
+      PreTokenizerStep step;
+      step.kind = PreTokenizerStep::Kind::kByteLevel;
+      step.add_prefix_space = get_bool_or(p, "add_prefix_space", field, true);
+      if (get_bool_or(p, "use_regex", field, true)) {
+        // GPT-2's pattern, which Hugging Face uses for use_regex.
+        static const std::string kGpt2 =
+            R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+        step.regex = std::make_shared<Regex>(kGpt2, false, file_ + ": " + field);
+      }
+      spec.pre_steps.push_back(std::move(step));
+    } else if (type == "Digits") {
+      // Digits are Unicode numerics (Rust's char::is_numeric); grouped runs
+      // are single-digit matches merged by Contiguous.
+      PreTokenizerStep step;
+      step.regex = std::make_shared<Regex>(R"(\p{N})", false, file_ + ": " + field);
+      step.behavior = get_bool_or(p, "individual_digits", field, false) ? PreTokenizerStep::Behavior::kIsolated
+                                                                        : PreTokenizerStep::Behavior::kContiguous;
+      spec.pre_steps.push_back(std::move(step));
     } else if (type == "Metaspace") {
-      PreTokenizerSpec& m = spec.pre_tokenizer;
-      m.kind = PreTokenizerSpec::Kind::kMetaspace;
-      m.replacement = get_string(p, "replacement", field);
-      if (m.replacement.empty()) format_error(field + ".replacement", "empty");
-      m.prepend = prepend_scheme(p, field);
-      m.split = get_bool_or(p, "split", field, true);
+      unsupported(field + ".type", "Metaspace combined with other pre-tokenizers is not supported yet");
     } else {
       unsupported(field + ".type", "'" + type + "' is not supported yet");
     }
@@ -266,9 +359,13 @@ class HfLoader {
         load_decoder(list[i], field + ".decoders[" + std::to_string(i) + "]", spec);
       }
     } else if (type == "Replace") {
-      const std::string pattern = get_pattern(d, field);
-      if (pattern.empty()) format_error(field + ".pattern", "empty");
-      spec.decoder.push_back({DecoderStep::Kind::kReplace, pattern, get_string(d, "content", field)});
+      Pattern pattern = get_pattern(d, field);
+      DecoderStep step{DecoderStep::Kind::kReplace, pattern.literal, get_string(d, "content", field)};
+      step.regex = std::move(pattern.regex);
+      spec.decoder.push_back(std::move(step));
+    } else if (type == "ByteLevel") {
+      // add_prefix_space / trim_offsets only affect offsets, not the text.
+      spec.decoder.push_back({DecoderStep::Kind::kByteLevel, "", ""});
     } else if (type == "ByteFallback") {
       spec.decoder.push_back({DecoderStep::Kind::kByteFallback, "", ""});
     } else if (type == "Fuse") {
@@ -290,15 +387,30 @@ class HfLoader {
   }
 
   void load_post_processor(const json& p, TokenizerSpec& spec) {
-    if (p.is_null()) return;
-    const std::string type = get_string(p, "type", "post_processor");
-    if (type != "TemplateProcessing") unsupported("post_processor.type", "'" + type + "' is not supported yet");
-    const json& single = member(p, "single", "post_processor");
-    if (!single.is_array()) format_error("post_processor.single", "expected an array");
+    if (!p.is_null()) load_post_processor(p, "post_processor", spec);
+  }
+
+  void load_post_processor(const json& p, const std::string& pfield, TokenizerSpec& spec) {
+    if (p.is_null()) format_error(pfield, "null inside a post-processor sequence");
+    const std::string type = get_string(p, "type", pfield);
+    if (type == "ByteLevel") return;  // only trims offsets; ids are unchanged
+    if (type == "Sequence") {
+      const json& list = member(p, "processors", pfield);
+      if (!list.is_array()) format_error(pfield + ".processors", "expected an array");
+      for (size_t i = 0; i < list.size(); ++i) {
+        load_post_processor(list[i], pfield + ".processors[" + std::to_string(i) + "]", spec);
+      }
+      return;
+    }
+    if (type != "TemplateProcessing") unsupported(pfield + ".type", "'" + type + "' is not supported yet");
+    if (seen_template_) unsupported(pfield, "more than one TemplateProcessing");
+    seen_template_ = true;
+    const json& single = member(p, "single", pfield);
+    if (!single.is_array()) format_error(pfield + ".single", "expected an array");
     const json* specials = p.contains("special_tokens") ? &p["special_tokens"] : nullptr;
     bool seen_a = false;
     for (size_t i = 0; i < single.size(); ++i) {
-      const std::string field = "post_processor.single[" + std::to_string(i) + "]";
+      const std::string field = pfield + ".single[" + std::to_string(i) + "]";
       const json& item = single[i];
       if (item.is_object() && item.contains("Sequence")) {
         const std::string id = get_string(item["Sequence"], "id", field + ".Sequence");
@@ -309,10 +421,10 @@ class HfLoader {
         std::vector<int32_t> ids;
         if (specials && specials->contains(name)) {
           const json& entry = (*specials)[name];
-          const json& list = member(entry, "ids", "post_processor.special_tokens['" + name + "']");
+          const json& list = member(entry, "ids", pfield + ".special_tokens['" + name + "']");
           for (const json& x : list) {
             if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= spec.vocab.size()) {
-              format_error("post_processor.special_tokens['" + name + "'].ids", "id out of range");
+              format_error(pfield + ".special_tokens['" + name + "'].ids", "id out of range");
             }
             ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
           }
@@ -327,11 +439,12 @@ class HfLoader {
         format_error(field, "expected {\"SpecialToken\": ...} or {\"Sequence\": ...}");
       }
     }
-    if (!seen_a) format_error("post_processor.single", "no $A sequence");
+    if (!seen_a) format_error(pfield + ".single", "no $A sequence");
   }
 
   static constexpr int64_t kMaxId = int64_t{1} << 24;
   std::string file_;
+  bool seen_template_ = false;
 };
 
 // tokenizer_config.json: bos_token may be a string or {"content": ...}.

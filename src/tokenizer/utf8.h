@@ -104,6 +104,45 @@ inline size_t append_lossy(std::string_view s, std::string& out, bool hold_tail)
   return i;
 }
 
+// Appends s to out with each maximal ill-formed subsequence replaced by one
+// U+FFFD (Unicode's recommended practice, and what Rust's
+// String::from_utf8_lossy does for Hugging Face's ByteLevel decoder).
+inline void append_lossy_maximal(std::string_view s, std::string& out) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t n = valid_char_len(s, i);
+    if (n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    const auto b0 = static_cast<uint8_t>(s[i]);
+    size_t want = 0;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      want = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      want = 3;
+      if (b0 == 0xE0) lo = 0xA0;
+      if (b0 == 0xED) hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      want = 4;
+      if (b0 == 0xF0) lo = 0x90;
+      if (b0 == 0xF4) hi = 0x8F;
+    }
+    size_t k = 1;
+    if (want > 0 && i + 1 < s.size()) {
+      const auto b1 = static_cast<uint8_t>(s[i + 1]);
+      if (b1 >= lo && b1 <= hi) {
+        k = 2;
+        while (k < want && i + k < s.size() && (static_cast<uint8_t>(s[i + k]) & 0xC0) == 0x80) ++k;
+      }
+    }
+    out.append(kReplacement);
+    i += k;
+  }
+}
+
 inline void append_code_point(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));

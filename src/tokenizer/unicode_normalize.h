@@ -1,0 +1,16 @@
+// Unicode normalization forms (NFC, NFD, NFKC, NFKD) for the tokenizer's
+// normalizer, backed by ICU.
+#pragma once
+
+#include <string>
+
+namespace nagi {
+
+enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
+
+// Normalizes s in place. Bytes that are not well-formed UTF-8 are kept as
+// they are and split the text into independently normalized runs, so
+// arbitrary input survives (Hugging Face only ever sees valid UTF-8).
+void normalize_unicode(std::string& s, NormalForm form);
+
+}  // namespace nagi
