@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <random>
 
 #include "nagi/error.hpp"
@@ -443,6 +444,35 @@ TEST(Tokenizer, InvalidUtf8InputFallsBackToBytes) {
   auto tok = load_hf_tokenizer(stories_path("hf"));
   const auto ids = tok->encode("a\xFF" "b", false);
   EXPECT_NE(std::find(ids.begin(), ids.end(), 3 + 0xFF), ids.end());
+}
+
+}  // namespace
+}  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// One long word (no pre-tokenizer splits llama2's text) must not take
+// quadratic time: 200 KB through the 32k vocabulary, round trip exact.
+TEST(HfTokenizer, LongTextRoundTrip) {
+  if (!test::has_shared()) GTEST_SKIP();
+  auto tok = load_hf_tokenizer(test::shared_path("tokenizers/llama2"));
+  std::string text;
+  const auto rows = test::read_jsonl(test::shared_path("tokenizers/llama2/encode_cases.jsonl"));
+  while (text.size() < 200000) {
+    for (const auto& row : rows) {
+      // A literal "▁" decodes as a space (SentencePiece semantics), so it
+      // would not round-trip; leave those texts out.
+      const std::string t = row["text"];
+      if (t.find("\xE2\x96\x81") == std::string::npos) text += t + " ";
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto ids = tok->encode(text, false);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(secs, 20.0);  // generous for Debug + sanitizers; quadratic would take far longer
+  EXPECT_EQ(tok->decode(ids, false), text);
+  std::printf("encoded %zu bytes into %zu ids in %.3f s\n", text.size(), ids.size(), secs);
 }
 
 }  // namespace
