@@ -20,6 +20,11 @@ std::string bin_dir() {
   return NAGI_TEST_BIN_DIR;
 }
 
+int run_mkmodel(const std::string& args) {
+  const std::string cmd = bin_dir() + "/nagi-mkmodel " + args + " 2>/dev/null";
+  return std::system(cmd.c_str());
+}
+
 namespace {
 struct TempRoot {
   std::filesystem::path path;

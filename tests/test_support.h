@@ -12,6 +12,8 @@ std::string shared_path(const std::string& rel);
 bool has_shared();
 // Folder with the built programs (nagi, nagi-mkmodel).
 std::string bin_dir();
+// Runs `nagi-mkmodel ARGS` (stderr discarded); returns its exit status.
+int run_mkmodel(const std::string& args);
 // A fresh empty temporary directory for this test (removed at exit).
 std::string temp_dir();
 

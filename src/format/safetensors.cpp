@@ -54,15 +54,6 @@ constexpr uint64_t kMaxHeaderBytes = 100u * 1024u * 1024u;
 
 [[noreturn]] void format_error(const std::string& msg) { throw Error(ErrorCode::kFormat, msg); }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 // A JSON value's type for error messages ("string", "array", ...).
 std::string json_kind(const json& v) { return v.type_name(); }
 

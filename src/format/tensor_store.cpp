@@ -10,7 +10,7 @@ int64_t TensorView::numel() const {
   return n;
 }
 
-std::string TensorView::shape_str() const {
+std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i) s += ", ";
@@ -18,6 +18,8 @@ std::string TensorView::shape_str() const {
   }
   return s + "]";
 }
+
+std::string TensorView::shape_str() const { return shape_string(shape); }
 
 void TensorStore::keep_alive(std::shared_ptr<const MappedFile> file) {
   files_.push_back(std::move(file));

@@ -14,6 +14,9 @@
 
 namespace nagi {
 
+// "[512, 64]": how shapes appear in error messages.
+std::string shape_string(const std::vector<int64_t>& shape);
+
 struct TensorView {
   std::string name;            // canonical (GGUF-style) name, e.g. "blk.0.attn_q.weight"
   DType dtype = DType::kF32;

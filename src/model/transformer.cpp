@@ -16,10 +16,8 @@ const TensorView& expect_shape(const TensorStore& store, const std::string& name
                                const std::vector<int64_t>& shape, const std::string& what) {
   const TensorView& t = store.get(name, what);
   if (t.shape != shape) {
-    TensorView expected;
-    expected.shape = shape;
     throw Error(ErrorCode::kFormat, t.source + ": shape " + t.shape_str() + ", expected " +
-                                        expected.shape_str());
+                                        shape_string(shape));
   }
   if (!dtype_info(t.dtype).is_float) {
     throw Error(ErrorCode::kFormat, t.source + ": dtype " + std::string(dtype_name(t.dtype)) +

@@ -14,11 +14,7 @@
 namespace nagi {
 namespace {
 
-std::string mkmodel(const std::string& args) {
-  const std::string cmd = test::bin_dir() + "/nagi-mkmodel " + args + " 2>/dev/null";
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  return cmd;
-}
+void mkmodel(const std::string& args) { EXPECT_EQ(test::run_mkmodel(args), 0) << "nagi-mkmodel " << args; }
 
 std::vector<int32_t> random_prompt(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -18,10 +18,9 @@ namespace fs = std::filesystem;
 
 std::string make_hf(const std::string& args = "") {
   const std::string dir = test::temp_dir() + "/hf";
-  const std::string cmd = test::bin_dir() +
-                          "/nagi-mkmodel --arch qwen3 --n-vocab 400 --n-embd 32 --n-layer 2 --n-head 2 "
-                          "--n-head-kv 1 --head-dim 16 --n-ff 48 --format hf -o " + dir + " " + args + " 2>/dev/null";
-  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(test::run_mkmodel("--arch qwen3 --n-vocab 400 --n-embd 32 --n-layer 2 --n-head 2 "
+                              "--n-head-kv 1 --head-dim 16 --n-ff 48 --format hf -o " + dir + " " + args),
+            0);
   return dir;
 }
 

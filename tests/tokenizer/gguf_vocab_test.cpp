@@ -14,9 +14,6 @@ using nlohmann::json;
 using test::read_jsonl;
 using test::stories_path;
 
-#define REQUIRE_SHARED() \
-  if (!test::has_shared()) GTEST_SKIP() << "shared fixtures not found"
-
 TEST(GgufTokenizer, Stories260KReference) {
   REQUIRE_SHARED();
   auto gguf = GgufFile::open(stories_path("stories260K.gguf"));

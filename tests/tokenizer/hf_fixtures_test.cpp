@@ -17,9 +17,6 @@ namespace {
 using nlohmann::json;
 using test::read_jsonl;
 
-#define REQUIRE_SHARED() \
-  if (!test::has_shared()) GTEST_SKIP() << "shared fixtures not found"
-
 struct Score {
   size_t passed = 0;
   size_t total = 0;

@@ -1,12 +1,18 @@
 // Fixture readers shared by the tokenizer tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "test_support.h"
+
+// Skips a test (instead of failing it) where ../shared is not present.
+#define REQUIRE_SHARED() \
+  if (!nagi::test::has_shared()) GTEST_SKIP() << "shared fixtures not found"
 
 namespace nagi::test {
 

@@ -17,9 +17,6 @@ using nlohmann::json;
 using test::read_jsonl;
 using test::stories_path;
 
-#define REQUIRE_SHARED() \
-  if (!test::has_shared()) GTEST_SKIP() << "shared fixtures not found"
-
 std::vector<int32_t> ids_of(const json& j) { return j.get<std::vector<int32_t>>(); }
 
 // Runs every case of reference/tokenize.jsonl; returns the number that match.
