@@ -80,6 +80,10 @@ struct SessionOptions {
 
 struct GenerateOptions {
   int max_tokens = 128;          // < 0: until EOS or the context is full
+  // Keep the cached positions the prompt shares with tokens() (the longest
+  // common prefix) and evaluate only the rest; false: start from an empty
+  // cache. Either way the output is the same; reuse only saves work.
+  bool reuse_prefix = false;
   bool ignore_eos = false;
   std::vector<std::string> stop; // stop strings (not included in the output)
   SamplingParams sampling;
@@ -97,6 +101,7 @@ struct GenerateResult {
   std::string stop_reason;   // "eos", "length", "stop", "cancelled", "context"
   double prefill_seconds = 0, decode_seconds = 0;
   int n_prefill = 0, n_decode = 0;  // tokens evaluated in each phase
+  int n_reused = 0;                 // prompt tokens whose cached state was kept
 };
 
 // Returning false from the callback stops generation.
@@ -111,6 +116,12 @@ class Session {
   int n_ctx() const;
   int n_past() const;  // positions currently in the cache
   void reset();
+  // The tokens whose state the session holds (n_past() of them, in order).
+  const std::vector<int32_t>& tokens() const;
+  // Forgets every position >= n (0 <= n <= n_past()): afterwards the session
+  // is exactly as if only tokens()[0..n) had been evaluated, for every kind of
+  // layer state (KV cache, convolution and recurrent states).
+  void rollback(int n);
 
   // Evaluates `ids` on top of the cache; returns their logits, [ids.size(), n_vocab]
   // row-major when all_logits, else only the last row.

@@ -26,6 +26,7 @@ struct Session::Impl {
   Transformer::Scratch scratch;
   int n_ctx = 0;
   int n_past = 0;
+  std::vector<int32_t> history;  // tokens at positions 0..n_past
   std::atomic<bool> cancel{false};
 
   // Runs the model on `ids` at positions n_past..; returns pointer to logits

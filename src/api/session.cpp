@@ -51,6 +51,7 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits) 
   transformer->resize_scratch(scratch, static_cast<int>(ids.size()));
   transformer->forward(ids, n_past, *cache, scratch, scratch.logits.data(), all_logits, *pool);
   n_past += static_cast<int>(ids.size());
+  history.insert(history.end(), ids.begin(), ids.end());
   return scratch.logits.data();
 }
 
@@ -77,7 +78,19 @@ Session::~Session() = default;
 
 int Session::n_ctx() const { return impl_->n_ctx; }
 int Session::n_past() const { return impl_->n_past; }
-void Session::reset() { impl_->n_past = 0; }
+void Session::reset() { rollback(0); }
+const std::vector<int32_t>& Session::tokens() const { return impl_->history; }
+
+void Session::rollback(int n) {
+  Impl& s = *impl_;
+  if (n < 0 || n > s.n_past) {
+    throw Error(ErrorCode::kInvalidArgument, "rollback: " + std::to_string(n) +
+                                                 " is outside [0, " + std::to_string(s.n_past) + "]");
+  }
+  // Attention-only models: positions >= n are simply overwritten later.
+  s.n_past = n;
+  s.history.resize(static_cast<size_t>(n));
+}
 void Session::cancel() { impl_->cancel = true; }
 
 std::vector<float> Session::eval(std::span<const int32_t> ids, bool all_logits) {
@@ -98,16 +111,24 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   }
   Sampler sampler(options.sampling, n_vocab);
   s.cancel = false;
-  reset();
+  // Reused positions: the longest common prefix with what the cache holds,
+  // less one so that the last prompt token is evaluated and gives logits.
+  size_t keep = 0;
+  if (options.reuse_prefix) {
+    const size_t limit = std::min(s.history.size(), prompt.size() - 1);
+    while (keep < limit && s.history[keep] == prompt[keep]) ++keep;
+  }
+  rollback(static_cast<int>(keep));
 
   GenerateResult result;
   result.prompt_ids.assign(prompt.begin(), prompt.end());
   std::vector<int32_t> history(prompt.begin(), prompt.end());
 
   auto t0 = Clock::now();
-  const float* logits = s.eval(prompt, false);
+  const float* logits = s.eval(prompt.subspan(keep), false);
   result.prefill_seconds = seconds_since(t0);
-  result.n_prefill = static_cast<int>(prompt.size());
+  result.n_prefill = static_cast<int>(prompt.size() - keep);
+  result.n_reused = static_cast<int>(keep);
 
   StreamDecoder decoder(tok, true);
   std::string text;        // everything decoded so far
