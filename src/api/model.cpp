@@ -77,7 +77,7 @@ SamplingParams Model::default_sampling() const {
 }
 
 size_t Model::kv_bytes_per_position() const {
-  return size_t(2) * impl_->loaded.spec.n_layer() * impl_->transformer->kv_dim() * sizeof(float);
+  return impl_->transformer->state_bytes_read(1) - impl_->transformer->state_bytes_read(0);
 }
 
 }  // namespace nagi

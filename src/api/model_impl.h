@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "base/thread_pool.h"
-#include "model/kv_cache.h"
 #include "model/load.h"
 #include "model/transformer.h"
 #include "nagi/nagi.hpp"
@@ -22,15 +21,14 @@ struct Session::Impl {
   std::shared_ptr<Model> model;
   const Transformer* transformer = nullptr;
   std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<KvCache> cache;
-  Transformer::Scratch scratch;
+  ModelState state;
+  Workspace ws;
+  std::vector<float> logits;
   int n_ctx = 0;
-  int n_past = 0;
-  std::vector<int32_t> history;  // tokens at positions 0..n_past
   std::atomic<bool> cancel{false};
 
-  // Runs the model on `ids` at positions n_past..; returns pointer to logits
-  // rows (all or last) valid until the next call.
+  // Runs the model on `ids` at positions n_past()..; returns pointer to
+  // logits rows (all or last) valid until the next call.
   const float* eval(std::span<const int32_t> ids, bool all_logits);
 };
 

@@ -41,6 +41,7 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits) 
                                                    std::to_string(spec.n_vocab) + ")");
     }
   }
+  const int n_past = state.n_past();
   if (n_past + int64_t(ids.size()) > n_ctx) {
     throw Error(ErrorCode::kContextFull,
                 "context full: " + std::to_string(n_past) + " positions used + " +
@@ -48,11 +49,9 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits) 
                     std::to_string(n_ctx) + " (raise --ctx-size, up to the model's " +
                     std::to_string(spec.n_ctx_train) + ")");
   }
-  transformer->resize_scratch(scratch, static_cast<int>(ids.size()));
-  transformer->forward(ids, n_past, *cache, scratch, scratch.logits.data(), all_logits, *pool);
-  n_past += static_cast<int>(ids.size());
-  history.insert(history.end(), ids.begin(), ids.end());
-  return scratch.logits.data();
+  logits.resize((all_logits ? ids.size() : 1) * size_t(spec.n_vocab));
+  transformer->forward(ids, state, ws, logits.data(), all_logits, *pool);
+  return logits.data();
 }
 
 Session::Session(std::shared_ptr<Model> model, SessionOptions options) : impl_(std::make_unique<Impl>()) {
@@ -71,25 +70,19 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options) : impl_(s
   impl_->n_ctx = n_ctx;
   const int threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
   impl_->pool = std::make_unique<ThreadPool>(threads);
-  impl_->cache = std::make_unique<KvCache>(spec.n_layer(), n_ctx, impl_->transformer->kv_dim());
+  impl_->state = impl_->transformer->new_state(n_ctx);
 }
 
 Session::~Session() = default;
 
 int Session::n_ctx() const { return impl_->n_ctx; }
-int Session::n_past() const { return impl_->n_past; }
+int Session::n_past() const { return impl_->state.n_past(); }
 void Session::reset() { rollback(0); }
-const std::vector<int32_t>& Session::tokens() const { return impl_->history; }
+const std::vector<int32_t>& Session::tokens() const { return impl_->state.tokens(); }
 
 void Session::rollback(int n) {
   Impl& s = *impl_;
-  if (n < 0 || n > s.n_past) {
-    throw Error(ErrorCode::kInvalidArgument, "rollback: " + std::to_string(n) +
-                                                 " is outside [0, " + std::to_string(s.n_past) + "]");
-  }
-  // Attention-only models: positions >= n are simply overwritten later.
-  s.n_past = n;
-  s.history.resize(static_cast<size_t>(n));
+  s.transformer->rollback(s.state, n, s.ws, *s.pool);
 }
 void Session::cancel() { impl_->cancel = true; }
 
@@ -115,8 +108,9 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   // less one so that the last prompt token is evaluated and gives logits.
   size_t keep = 0;
   if (options.reuse_prefix) {
-    const size_t limit = std::min(s.history.size(), prompt.size() - 1);
-    while (keep < limit && s.history[keep] == prompt[keep]) ++keep;
+    const std::vector<int32_t>& cached = s.state.tokens();
+    const size_t limit = std::min(cached.size(), prompt.size() - 1);
+    while (keep < limit && cached[keep] == prompt[keep]) ++keep;
   }
   rollback(static_cast<int>(keep));
 
@@ -129,6 +123,9 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   result.prefill_seconds = seconds_since(t0);
   result.n_prefill = static_cast<int>(prompt.size() - keep);
   result.n_reused = static_cast<int>(keep);
+  // The next turn of a chat shares this prompt; models whose state cannot be
+  // truncated roll back to here cheaply instead of replaying from the start.
+  if (s.transformer->has_recurrent_state()) s.state.snapshot();
 
   StreamDecoder decoder(tok, true);
   std::string text;        // everything decoded so far
@@ -166,7 +163,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
       break;
     }
     if (!keep_going) { result.stop_reason = "cancelled"; break; }
-    if (s.n_past >= s.n_ctx) { result.stop_reason = "context"; break; }
+    if (s.state.n_past() >= s.n_ctx) { result.stop_reason = "context"; break; }
     if (options.max_tokens >= 0 && int(result.ids.size()) >= options.max_tokens) {
       result.stop_reason = "length";
       break;

@@ -9,6 +9,7 @@
 #include "format/llama2c.h"
 #include "format/safetensors.h"
 #include "model/arch/llama_family.h"
+#include "model/arch/registry.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -61,11 +62,11 @@ LoadedModel load_hf(const std::string& dir) {
   LoadedModel m;
   m.path = dir;
   const std::string config_path = (fs::path(dir) / "config.json").string();
-  m.spec = llama_family_spec_from_hf(read_json(config_path), config_path);
+  m.spec = spec_from_hf(read_json(config_path), config_path);
   read_generation_config((fs::path(dir) / "generation_config.json").string(), m.spec);
   TensorStore raw;
   load_safetensors_folder(dir, raw);
-  map_hf_tensor_names(raw, m.spec, m.tensors);
+  map_hf_tensors(raw, m.spec, m.tensors);
   m.tensors.keep_alive_all(raw);
   m.tokenizer = load_hf_tokenizer(dir);
   return m;
@@ -76,7 +77,7 @@ LoadedModel load_gguf(const std::string& path) {
   m.path = path;
   auto gguf = GgufFile::open(path);
   gguf->add_tensors_to(m.tensors);
-  m.spec = llama_family_spec_from_gguf(*gguf, m.tensors);
+  m.spec = spec_from_gguf(*gguf, m.tensors);
   m.tokenizer = load_gguf_tokenizer(*gguf);
   return m;
 }

@@ -48,7 +48,13 @@ struct AttentionSpec {
   RopeSpec rope;
 };
 
+// What moves information between positions in a layer.
+enum class MixerKind {
+  kAttention,  // softmax attention over a KV cache
+};
+
 struct LayerSpec {
+  MixerKind mixer = MixerKind::kAttention;
   AttentionSpec attn;
   int n_ff = 0;
 };

@@ -1,15 +1,22 @@
-// The decoder-only transformer (Llama, Qwen2, Qwen3): weights bound from a
-// TensorStore with every shape and dtype checked, and the forward pass.
+// The decoder stack shared by every architecture: token embedding, one
+// (norm -> mixer -> residual, norm -> FFN -> residual) block per layer with
+// the layer's mixer (attention, short convolution, gated DeltaNet), final
+// norm and output projection. Weights are bound from a TensorStore with
+// every shape and dtype checked.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "format/tensor_store.h"
 #include "kernels/ops.h"
-#include "model/kv_cache.h"
+#include "model/ffn.h"
+#include "model/layer_state.h"
+#include "model/mixer.h"
+#include "model/model_state.h"
 #include "model/spec.h"
 
 namespace nagi {
@@ -21,39 +28,44 @@ class Transformer {
   // Binds and validates weights; throws Error(kFormat) naming the tensor's
   // source and the mismatch. `what` names the model for messages (its path).
   Transformer(ModelSpec spec, const TensorStore& store, const std::string& what);
+  ~Transformer();
 
   const ModelSpec& spec() const { return spec_; }
-  int kv_dim() const { return kv_dim_; }
 
-  // Scratch memory for one forward pass of up to `max_batch` tokens.
-  struct Scratch {
-    int max_batch = 0;
-    std::vector<float> x, xn, q, k, v, att, gate, up, scores, logits;
-  };
-  void resize_scratch(Scratch& s, int batch) const;
+  // A fresh, empty state for up to n_ctx positions.
+  ModelState new_state(int n_ctx) const;
 
-  // Evaluates `tokens` at positions pos0.. on top of the cache (which must
-  // hold positions < pos0). Writes logits [n, n_vocab] (all_logits) or the
-  // last row only [1, n_vocab] into `logits`. Token ids and positions must
-  // have been validated by the caller.
-  void forward(std::span<const int32_t> tokens, int pos0, KvCache& cache, Scratch& scratch,
+  // Evaluates `tokens` at positions state.n_past().. and appends them to the
+  // state. Writes logits [n, n_vocab] (all_logits) or the last row only
+  // [1, n_vocab] into `logits`; logits == nullptr skips the output
+  // projection. Token ids and the context limit must have been checked by
+  // the caller.
+  void forward(std::span<const int32_t> tokens, ModelState& state, Workspace& ws,
                float* logits, bool all_logits, ThreadPool& pool) const;
+
+  // Makes `state` hold exactly its first n tokens, as if the later ones had
+  // never been evaluated: truncation where every layer allows it, else the
+  // newest snapshot at or before n plus a replay of the tokens after it.
+  void rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const;
+
+  // True when some layer's state cannot simply be truncated (conv/recurrent).
+  bool has_recurrent_state() const { return has_recurrent_; }
+
+  // Bytes of KV/recurrent state read per decoded token at context n_past.
+  size_t state_bytes_read(int n_past) const;
 
  private:
   struct Layer {
-    std::vector<float> attn_norm, ffn_norm, q_norm, k_norm;
-    std::vector<float> q_bias, k_bias, v_bias;
-    Matrix wq, wk, wv, wo, gate, up, down;
+    std::vector<float> attn_norm, ffn_norm;
+    std::unique_ptr<Mixer> mixer;
+    std::unique_ptr<FeedForward> ffn;
   };
-  void attention(const Layer& L, const AttentionSpec& a, int layer, int n, int pos0,
-                 KvCache& cache, Scratch& s, ThreadPool& pool) const;
-  void apply_rope(float* vec, int n_heads, const AttentionSpec& a, int pos) const;
 
   ModelSpec spec_;
-  int kv_dim_ = 0;
   Matrix embed_, output_;
   std::vector<float> output_norm_;
   std::vector<Layer> layers_;
+  bool has_recurrent_ = false;
 };
 
 }  // namespace nagi

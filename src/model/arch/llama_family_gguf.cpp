@@ -95,7 +95,7 @@ ModelSpec llama_family_spec_from_gguf(const GgufFile& g, const TensorStore& tens
     for (size_t i = 0; i < factors.size(); ++i) attn.rope.inv_freq[i] /= factors[i];
   }
 
-  spec.layers.assign(n_layer, LayerSpec{attn, n_ff});
+  spec.layers.assign(n_layer, LayerSpec{.attn = attn, .n_ff = n_ff});
   spec.bos_id = static_cast<int>(g.get_int_or("tokenizer.ggml.bos_token_id", -1));
   if (g.has("tokenizer.ggml.eos_token_id")) spec.eos_ids.push_back(static_cast<int>(g.get_int("tokenizer.ggml.eos_token_id")));
   if (g.has("tokenizer.ggml.eot_token_id")) spec.eos_ids.push_back(static_cast<int>(g.get_int("tokenizer.ggml.eot_token_id")));
@@ -119,7 +119,7 @@ ModelSpec llama_family_spec_from_llama2c(const Llama2cHeader& h) {
   attn.rope.style = RopeStyle::kInterleaved;  // run.c rotates (2i, 2i+1)
   attn.rope.n_rot = attn.head_dim;
   attn.rope.inv_freq = rope_inv_freq(10000.0, attn.head_dim);
-  spec.layers.assign(h.n_layers, LayerSpec{attn, h.hidden_dim});
+  spec.layers.assign(h.n_layers, LayerSpec{.attn = attn, .n_ff = h.hidden_dim});
   spec.bos_id = 1;
   spec.eos_ids = {2};
   return spec;

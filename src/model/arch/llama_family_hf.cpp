@@ -2,71 +2,12 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "model/arch/config_reader.h"
 #include "model/arch/llama_family.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
-namespace {
-
 using nlohmann::json;
-
-// config.json readers: every failure names the file and the field.
-struct ConfigReader {
-  const json& j;
-  const std::string& path;
-
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-    throw Error(ErrorCode::kFormat, path + ": field '" + field + "': " + what);
-  }
-  bool has(const std::string& field) const { return j.contains(field) && !j.at(field).is_null(); }
-  int get_int(const std::string& field) const {
-    if (!has(field)) fail(field, "missing");
-    const json& v = j.at(field);
-    if (!v.is_number_integer()) fail(field, "expected an integer, found " + std::string(v.type_name()));
-    const int64_t x = v.get<int64_t>();
-    if (x <= 0 || x > (int64_t(1) << 30)) fail(field, std::to_string(x) + " is out of range");
-    return static_cast<int>(x);
-  }
-  int get_int_or(const std::string& field, int fallback) const { return has(field) ? get_int(field) : fallback; }
-  double get_float_or(const std::string& field, double fallback) const {
-    if (!has(field)) return fallback;
-    const json& v = j.at(field);
-    if (!v.is_number()) fail(field, "expected a number, found " + std::string(v.type_name()));
-    return v.get<double>();
-  }
-  bool get_bool_or(const std::string& field, bool fallback) const {
-    if (!has(field)) return fallback;
-    const json& v = j.at(field);
-    if (!v.is_boolean()) fail(field, "expected a boolean, found " + std::string(v.type_name()));
-    return v.get<bool>();
-  }
-  std::string get_string(const std::string& field) const {
-    if (!has(field)) fail(field, "missing");
-    const json& v = j.at(field);
-    if (!v.is_string()) fail(field, "expected a string, found " + std::string(v.type_name()));
-    return v.get<std::string>();
-  }
-};
-
-std::vector<int> int_or_list(const ConfigReader& r, const std::string& field) {
-  std::vector<int> out;
-  if (!r.has(field)) return out;
-  const json& v = r.j.at(field);
-  auto one = [&](const json& x) {
-    if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() > (int64_t(1) << 30)) {
-      r.fail(field, "expected a token id or a list of token ids");
-    }
-    out.push_back(x.get<int>());
-  };
-  if (v.is_array()) {
-    for (const json& x : v) one(x);
-  } else {
-    one(v);
-  }
-  return out;
-}
-
-}  // namespace
 
 ModelSpec llama_family_spec_from_hf(const json& config, const std::string& path) {
   if (!config.is_object()) throw Error(ErrorCode::kFormat, path + ": expected a JSON object");
@@ -139,7 +80,7 @@ ModelSpec llama_family_spec_from_hf(const json& config, const std::string& path)
     r.fail("rope_scaling", "rope type '" + rope_type + "' is not supported");
   }
 
-  spec.layers.assign(n_layer, LayerSpec{attn, n_ff});
+  spec.layers.assign(n_layer, LayerSpec{.attn = attn, .n_ff = n_ff});
   auto bos = int_or_list(r, "bos_token_id");
   spec.bos_id = bos.empty() ? -1 : bos[0];
   spec.eos_ids = int_or_list(r, "eos_token_id");

@@ -1,0 +1,44 @@
+// A mixer is the part of a layer that moves information between positions:
+// softmax attention, a short convolution, or a gated DeltaNet recurrence. The
+// Transformer runs norm -> mixer -> residual -> norm -> FFN -> residual for
+// every layer and does not care which mixer it has.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "model/layer_state.h"
+
+namespace nagi {
+
+class ThreadPool;
+
+// Tokens evaluated together. Token t sits at position pos0 + t and sees
+// every earlier position of the sequence.
+struct Batch {
+  int n = 0;
+  int pos0 = 0;
+};
+
+class Mixer {
+ public:
+  virtual ~Mixer() = default;
+
+  // xn: the normalised layer input [n, n_embd]; out: the mixer's output
+  // [n, n_embd] (before the residual add). Updates `state` to include the
+  // batch. `ws` slots >= kMixerSlot0 are the mixer's to use.
+  virtual void forward(const float* xn, float* out, const Batch& batch, LayerState& state,
+                       Workspace& ws, ThreadPool& pool) const = 0;
+
+  // A fresh state able to hold n_ctx positions.
+  virtual std::unique_ptr<LayerState> new_state(int n_ctx) const = 0;
+
+  // Bytes of state read per decoded token at context length n_past (KV rows
+  // or the recurrent state), for bandwidth accounting.
+  virtual size_t state_bytes_read(int n_past) const = 0;
+
+  static constexpr int kMixerSlot0 = 8;
+};
+
+}  // namespace nagi

@@ -1,0 +1,120 @@
+// Rolling a session back must leave it exactly as if the dropped tokens had
+// never been evaluated, for every kind of layer state. Each model below is
+// driven through: evaluate a prefix, evaluate more, roll back k, evaluate a
+// different continuation; its logits must equal those of a fresh session fed
+// only prefix + continuation. The tolerance is tight (1e-4): the paths differ
+// only in how tokens are batched, which moves f32 logits by ~1e-6.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "nagi/nagi.hpp"
+#include "test_support.h"
+
+namespace nagi {
+namespace {
+
+constexpr float kTolerance = 1e-4f;
+
+std::vector<int32_t> ids_from(int first, int n, int n_vocab) {
+  std::vector<int32_t> ids(n);
+  for (int i = 0; i < n; ++i) ids[i] = 3 + (first + 37 * i) % (n_vocab - 3);
+  return ids;
+}
+
+std::vector<int32_t> concat(std::vector<int32_t> a, const std::vector<int32_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+class Rollback : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
+    model_ = Model::load(test::shared_path(GetParam()));
+    n_vocab_ = model_->info().n_vocab;
+  }
+  std::shared_ptr<Model> model_;
+  int n_vocab_ = 0;
+};
+
+TEST_P(Rollback, RollBackThenContinueEqualsNeverHavingGenerated) {
+  const auto prefix = ids_from(11, 9, n_vocab_);
+  const auto dropped = ids_from(50, 7, n_vocab_);
+  const auto next = ids_from(90, 5, n_vocab_);
+  for (int k : {1, 3, 7}) {
+    Session s(model_, {.n_threads = 2});
+    s.eval(prefix, false);
+    // Decode-style: the dropped tokens arrive one at a time, as generation does.
+    for (int32_t id : dropped) s.eval(std::span<const int32_t>(&id, 1), false);
+    // Keep the first 7-k dropped tokens, forget the last k.
+    const int keep = static_cast<int>(prefix.size() + dropped.size()) - k;
+    s.rollback(keep);
+    ASSERT_EQ(s.n_past(), keep);
+    const std::vector<int32_t> kept(s.tokens().begin(), s.tokens().end());
+    const auto got = s.eval(next, true);
+
+    Session fresh(model_, {.n_threads = 2});
+    fresh.eval(kept, false);
+    const auto want = fresh.eval(next, true);
+    ASSERT_EQ(got.size(), want.size());
+    float diff = 0;
+    for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
+    EXPECT_LE(diff, kTolerance) << "rolled back " << k;
+  }
+}
+
+TEST_P(Rollback, RollBackToZeroAndPastTheEndIsRejected) {
+  Session s(model_, {.n_threads = 1});
+  s.eval(ids_from(5, 4, n_vocab_), false);
+  EXPECT_THROW(s.rollback(5), Error);
+  EXPECT_THROW(s.rollback(-1), Error);
+  s.rollback(0);
+  EXPECT_EQ(s.n_past(), 0);
+  EXPECT_TRUE(s.tokens().empty());
+}
+
+TEST_P(Rollback, GenerateWithPrefixReuseMatchesFreshGeneration) {
+  const auto turn1 = concat({1}, ids_from(7, 10, n_vocab_));
+  GenerateOptions opt;
+  opt.max_tokens = 12;
+  opt.ignore_eos = true;
+  opt.sampling.temperature = 0;
+  opt.reuse_prefix = true;
+  Session s(model_, {.n_threads = 2});
+  const auto r1 = s.generate(turn1, opt);
+  // The next turn: the first prompt, what was generated, and new text.
+  const auto turn2 = concat(concat(turn1, r1.ids), ids_from(200, 6, n_vocab_));
+  const auto r2 = s.generate(turn2, opt);
+  // Only the last generated token (sampled but never evaluated) and the new
+  // text are prefilled.
+  EXPECT_EQ(r2.n_reused, static_cast<int>(turn1.size() + r1.ids.size()) - 1);
+  EXPECT_EQ(r2.n_prefill, static_cast<int>(turn2.size()) - r2.n_reused);
+
+  Session fresh(model_, {.n_threads = 2});
+  opt.reuse_prefix = false;
+  const auto want = fresh.generate(turn2, opt);
+  EXPECT_EQ(r2.ids, want.ids);
+  EXPECT_EQ(want.n_reused, 0);
+
+  // A turn that diverges early reuses only the shared part.
+  const auto turn3 = concat(std::vector<int32_t>(turn1.begin(), turn1.begin() + 4), ids_from(300, 5, n_vocab_));
+  opt.reuse_prefix = true;
+  const auto r3 = s.generate(turn3, opt);
+  EXPECT_EQ(r3.n_reused, 4);
+  const auto want3 = fresh.generate(turn3, {.max_tokens = 12, .ignore_eos = true, .sampling = {.temperature = 0}});
+  EXPECT_EQ(r3.ids, want3.ids);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Rollback,
+                         ::testing::Values("models/stories260K/stories260K.gguf",
+                                           "models/synthetic/llama.gguf",
+                                           "models/synthetic/qwen3.gguf"),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(info.param.rfind('/') + 1);
+                           name = name.substr(0, name.find('.'));
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace nagi
