@@ -16,6 +16,10 @@
 //   blk.N.ffn_norm.weight [n_embd]
 //   blk.N.ffn_gate.weight / ffn_up.weight [n_ff, n_embd]
 //   blk.N.ffn_down.weight [n_embd, n_ff]
+// Short-convolution layers (LFM2) instead of attn_*:
+//   blk.N.shortconv.in_proj.weight [3*n_embd, n_embd]  rows [B | C | x] (+ .bias if conv bias)
+//   blk.N.shortconv.conv.weight [n_embd, l_cache]              (+ .bias [n_embd])
+//   blk.N.shortconv.out_proj.weight [n_embd, n_embd]           (+ .bias [n_embd])
 #pragma once
 
 #include <cstdint>
@@ -48,14 +52,23 @@ struct AttentionSpec {
   RopeSpec rope;
 };
 
+// LFM2's gated short convolution: y = C ⊙ conv(B ⊙ x), a causal depthwise
+// convolution over the last l_cache positions.
+struct ShortConvSpec {
+  int l_cache = 0;    // kernel length (3 in every published LFM2)
+  bool bias = false;  // in_proj / conv / out_proj biases (config conv_bias)
+};
+
 // What moves information between positions in a layer.
 enum class MixerKind {
   kAttention,  // softmax attention over a KV cache
+  kShortConv,  // LFM2 gated short convolution
 };
 
 struct LayerSpec {
   MixerKind mixer = MixerKind::kAttention;
   AttentionSpec attn;
+  ShortConvSpec conv{};  // when mixer == kShortConv ({} keeps designated initializers warning-free)
   int n_ff = 0;
 };
 

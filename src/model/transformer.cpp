@@ -4,6 +4,7 @@
 
 #include "base/thread_pool.h"
 #include "model/mixers/attention.h"
+#include "model/mixers/short_conv.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -18,6 +19,8 @@ std::unique_ptr<Mixer> make_mixer(const ModelSpec& spec, int layer, const Tensor
   switch (spec.layers[layer].mixer) {
     case MixerKind::kAttention:
       return std::make_unique<AttentionMixer>(spec, layer, store, what);
+    case MixerKind::kShortConv:
+      return std::make_unique<ShortConvMixer>(spec, layer, store, what);
   }
   throw Error(ErrorCode::kUnsupported, what + ": layer " + std::to_string(layer) +
                                            " has a mixer kind this build cannot run");

@@ -26,6 +26,11 @@ const std::map<std::string, ModelConfig>& presets() {
       {"smollm2-135m", ModelConfig{.arch = "llama", .n_vocab = 49152, .n_embd = 576, .n_layer = 30, .n_head = 9,
                                    .n_head_kv = 3, .head_dim = 64, .n_ff = 1536, .n_ctx = 8192,
                                    .rope_theta = 100000.0, .norm_eps = 1e-5, .tied = true}},
+      {"lfm2-350m", ModelConfig{.arch = "lfm2", .n_vocab = 65536, .n_embd = 1024, .n_layer = 16, .n_head = 16,
+                                .n_head_kv = 8, .head_dim = 64, .n_ff = 6656, .n_ctx = 128000,
+                                .rope_theta = 1000000.0, .norm_eps = 1e-5, .tied = true,
+                                .attn_layers = {2, 5, 8, 10, 12, 14}, .conv_l_cache = 3,
+                                .ff_auto_adjust = true, .ff_multiplier = 1.0, .ff_multiple_of = 256}},
       {"tiny", ModelConfig{}},
   };
   return p;
@@ -49,12 +54,12 @@ int main(int argc, char** argv) {
   std::string preset = "tiny", format = "gguf", out, dtype = "f32";
   ModelConfig over;
   int shards = 1;
-  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m or tiny")->capture_default_str();
+  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, lfm2-350m or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
   app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
   app.add_option("--shards", shards, "hf: number of safetensors shards");
-  auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2 or qwen3");
+  auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2, qwen3 or lfm2");
   auto* o_vocab = app.add_option("--n-vocab", over.n_vocab);
   auto* o_embd = app.add_option("--n-embd", over.n_embd);
   auto* o_layer = app.add_option("--n-layer", over.n_layer);
@@ -66,6 +71,13 @@ int main(int argc, char** argv) {
   auto* o_theta = app.add_option("--rope-theta", over.rope_theta);
   auto* o_tied = app.add_option("--tied", over.tied, "Tie output and embedding (true/false)");
   auto* o_seed = app.add_option("--seed", over.seed);
+  // LFM2 only (see model_writer.h).
+  auto* o_attn_layers = app.add_option("--attn-layers", over.attn_layers, "lfm2: attention layers (others short conv)")->delimiter(',');
+  auto* o_l_cache = app.add_option("--conv-l-cache", over.conv_l_cache, "lfm2: conv kernel length");
+  auto* o_conv_bias = app.add_option("--conv-bias", over.conv_bias, "lfm2: conv biases (true/false)");
+  auto* o_ff_auto = app.add_option("--ff-auto-adjust", over.ff_auto_adjust, "lfm2: block_auto_adjust_ff_dim (true/false)");
+  auto* o_ff_mult = app.add_option("--ff-multiplier", over.ff_multiplier, "lfm2: block_ffn_dim_multiplier (<= 0: null)");
+  auto* o_ff_multiple = app.add_option("--ff-multiple-of", over.ff_multiple_of, "lfm2: block_multiple_of");
   CLI11_PARSE(app, argc, argv);
   try {
     auto it = presets().find(preset);
@@ -83,8 +95,14 @@ int main(int argc, char** argv) {
     if (o_theta->count()) c.rope_theta = over.rope_theta;
     if (o_tied->count()) c.tied = over.tied;
     if (o_seed->count()) c.seed = over.seed;
-    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3") {
-      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3");
+    if (o_attn_layers->count()) c.attn_layers = over.attn_layers;
+    if (o_l_cache->count()) c.conv_l_cache = over.conv_l_cache;
+    if (o_conv_bias->count()) c.conv_bias = over.conv_bias;
+    if (o_ff_auto->count()) c.ff_auto_adjust = over.ff_auto_adjust;
+    if (o_ff_mult->count()) c.ff_multiplier = over.ff_multiplier;
+    if (o_ff_multiple->count()) c.ff_multiple_of = over.ff_multiple_of;
+    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "lfm2") {
+      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, lfm2");
     }
     nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards};
     if (format == "hf") {

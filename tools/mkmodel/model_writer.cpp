@@ -9,6 +9,7 @@
 #include "base/half.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors.h"
+#include "lfm2_tensors.h"
 #include "nagi/error.hpp"
 
 namespace nagi::mkmodel {
@@ -70,6 +71,7 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(Tensor&&)>& 
     for (float& v : t.values) v = static_cast<float>(mean + std * rng.normal());
     emit(std::move(t));
   };
+  if (c.arch == "lfm2") return for_each_lfm2_tensor(c, make);
   const int64_t d = c.n_embd, nq = int64_t(c.n_head) * c.head_dim, nkv = int64_t(c.n_head_kv) * c.head_dim;
   // Embedding scale keeps logits of a tied model at a sane magnitude.
   make("token_embd.weight", {c.n_vocab, d}, 0.0, c.tied ? 1.0 / std::sqrt(double(d)) : 0.05, true);
@@ -142,6 +144,7 @@ std::vector<std::string> synthetic_vocab(int n_vocab) {
 }
 
 json hf_config(const ModelConfig& c) {
+  if (c.arch == "lfm2") return lfm2_hf_config(c);
   const char* cls = c.arch == "llama" ? "LlamaForCausalLM" : c.arch == "qwen2" ? "Qwen2ForCausalLM" : "Qwen3ForCausalLM";
   return json{{"architectures", {cls}}, {"model_type", c.arch}, {"vocab_size", c.n_vocab},
               {"hidden_size", c.n_embd}, {"intermediate_size", c.n_ff}, {"num_hidden_layers", c.n_layer},
@@ -201,7 +204,8 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
   int index = 0;
   for_each_tensor(c, [&](Tensor&& t) {
     std::string hf;
-    if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
+    if (c.arch == "lfm2") hf = lfm2_hf_name(t.name, t.shape);
+    else if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
     else if (t.name == "output.weight") hf = "lm_head.weight";
     else if (t.name == "output_norm.weight") hf = "model.norm.weight";
     else {
@@ -253,6 +257,7 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
   w.set_f32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
   w.set_u32(a + ".vocab_size", c.n_vocab);
+  if (a == "lfm2") lfm2_gguf_metadata(c, w);  // replaces head_count_kv and the ff size
   const auto vocab = synthetic_vocab(c.n_vocab);
   std::vector<float> scores(vocab.size(), 0.f);
   std::vector<int32_t> types(vocab.size(), 1);
@@ -276,7 +281,8 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
       values = permute_for_interleaved_rope(values, t.shape[0], t.shape[1], heads);
     }
     const DType dt = t.is_matrix ? o.dtype : DType::kF32;
-    w.add_tensor(t.name, dt, t.shape, encode(dt, values, t.name));
+    const std::string name = a == "lfm2" ? lfm2_gguf_name(t.name) : t.name;
+    w.add_tensor(name, dt, t.shape, encode(dt, values, name));
   });
   w.write(path);
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "format/dtype.h"
 
@@ -25,6 +26,15 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tied = true;
   uint64_t seed = 1;
+  // LFM2 (arch "lfm2"): attention at attn_layers, short convolution with
+  // conv_l_cache taps elsewhere. n_ff is config.json's block_ff_dim; the
+  // layers' size follows transformers' rule (lfm2_tensors.h).
+  std::vector<int> attn_layers;
+  int conv_l_cache = 3;
+  bool conv_bias = false;
+  bool ff_auto_adjust = false;
+  double ff_multiplier = 1.0;  // <= 0 writes null (no rounding to ff_multiple_of)
+  int ff_multiple_of = 256;
 };
 
 struct WriteOptions {
