@@ -11,6 +11,7 @@
 
 #include "lfm2_reference.h"
 #include "model/arch/registry.h"
+#include "model/mixers/short_conv.h"
 #include "nagi/nagi.hpp"
 #include "test_support.h"
 
@@ -169,6 +170,33 @@ TEST(Lfm2, WrongConvKernelShapeIsAnErrorNamingTheTensor) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("conv.conv.weight"), std::string::npos) << e.what();
   }
+}
+
+// Truncation is exact while the rows the new end needs are still in the
+// ring, and refused (state untouched) beyond the margin; a snapshot holds the
+// last l_cache-1 rows and the length.
+TEST(Lfm2, ConvStateTruncatesWithinItsMarginOnly) {
+  const int m = ShortConvState::kRollbackMargin;
+  ShortConvState s(/*n_embd=*/4, /*l_cache=*/3);
+  EXPECT_TRUE(s.truncate(10, 0));
+  EXPECT_TRUE(s.truncate(m + 2, 1));   // row 0 would be overwritten by position m+2 (capacity)
+  EXPECT_FALSE(s.truncate(m + 3, 1));  // ... which has been evaluated
+  EXPECT_TRUE(s.truncate(1000, 1000 - m));
+  EXPECT_FALSE(s.truncate(1000, 1000 - m - 1));
+  EXPECT_FALSE(s.truncate(1000, 500));
+  for (int i = 0; i < 4; ++i) s.row(998)[i] = 1.f + i, s.row(999)[i] = 5.f + i;
+  ASSERT_TRUE(s.truncate(1000, 1000));
+  std::vector<float> saved;
+  s.save(saved);
+  ASSERT_EQ(saved.size(), 1u + 2 * 4);
+  EXPECT_EQ(saved[0], 1000.f);
+  EXPECT_EQ(saved[1], 1.f);
+  EXPECT_EQ(saved[8], 8.f);
+  s.clear();
+  EXPECT_EQ(s.row(999)[0], 0.f);
+  s.restore(saved);
+  EXPECT_EQ(s.row(998)[3], 4.f);
+  EXPECT_EQ(s.row(999)[0], 5.f);
 }
 
 // The conv state truncates exactly only within its margin; rolling back
