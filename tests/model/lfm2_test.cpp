@@ -223,3 +223,42 @@ TEST(Lfm2, RollbackBeyondTheConvMarginReplays) {
 
 }  // namespace
 }  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// A chat turn that keeps less than the conv margin allows: generate()
+// snapshots after its prefill, so the next turn restores that snapshot (the
+// conv rows and the length) and replays only the kept tokens after it.
+TEST(Lfm2, NextTurnRestoresThePrefillSnapshot) {
+  if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
+  auto model = Model::load(test::shared_path("models/synthetic/lfm2.gguf"));
+  GenerateOptions opt;
+  opt.max_tokens = 80;
+  opt.ignore_eos = true;
+  opt.sampling.temperature = 0;
+  opt.reuse_prefix = true;
+  const auto turn1 = random_prompt(100, 512, 31);
+  Session s(model, {.n_threads = 2});
+  const auto r1 = s.generate(turn1, opt);
+  ASSERT_EQ(r1.ids.size(), 80u);
+  // Keep 110 of the ~179 evaluated tokens: 69 back, beyond the 64-row margin.
+  std::vector<int32_t> turn2(turn1);
+  turn2.insert(turn2.end(), r1.ids.begin(), r1.ids.begin() + 10);
+  const auto more = random_prompt(8, 512, 32);
+  turn2.insert(turn2.end(), more.begin() + 1, more.end());
+  opt.max_tokens = 20;
+  const auto r2 = s.generate(turn2, opt);
+  EXPECT_EQ(r2.n_reused, 110);
+  Session fresh(model, {.n_threads = 2});
+  opt.reuse_prefix = false;
+  EXPECT_EQ(fresh.generate(turn2, opt).ids, r2.ids);
+  // The same logits, not only the same argmax.
+  const auto probe = random_prompt(3, 512, 33);
+  const auto got = s.eval(probe, true);
+  const auto want = fresh.eval(probe, true);
+  EXPECT_LE(test::max_abs_diff(got.data(), want.data(), got.size()), 1e-4f);
+}
+
+}  // namespace
+}  // namespace nagi
