@@ -262,3 +262,69 @@ TEST(Lfm2, NextTurnRestoresThePrefillSnapshot) {
 
 }  // namespace
 }  // namespace nagi
+
+#include "format/gguf_writer.h"
+
+namespace nagi {
+namespace {
+
+// Copies `from` to `to` with metadata `key` replaced (or removed when
+// value is null), tensors unchanged.
+void rewrite_gguf(const std::string& from, const std::string& to, const std::string& key,
+                  const GgufValue* value, const std::string& drop_tensor = "") {
+  auto g = GgufFile::open(from);
+  GgufWriter w;
+  for (const auto& [k, v] : g->metadata()) {
+    if (k == key) {
+      if (value) w.set(k, *value);
+    } else {
+      w.set(k, v);
+    }
+  }
+  for (const GgufTensorInfo& t : g->tensors()) {
+    if (t.name == drop_tensor) continue;
+    const uint8_t* p = g->tensor_data(t);
+    w.add_tensor(t.name, t.dtype, t.shape, std::vector<uint8_t>(p, p + t.nbytes));
+  }
+  w.write(to);
+}
+
+std::string load_error(const std::string& path) {
+  try {
+    Model::load(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Lfm2, GgufMetadataErrorsNameTheKey) {
+  const std::string dir = test::temp_dir();
+  mkmodel("--arch lfm2 --n-vocab 400 --n-embd 64 --n-layer 3 --n-head 4 --n-head-kv 2 --head-dim 16 --n-ff 96"
+          " --attn-layers 1 --format gguf -o " + dir + "/m.gguf");
+  ASSERT_EQ(load_error(dir + "/m.gguf"), "no error");
+
+  GgufValue short_array{.type = GgufType::kArray, .elem_type = GgufType::kI32,
+                        .value = std::vector<GgufValue>{GgufValue{.type = GgufType::kI32, .value = int64_t(0)},
+                                                        GgufValue{.type = GgufType::kI32, .value = int64_t(2)}}};
+  rewrite_gguf(dir + "/m.gguf", dir + "/short.gguf", "lfm2.attention.head_count_kv", &short_array);
+  EXPECT_NE(load_error(dir + "/short.gguf").find("'lfm2.attention.head_count_kv'"), std::string::npos)
+      << load_error(dir + "/short.gguf");
+
+  GgufValue three{.type = GgufType::kI32, .value = int64_t(3)};  // does not divide 4 heads
+  rewrite_gguf(dir + "/m.gguf", dir + "/kv3.gguf", "lfm2.attention.head_count_kv", &three);
+  EXPECT_NE(load_error(dir + "/kv3.gguf").find("'lfm2.attention.head_count_kv'"), std::string::npos);
+
+  rewrite_gguf(dir + "/m.gguf", dir + "/nocache.gguf", "lfm2.shortconv.l_cache", nullptr);
+  EXPECT_NE(load_error(dir + "/nocache.gguf").find("'lfm2.shortconv.l_cache'"), std::string::npos);
+
+  rewrite_gguf(dir + "/m.gguf", dir + "/nonorm.gguf", "", nullptr, "token_embd_norm.weight");
+  EXPECT_NE(load_error(dir + "/nonorm.gguf").find("nonorm.gguf: missing tensor 'token_embd_norm.weight'"), std::string::npos)
+      << load_error(dir + "/nonorm.gguf");
+
+  rewrite_gguf(dir + "/m.gguf", dir + "/noconv.gguf", "", nullptr, "blk.0.shortconv.conv.weight");
+  EXPECT_NE(load_error(dir + "/noconv.gguf").find("blk.0.shortconv.conv.weight"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nagi

@@ -96,7 +96,10 @@ void lfm2_map_gguf_tensor_names(const ModelSpec&, TensorStore& tensors) {
   if (tensors.find("output_norm.weight") != nullptr) return;
   const TensorView* norm = tensors.find("token_embd_norm.weight");
   if (norm == nullptr) {
-    throw Error(ErrorCode::kFormat, "missing tensor 'token_embd_norm.weight' (LFM2's final norm)");
+    // Name the file through a tensor that exists (its source is "<file>: tensor '<name>'").
+    const TensorView* embd = tensors.find("token_embd.weight");
+    const std::string file = embd ? embd->source.substr(0, embd->source.rfind(": tensor")) : "model";
+    throw Error(ErrorCode::kFormat, file + ": missing tensor 'token_embd_norm.weight' (LFM2's final norm)");
   }
   TensorView v = *norm;
   v.name = "output_norm.weight";
