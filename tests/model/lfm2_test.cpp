@@ -85,6 +85,19 @@ TEST(Lfm2, HfAndGgufMatchFloat64Reference) {
   EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids, true), want), kTolerance);
 }
 
+// Older LFM2 configs list attention layers as full_attn_idxs instead of layer_types.
+TEST(Lfm2, FullAttnIdxsConfigMatchesReference) {
+  const std::string dir = test::temp_dir() + "/hf";
+  mkmodel("--arch lfm2 --n-vocab 400 --n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 --head-dim 16 --n-ff 96"
+          " --attn-layers 0,3 --seed 12 --format hf -o " + dir);
+  auto config = read_config(dir);
+  config.erase("layer_types");
+  config["full_attn_idxs"] = {0, 3};
+  std::ofstream(dir + "/config.json") << config.dump(2);
+  const auto ids = random_prompt(12, 400, 8);
+  EXPECT_LE(max_diff(nagi_logits(dir, ids), reference_logits(dir, ids)), kTolerance);
+}
+
 TEST(Lfm2, ConvBiasUntiedAndNullMultiplierMatchReference) {
   const std::string dir = test::temp_dir();
   // No multiplier: int(2*240/3) = 160 rows, no rounding.
