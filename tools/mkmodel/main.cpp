@@ -26,6 +26,12 @@ const std::map<std::string, ModelConfig>& presets() {
       {"smollm2-135m", ModelConfig{.arch = "llama", .n_vocab = 49152, .n_embd = 576, .n_layer = 30, .n_head = 9,
                                    .n_head_kv = 3, .head_dim = 64, .n_ff = 1536, .n_ctx = 8192,
                                    .rope_theta = 100000.0, .norm_eps = 1e-5, .tied = true}},
+      // Qwen3.5-0.8B's text model (no MTP block); rotary 64 of 256, value heads = key heads.
+      {"qwen3.5-0.8b", ModelConfig{.arch = "qwen35", .n_vocab = 248320, .n_embd = 1024, .n_layer = 24, .n_head = 8,
+                                   .n_head_kv = 2, .head_dim = 256, .n_ff = 3584, .n_ctx = 262144,
+                                   .rope_theta = 10000000.0, .norm_eps = 1e-6, .tied = true, .n_rot = 64,
+                                   .linear_k_heads = 16, .linear_v_heads = 16, .linear_k_dim = 128,
+                                   .linear_v_dim = 128, .conv_kernel = 4, .full_attention_interval = 4}},
       {"tiny", ModelConfig{}},
   };
   return p;
@@ -49,7 +55,7 @@ int main(int argc, char** argv) {
   std::string preset = "tiny", format = "gguf", out, dtype = "f32";
   ModelConfig over;
   int shards = 1;
-  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m or tiny")->capture_default_str();
+  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, qwen3.5-0.8b or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
   app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
@@ -66,6 +72,11 @@ int main(int argc, char** argv) {
   auto* o_theta = app.add_option("--rope-theta", over.rope_theta);
   auto* o_tied = app.add_option("--tied", over.tied, "Tie output and embedding (true/false)");
   auto* o_seed = app.add_option("--seed", over.seed);
+  auto* o_rot = app.add_option("--n-rot", over.n_rot, "qwen35: rotated dimensions per head");
+  auto* o_lk = app.add_option("--linear-k-heads", over.linear_k_heads, "qwen35: DeltaNet key heads");
+  auto* o_lv = app.add_option("--linear-v-heads", over.linear_v_heads, "qwen35: DeltaNet value heads");
+  auto* o_ld = app.add_option("--linear-head-dim", over.linear_k_dim, "qwen35: DeltaNet key/value head size");
+  auto* o_interval = app.add_option("--full-attention-interval", over.full_attention_interval, "qwen35");
   CLI11_PARSE(app, argc, argv);
   try {
     auto it = presets().find(preset);
@@ -83,8 +94,13 @@ int main(int argc, char** argv) {
     if (o_theta->count()) c.rope_theta = over.rope_theta;
     if (o_tied->count()) c.tied = over.tied;
     if (o_seed->count()) c.seed = over.seed;
-    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3") {
-      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3");
+    if (o_rot->count()) c.n_rot = over.n_rot;
+    if (o_lk->count()) c.linear_k_heads = over.linear_k_heads;
+    if (o_lv->count()) c.linear_v_heads = over.linear_v_heads;
+    if (o_ld->count()) c.linear_k_dim = c.linear_v_dim = over.linear_k_dim;
+    if (o_interval->count()) c.full_attention_interval = over.full_attention_interval;
+    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "qwen35") {
+      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, qwen35");
     }
     nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards};
     if (format == "hf") {

@@ -9,6 +9,10 @@
 
 #include "format/dtype.h"
 
+namespace nagi {
+class GgufWriter;
+}
+
 namespace nagi::mkmodel {
 
 struct ModelConfig {
@@ -25,6 +29,11 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tied = true;
   uint64_t seed = 1;
+  // qwen35 (gated DeltaNet + gated attention hybrid); see qwen35_tensors.cpp.
+  int n_rot = 0;  // rotated dimensions per attention head (0: head_dim)
+  int linear_k_heads = 16, linear_v_heads = 16, linear_k_dim = 128, linear_v_dim = 128;
+  int conv_kernel = 4;
+  int full_attention_interval = 4;
 };
 
 struct WriteOptions {
@@ -34,5 +43,13 @@ struct WriteOptions {
 
 void write_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
 void write_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
+
+// qwen35 models (qwen35_tensors.cpp); write_hf_folder / write_gguf forward to them.
+void write_qwen35_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
+void write_qwen35_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
+
+// Pieces the per-architecture writers share with model_writer.cpp.
+void write_hf_tokenizer_files(int n_vocab, const std::string& dir);
+void add_gguf_tokenizer(GgufWriter& w, int n_vocab);
 
 }  // namespace nagi::mkmodel

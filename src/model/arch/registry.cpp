@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/arch/llama_family.h"
+#include "model/arch/qwen35.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -21,6 +22,8 @@ const std::vector<Family>& families() {
   static const std::vector<Family> f = {
       {{"llama", "qwen2", "qwen3"}, {"llama", "qwen2", "qwen3"}, llama_family_spec_from_gguf,
        llama_family_spec_from_hf, map_hf_tensor_names},
+      {{"qwen35"}, {"qwen3_5", "qwen3_5_text"}, qwen35_spec_from_gguf, qwen35_spec_from_hf,
+       qwen35_map_hf_tensors},
   };
   return f;
 }
