@@ -22,9 +22,10 @@ inline float dot(const float* a, const float* b, int n) {
 void delta_rule_recurrent(const DeltaRuleHead& h, int n, float* S) {
   const int dk = h.dk, dv = h.dv;
   thread_local std::vector<float> buf;
-  buf.resize(size_t(2) * dv);
+  buf.resize(size_t(3) * dv);
   float* kv = buf.data();
-  float* delta = kv + dv;
+  float* sq = kv + dv;
+  float* delta = sq + dv;
   for (int t = 0; t < n; ++t) {
     const float* q = h.q + t * h.qk_stride;
     const float* k = h.k + t * h.qk_stride;
@@ -32,26 +33,29 @@ void delta_rule_recurrent(const DeltaRuleHead& h, int n, float* S) {
     const float decay = std::exp(h.g[t * h.gate_stride]);
     const float beta = h.beta[t * h.gate_stride];
     float* o = h.out + t * h.out_stride;
-    // Pass 1: decay the state and read S^T k from the decayed rows.
+    // The state is the bulk of the memory traffic, so it is read once and
+    // written once per token. With S' = e^g S + k delta^T:
+    //   delta = beta (v - e^g S^T k),
+    //   o = scale (e^g S^T q + (k.q) delta).
     std::fill(kv, kv + dv, 0.f);
+    std::fill(sq, sq + dv, 0.f);
+    for (int i = 0; i < dk; ++i) {
+      const float* row = S + size_t(i) * dv;
+      const float ki = k[i], qi = q[i];
+      for (int j = 0; j < dv; ++j) {
+        kv[j] += row[j] * ki;
+        sq[j] += row[j] * qi;
+      }
+    }
+    const float kq = dot(k, q, dk);
+    for (int j = 0; j < dv; ++j) {
+      delta[j] = beta * (v[j] - decay * kv[j]);
+      o[j] = h.scale * (decay * sq[j] + kq * delta[j]);
+    }
     for (int i = 0; i < dk; ++i) {
       float* row = S + size_t(i) * dv;
       const float ki = k[i];
-      for (int j = 0; j < dv; ++j) {
-        row[j] *= decay;
-        kv[j] += row[j] * ki;
-      }
-    }
-    for (int j = 0; j < dv; ++j) delta[j] = beta * (v[j] - kv[j]);
-    // Pass 2: write k delta^T and read the output from the updated rows.
-    std::fill(o, o + dv, 0.f);
-    for (int i = 0; i < dk; ++i) {
-      float* row = S + size_t(i) * dv;
-      const float ki = k[i], qi = q[i] * h.scale;
-      for (int j = 0; j < dv; ++j) {
-        row[j] += ki * delta[j];
-        o[j] += row[j] * qi;
-      }
+      for (int j = 0; j < dv; ++j) row[j] = decay * row[j] + ki * delta[j];
     }
   }
 }
