@@ -132,3 +132,39 @@ TEST_F(Qwen35, NestedQwen35ConfigLoadsTheLanguageModel) {
 
 }  // namespace
 }  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// Bad input is an Error naming the file and the field or tensor, never a crash.
+TEST(Qwen35Errors, BadConfigAndTensorsNameTheCulprit) {
+  const std::string dir = test::temp_dir() + "/hf";
+  ASSERT_EQ(test::run_mkmodel(kTiny + " --format hf -o " + dir), 0);
+  const auto good = nlohmann::json::parse(std::ifstream(dir + "/config.json"));
+  auto expect_error = [&](const nlohmann::json& config, const std::string& needle) {
+    std::ofstream(dir + "/config.json") << config.dump();
+    try {
+      Model::load(dir);
+      ADD_FAILURE() << "loaded despite " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  auto c = good;
+  c.erase("linear_num_key_heads");
+  expect_error(c, "linear_num_key_heads");
+  c = good;
+  c["linear_num_value_heads"] = 3;  // not a multiple of the key heads
+  expect_error(c, "linear_num_value_heads");
+  c = good;
+  c["layer_types"][0] = "sliding_attention";
+  expect_error(c, "layer_types");
+  c = good;
+  c["linear_key_head_dim"] = 8;  // the tensors no longer have this shape
+  expect_error(c, "in_proj_qkv");
+  c = nlohmann::json{{"model_type", "qwen3_5"}};
+  expect_error(c, "text_config");
+}
+
+}  // namespace
+}  // namespace nagi
