@@ -9,6 +9,8 @@
 #include <fstream>
 #include <random>
 
+#include "model/load.h"
+#include "model/mtp_head.h"
 #include "nagi/nagi.hpp"
 #include "qwen35_reference.h"
 #include "test_support.h"
@@ -128,6 +130,13 @@ TEST_F(Qwen35, NestedQwen35ConfigLoadsTheLanguageModel) {
   std::filesystem::copy_file(dir_ + "/hf/tokenizer.json", nested + "/tokenizer.json");
   std::filesystem::copy_file(dir_ + "/hf/tokenizer_config.json", nested + "/tokenizer_config.json");
   EXPECT_LE(max_diff(nagi_logits(nested, ids, 12), want), kTolerance);
+  // The MTP tensor is kept for speculative decoding, the vision tower dropped.
+  const LoadedModel m = load_model(nested, "");
+  const MtpHead mtp = collect_mtp_head(m.spec, m.tensors);
+  EXPECT_EQ(mtp.n_layers, 1);
+  ASSERT_NE(mtp.find("fc.weight"), nullptr);
+  EXPECT_EQ(mtp.tensors.size(), 1u);
+  EXPECT_EQ(m.tensors.find("model.visual.patch_embed.proj.weight"), nullptr);
 }
 
 }  // namespace
