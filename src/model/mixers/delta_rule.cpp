@@ -41,6 +41,28 @@ typedef float v16f __attribute__((vector_size(64), aligned(4)));
   }
 }
 
+// Four outputs at once: y_r[0, n) += sum_{i<m} a_r[i] * X[i*ldx + (0, n)] for
+// r < 4, so every strip of X loaded serves four accumulators.
+[[gnu::always_inline]] inline void gemv4_acc(const float* const* a, int m, const float* X, size_t ldx,
+                                             float* const* y, int n) {
+  int j0 = 0;
+  for (; j0 + 16 <= n; j0 += 16) {
+    v16f acc[4];
+    for (int r = 0; r < 4; ++r) std::memcpy(&acc[r], y[r] + j0, sizeof(v16f));
+    for (int i = 0; i < m; ++i) {
+      v16f x;
+      std::memcpy(&x, X + i * ldx + j0, sizeof x);
+      for (int r = 0; r < 4; ++r) acc[r] += a[r][i] * x;
+    }
+    for (int r = 0; r < 4; ++r) std::memcpy(y[r] + j0, &acc[r], sizeof(v16f));
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int i = 0; i < m && j0 < n; ++i) {
+      for (int j = j0; j < n; ++j) y[r][j] += a[r][i] * X[i * ldx + j];
+    }
+  }
+}
+
 // 16 independent partial sums: vectorises without -ffast-math (a single
 // running sum would be one long dependent chain of scalar adds).
 [[gnu::always_inline]] inline float dot(const float* a, const float* b, int n) {
@@ -109,9 +131,10 @@ NAGI_DELTA_RULE_CLONES void delta_rule_recurrent(const DeltaRuleHead& h, int n, 
 NAGI_DELTA_RULE_CLONES void delta_rule_chunked(const DeltaRuleHead& h, int n, float* S, int chunk) {
   const int dk = h.dk, dv = h.dv, C = std::max(1, chunk);
   thread_local std::vector<float> buf;
-  // coef/wdecay/G [C], KS/QS/delta [C, dv], kk/qk [C, C]
-  buf.resize(size_t(3) * C + size_t(3) * C * dv + size_t(2) * C * C);
-  float* coef = buf.data();
+  // coef4 [4, C], coef/wdecay/G [C], KS/QS/delta [C, dv], kk/qk [C, C]
+  buf.resize(size_t(7) * C + size_t(3) * C * dv + size_t(2) * C * C);
+  float* coef4 = buf.data();  // [4, C]
+  float* coef = coef4 + size_t(4) * C;
   float* wdecay = coef + C;
   float* G = wdecay + C;
   float* KS = G + C;
@@ -133,10 +156,17 @@ NAGI_DELTA_RULE_CLONES void delta_rule_chunked(const DeltaRuleHead& h, int n, fl
     // What the chunk-start state S0 contributes: K S0 and Q S0.
     std::fill(KS, KS + size_t(L) * dv, 0.f);  // gemv_acc accumulates
     std::fill(QS, QS + size_t(L) * dv, 0.f);
-    for (int t = 0; t < L; ++t) {
-      gemv_acc(k(t), dk, S, dv, KS + size_t(t) * dv, dv);
-      gemv_acc(q(t), dk, S, dv, QS + size_t(t) * dv, dv);
+    int t0 = 0;
+    for (; t0 + 2 <= L; t0 += 2) {
+      const float* a[4] = {k(t0), q(t0), k(t0 + 1), q(t0 + 1)};
+      float* y[4] = {KS + size_t(t0) * dv, QS + size_t(t0) * dv, KS + size_t(t0 + 1) * dv, QS + size_t(t0 + 1) * dv};
+      gemv4_acc(a, dk, S, dv, y, dv);
     }
+    for (; t0 < L; ++t0) {
+      gemv_acc(k(t0), dk, S, dv, KS + size_t(t0) * dv, dv);
+      gemv_acc(q(t0), dk, S, dv, QS + size_t(t0) * dv, dv);
+    }
+    std::fill(qk, qk + size_t(L) * C, 0.f);  // zeros above the diagonal (see the output step)
     for (int t = 0; t < L; ++t) {
       for (int s = 0; s <= t; ++s) {
         // Both products times the decay from token s to token t.
@@ -164,7 +194,17 @@ NAGI_DELTA_RULE_CLONES void delta_rule_chunked(const DeltaRuleHead& h, int n, fl
       const float* qs = QS + size_t(t) * dv;
       const float eg = std::exp(G[t]);
       for (int j = 0; j < dv; ++j) o[j] = eg * qs[j];
-      gemv_acc(qk + size_t(t) * C, t + 1, delta, dv, o, dv);
+    }
+    int r0 = 0;
+    for (; r0 + 4 <= L; r0 += 4) {  // rows r0..r0+3 share deltas 0..r0+3 (qk is 0 past the diagonal)
+      const float* a[4] = {qk + size_t(r0) * C, qk + size_t(r0 + 1) * C, qk + size_t(r0 + 2) * C, qk + size_t(r0 + 3) * C};
+      float* y[4];
+      for (int r = 0; r < 4; ++r) y[r] = h.out + (c0 + r0 + r) * h.out_stride;
+      gemv4_acc(a, r0 + 4, delta, dv, y, dv);
+    }
+    for (; r0 < L; ++r0) gemv_acc(qk + size_t(r0) * C, r0 + 1, delta, dv, h.out + (c0 + r0) * h.out_stride, dv);
+    for (int t = 0; t < L; ++t) {
+      float* o = h.out + (c0 + t) * h.out_stride;
       for (int j = 0; j < dv; ++j) o[j] *= h.scale;
     }
     // S <- e^{G_last} S0 + sum_s e^{G_last-G_s} k_s delta_s^T
@@ -172,9 +212,17 @@ NAGI_DELTA_RULE_CLONES void delta_rule_chunked(const DeltaRuleHead& h, int n, fl
     const float e_last = std::exp(last);
     for (size_t x = 0; x < size_t(dk) * dv; ++x) S[x] *= e_last;
     for (int s = 0; s < L; ++s) wdecay[s] = std::exp(last - G[s]);
-    for (int i = 0; i < dk; ++i) {
-      for (int s = 0; s < L; ++s) coef[s] = wdecay[s] * k(s)[i];
-      gemv_acc(coef, L, delta, dv, S + size_t(i) * dv, dv);
+    int i0 = 0;
+    for (; i0 + 4 <= dk; i0 += 4) {
+      for (int r = 0; r < 4; ++r)
+        for (int s = 0; s < L; ++s) coef4[size_t(r) * C + s] = wdecay[s] * k(s)[i0 + r];
+      const float* a[4] = {coef4, coef4 + C, coef4 + 2 * C, coef4 + 3 * C};
+      float* y[4] = {S + size_t(i0) * dv, S + size_t(i0 + 1) * dv, S + size_t(i0 + 2) * dv, S + size_t(i0 + 3) * dv};
+      gemv4_acc(a, L, delta, dv, y, dv);
+    }
+    for (; i0 < dk; ++i0) {
+      for (int s = 0; s < L; ++s) coef[s] = wdecay[s] * k(s)[i0];
+      gemv_acc(coef, L, delta, dv, S + size_t(i0) * dv, dv);
     }
   }
 }
