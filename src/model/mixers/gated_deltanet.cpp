@@ -24,6 +24,10 @@ void DeltaNetState::save(std::vector<float>& out) const {
 }
 
 void DeltaNetState::restore(const std::vector<float>& in) {
+  if (in.size() != conv_.size() + recurrent_.size()) {
+    throw Error(ErrorCode::kInternal, "DeltaNetState::restore: snapshot of " + std::to_string(in.size()) +
+                                          " floats does not fit this layer");
+  }
   std::copy(in.begin(), in.begin() + conv_.size(), conv_.begin());
   std::copy(in.begin() + conv_.size(), in.end(), recurrent_.begin());
 }
