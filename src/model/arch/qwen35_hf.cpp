@@ -49,7 +49,13 @@ ModelSpec qwen35_spec_from_hf(const json& config, const std::string& path) {
     r.fail(field("hidden_act"), "'" + r.get_string("hidden_act") + "' is not supported (only silu)");
   }
   if (r.get_bool_or("attention_bias", false)) r.fail(field("attention_bias"), "attention biases are not supported");
-  spec.n_mtp_layers = r.has("mtp_num_hidden_layers") ? std::max(0, int(r.get_float_or("mtp_num_hidden_layers", 0))) : 0;
+  if (r.has("mtp_num_hidden_layers")) {  // 0 is allowed: no MTP block
+    const json& v = tc["mtp_num_hidden_layers"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 64) {
+      r.fail(field("mtp_num_hidden_layers"), "expected a small non-negative integer");
+    }
+    spec.n_mtp_layers = v.get<int>();
+  }
 
   AttentionSpec attn;
   attn.n_head = get_int("num_attention_heads");
