@@ -47,7 +47,8 @@ class GatedDeltaNetMixer final : public Mixer {
   std::unique_ptr<LayerState> new_state(int n_ctx) const override;
   size_t state_bytes_read(int n_past) const override;
 
-  // Prompts of at least this many tokens use the chunked form.
+  // Chunk length of the chunked (prefill) form; batches of at least
+  // kChunk / 4 tokens use it, shorter ones (decode, small drafts) the recurrence.
   static constexpr int kChunk = 64;
 
  private:
