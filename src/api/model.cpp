@@ -17,14 +17,13 @@ ModelInfo make_info(const LoadedModel& m) {
   info.n_embd = s.n_embd;
   info.n_layer = s.n_layer();
   if (!s.layers.empty()) {
-    // Hybrids (LFM2) may start with non-attention layers: report the first attention layer's heads.
+    // Hybrids: report the attention layers' heads (the first layer may be recurrent).
     auto attn = std::find_if(s.layers.begin(), s.layers.end(),
                              [](const LayerSpec& l) { return l.mixer == MixerKind::kAttention; });
-    if (attn != s.layers.end()) {
-      info.n_head = attn->attn.n_head;
-      info.n_head_kv = attn->attn.n_head_kv;
-      info.head_dim = attn->attn.head_dim;
-    }
+    const LayerSpec& l = attn != s.layers.end() ? *attn : s.layers[0];
+    info.n_head = l.attn.n_head;
+    info.n_head_kv = l.attn.n_head_kv;
+    info.head_dim = l.attn.head_dim;
     info.n_ff = s.layers[0].n_ff;
   }
   info.n_ctx_train = s.n_ctx_train;

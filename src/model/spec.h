@@ -50,6 +50,21 @@ struct AttentionSpec {
   bool qk_norm = false;   // Qwen3: per-head RMSNorm of q and k before RoPE
   float scale = 0.f;      // softmax scale, usually 1/sqrt(head_dim)
   RopeSpec rope;
+  // Qwen3.5: attn_q has 2*n_head*head_dim rows, per head [query | gate], and
+  // the attention output is multiplied by sigmoid(gate) before attn_output.
+  bool output_gate = false;
+};
+
+// Gated DeltaNet (Qwen3.5 linear attention); see mixers/gated_deltanet.h.
+struct DeltaNetSpec {
+  int n_k_heads = 0;    // query/key heads
+  int n_v_heads = 0;    // value heads (a multiple of n_k_heads)
+  int head_k_dim = 0;   // key/query head size (the state's rows)
+  int head_v_dim = 0;   // value head size (the state's columns)
+  int conv_kernel = 0;  // causal depthwise convolution length
+  // Which key head value head h reads: GGUF (llama.cpp's converter) tiles,
+  // h % n_k_heads; Hugging Face groups, h / (n_v_heads / n_k_heads).
+  bool v_heads_grouped = false;
 };
 
 // LFM2's gated short convolution: y = C ⊙ conv(B ⊙ x), a causal depthwise
@@ -63,12 +78,14 @@ struct ShortConvSpec {
 enum class MixerKind {
   kAttention,  // softmax attention over a KV cache
   kShortConv,  // LFM2 gated short convolution
+  kDeltaNet,   // gated DeltaNet recurrence (Qwen3.5)
 };
 
 struct LayerSpec {
   MixerKind mixer = MixerKind::kAttention;
   AttentionSpec attn;
   ShortConvSpec conv{};  // when mixer == kShortConv ({} keeps designated initializers warning-free)
+  DeltaNetSpec deltanet;  // when mixer == kDeltaNet
   int n_ff = 0;
 };
 
@@ -93,6 +110,12 @@ struct ModelSpec {
   float norm_eps = 1e-5f;
   bool tied_embeddings = false;
   std::vector<LayerSpec> layers;
+  // Name (after "blk.N.") of the norm before the FFN: GGUF qwen35 stores it
+  // as post_attention_norm.weight.
+  std::string ffn_norm_name = "ffn_norm.weight";
+  // Multi-token-prediction layers shipped beside the model (Qwen3.5 mtp.*),
+  // kept under "mtp.*" in the tensor store for speculative decoding.
+  int n_mtp_layers = 0;
   int bos_id = -1;
   std::vector<int> eos_ids;  // any of these ends generation
   GenerationDefaults generation;

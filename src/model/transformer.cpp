@@ -5,6 +5,7 @@
 #include "base/thread_pool.h"
 #include "model/mixers/attention.h"
 #include "model/mixers/short_conv.h"
+#include "model/mixers/gated_deltanet.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -21,6 +22,8 @@ std::unique_ptr<Mixer> make_mixer(const ModelSpec& spec, int layer, const Tensor
       return std::make_unique<AttentionMixer>(spec, layer, store, what);
     case MixerKind::kShortConv:
       return std::make_unique<ShortConvMixer>(spec, layer, store, what);
+    case MixerKind::kDeltaNet:
+      return std::make_unique<GatedDeltaNetMixer>(spec, layer, store, what);
   }
   throw Error(ErrorCode::kUnsupported, what + ": layer " + std::to_string(layer) +
                                            " has a mixer kind this build cannot run");
@@ -39,7 +42,7 @@ Transformer::Transformer(ModelSpec spec, const TensorStore& store, const std::st
     const std::string p = "blk." + std::to_string(il) + ".";
     Layer L;
     L.attn_norm = bind_vector(store, p + "attn_norm.weight", d, what);
-    L.ffn_norm = bind_vector(store, p + "ffn_norm.weight", d, what);
+    L.ffn_norm = bind_vector(store, p + spec_.ffn_norm_name, d, what);
     L.mixer = make_mixer(spec_, il, store, what);
     L.ffn = std::make_unique<FeedForward>(spec_, il, store, what);
     if (spec_.layers[il].mixer != MixerKind::kAttention) has_recurrent_ = true;

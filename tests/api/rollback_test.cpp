@@ -110,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(Models, Rollback,
                          ::testing::Values("models/stories260K/stories260K.gguf",
                                            "models/synthetic/llama.gguf",
                                            "models/synthetic/qwen3.gguf",
-                                           "models/synthetic/lfm2.gguf"),
+                                           "models/synthetic/lfm2.gguf",
+                                           "models/synthetic/qwen35.gguf"),
                          [](const auto& info) {
                            std::string name = info.param.substr(info.param.rfind('/') + 1);
                            name = name.substr(0, name.find('.'));

@@ -189,6 +189,7 @@ void write_json(const json& j, const std::string& path) {
 }  // namespace
 
 void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::string& dir) {
+  if (c.arch == "qwen35") return write_qwen35_hf_folder(c, o, dir);
   fs::create_directories(dir);
   static const std::map<std::string, std::string> layer_names = {
       {"attn_norm.weight", "input_layernorm.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
@@ -241,6 +242,7 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
 }
 
 void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& path) {
+  if (c.arch == "qwen35") return write_qwen35_gguf(c, o, path);
   GgufWriter w;
   const std::string& a = c.arch;
   w.set_string("general.architecture", a);
@@ -285,6 +287,32 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
     w.add_tensor(name, dt, t.shape, encode(dt, values, name));
   });
   w.write(path);
+}
+
+void write_hf_tokenizer_files(int n_vocab, const std::string& dir) {
+  write_json(hf_tokenizer(synthetic_vocab(n_vocab)), (fs::path(dir) / "tokenizer.json").string());
+  write_json(json{{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<s>"}, {"eos_token", "</s>"},
+                  {"unk_token", "<unk>"}, {"tokenizer_class", "LlamaTokenizer"}, {"legacy", true}},
+             (fs::path(dir) / "tokenizer_config.json").string());
+}
+
+void add_gguf_tokenizer(GgufWriter& w, int n_vocab) {
+  const auto vocab = synthetic_vocab(n_vocab);
+  std::vector<float> scores(vocab.size(), 0.f);
+  std::vector<int32_t> types(vocab.size(), 1);
+  types[0] = 2;
+  types[1] = types[2] = 3;
+  for (int b = 0; b < 256; ++b) types[3 + b] = 6;
+  scores[3 + 256 + 1 + 94] = 1.f;
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_string_array("tokenizer.ggml.tokens", vocab);
+  w.set_f32_array("tokenizer.ggml.scores", scores);
+  w.set_i32_array("tokenizer.ggml.token_type", types);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.set_bool("tokenizer.ggml.add_bos_token", true);
+  w.set_bool("tokenizer.ggml.add_eos_token", false);
 }
 
 }  // namespace nagi::mkmodel

@@ -10,6 +10,10 @@
 
 #include "format/dtype.h"
 
+namespace nagi {
+class GgufWriter;
+}
+
 namespace nagi::mkmodel {
 
 struct ModelConfig {
@@ -35,6 +39,11 @@ struct ModelConfig {
   bool ff_auto_adjust = false;
   double ff_multiplier = 1.0;  // <= 0 writes null (no rounding to ff_multiple_of)
   int ff_multiple_of = 256;
+  // qwen35 (gated DeltaNet + gated attention hybrid); see qwen35_tensors.cpp.
+  int n_rot = 0;  // rotated dimensions per attention head (0: head_dim)
+  int linear_k_heads = 16, linear_v_heads = 16, linear_k_dim = 128, linear_v_dim = 128;
+  int conv_kernel = 4;
+  int full_attention_interval = 4;
 };
 
 struct WriteOptions {
@@ -44,5 +53,13 @@ struct WriteOptions {
 
 void write_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
 void write_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
+
+// qwen35 models (qwen35_tensors.cpp); write_hf_folder / write_gguf forward to them.
+void write_qwen35_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
+void write_qwen35_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
+
+// Pieces the per-architecture writers share with model_writer.cpp.
+void write_hf_tokenizer_files(int n_vocab, const std::string& dir);
+void add_gguf_tokenizer(GgufWriter& w, int n_vocab);
 
 }  // namespace nagi::mkmodel

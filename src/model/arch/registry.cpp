@@ -5,6 +5,7 @@
 
 #include "model/arch/lfm2.h"
 #include "model/arch/llama_family.h"
+#include "model/arch/qwen35.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -26,6 +27,8 @@ const std::vector<Family>& families() {
        llama_family_spec_from_hf, map_hf_tensor_names},
       {{"lfm2"}, {"lfm2"}, lfm2_spec_from_gguf, lfm2_spec_from_hf, lfm2_map_hf_tensor_names,
        lfm2_map_gguf_tensor_names},
+      {{"qwen35"}, {"qwen3_5", "qwen3_5_text"}, qwen35_spec_from_gguf, qwen35_spec_from_hf,
+       qwen35_map_hf_tensors},
   };
   return f;
 }

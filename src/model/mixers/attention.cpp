@@ -16,7 +16,7 @@ AttentionMixer::AttentionMixer(const ModelSpec& spec, int layer, const TensorSto
   const int64_t d = spec.n_embd;
   const int64_t nq = int64_t(a_.n_head) * a_.head_dim;
   const int64_t nkv = int64_t(a_.n_head_kv) * a_.head_dim;
-  wq_ = bind_matrix(store, p + "attn_q.weight", nq, d, what);
+  wq_ = bind_matrix(store, p + "attn_q.weight", a_.output_gate ? 2 * nq : nq, d, what);
   wk_ = bind_matrix(store, p + "attn_k.weight", nkv, d, what);
   wv_ = bind_matrix(store, p + "attn_v.weight", nkv, d, what);
   wo_ = bind_matrix(store, p + "attn_output.weight", d, nq, what);
@@ -65,11 +65,26 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   const int n = batch.n, pos0 = batch.pos0, d = n_embd_;
   const int nq = a_.n_head * a_.head_dim;
   const int nkv = a_.n_head_kv * a_.head_dim;
-  float* q_all = ws.get(kMixerSlot0 + 0, size_t(n) * nq);
+  const int q_rows = a_.output_gate ? 2 * nq : nq;
+  float* q_all = ws.get(kMixerSlot0 + 0, size_t(n) * q_rows);
   float* k_all = ws.get(kMixerSlot0 + 1, size_t(n) * nkv);
   float* v_all = ws.get(kMixerSlot0 + 2, size_t(n) * nkv);
   float* att = ws.get(kMixerSlot0 + 3, size_t(n) * nq);
-  matmul(wq_, xn, n, d, q_all, nq, pool);
+  matmul(wq_, xn, n, d, q_all, q_rows, pool);
+  float* gate = nullptr;
+  if (a_.output_gate) {
+    // Qwen3.5: each head's rows are [query | gate]. Move the gates aside and
+    // pack the queries to [n, nq] (destinations never pass their sources).
+    gate = ws.get(kMixerSlot0 + 4, size_t(n) * nq);
+    const int hd = a_.head_dim;
+    for (int t = 0; t < n; ++t) {
+      for (int h = 0; h < a_.n_head; ++h) {
+        const float* src = q_all + size_t(t) * q_rows + size_t(h) * 2 * hd;
+        std::memcpy(gate + size_t(t) * nq + size_t(h) * hd, src + hd, sizeof(float) * hd);
+        std::memmove(q_all + size_t(t) * nq + size_t(h) * hd, src, sizeof(float) * hd);
+      }
+    }
+  }
   matmul(wk_, xn, n, d, k_all, nkv, pool);
   matmul(wv_, xn, n, d, v_all, nkv, pool);
   for (int t = 0; t < n; ++t) {
@@ -120,6 +135,9 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
       }
     }
   });
+  if (gate) {
+    for (size_t i = 0; i < size_t(n) * nq; ++i) att[i] *= 1.f / (1.f + std::exp(-gate[i]));
+  }
   matmul(wo_, att, n, nq, out, d, pool);
 }
 
