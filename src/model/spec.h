@@ -16,6 +16,7 @@
 //   blk.N.ffn_norm.weight [n_embd]
 //   blk.N.ffn_gate.weight / ffn_up.weight [n_ff, n_embd]
 //   blk.N.ffn_down.weight [n_embd, n_ff]
+//   blk.N.post_attention_norm.weight / post_ffw_norm.weight [n_embd]  (if post_norms)
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,17 @@ struct AttentionSpec {
   bool qk_norm = false;   // Qwen3: per-head RMSNorm of q and k before RoPE
   float scale = 0.f;      // softmax scale, usually 1/sqrt(head_dim)
   RopeSpec rope;
+  // Sliding-window attention (Gemma 3 local layers): the query at position p
+  // sees keys max(0, p - window + 1) .. p; 0 = every earlier position.
+  int window = 0;
+  // Gemma 2-style score soft-capping cap * tanh(s / cap) before the softmax; 0 = off.
+  float softcap = 0.f;
+};
+
+// The FFN's gate activation: down(act(gate·x) ⊙ up·x).
+enum class FfnActivation {
+  kSilu,      // SwiGLU: Llama, Qwen
+  kGeluTanh,  // GeGLU with the tanh approximation: Gemma
 };
 
 // What moves information between positions in a layer.
@@ -57,6 +69,10 @@ struct LayerSpec {
   MixerKind mixer = MixerKind::kAttention;
   AttentionSpec attn;
   int n_ff = 0;
+  FfnActivation ffn_act = FfnActivation::kSilu;
+  // Gemma's sandwich norms: the mixer's and the FFN's outputs are RMS-normed
+  // (blk.N.post_attention_norm / post_ffw_norm) before the residual add.
+  bool post_norms = false;
 };
 
 // Defaults a model ships for generation (generation_config.json or the like);
@@ -71,7 +87,7 @@ struct GenerationDefaults {
 };
 
 struct ModelSpec {
-  std::string arch;         // "llama", "qwen2", "qwen3"
+  std::string arch;         // "llama", "qwen2", "qwen3", "gemma3"
   std::string name;         // human-readable, when the file has one
   std::string format;       // "gguf", "safetensors", "llama2c"
   int n_vocab = 0;
@@ -79,6 +95,8 @@ struct ModelSpec {
   int n_ctx_train = 0;      // maximum positions the model was trained for
   float norm_eps = 1e-5f;
   bool tied_embeddings = false;
+  float embed_scale = 1.f;          // embedding rows are multiplied by this (Gemma: sqrt(n_embd))
+  float final_logit_softcap = 0.f;  // logits = cap * tanh(logits / cap); 0 = off
   std::vector<LayerSpec> layers;
   int bos_id = -1;
   std::vector<int> eos_ids;  // any of these ends generation

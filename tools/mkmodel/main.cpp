@@ -26,6 +26,10 @@ const std::map<std::string, ModelConfig>& presets() {
       {"smollm2-135m", ModelConfig{.arch = "llama", .n_vocab = 49152, .n_embd = 576, .n_layer = 30, .n_head = 9,
                                    .n_head_kv = 3, .head_dim = 64, .n_ff = 1536, .n_ctx = 8192,
                                    .rope_theta = 100000.0, .norm_eps = 1e-5, .tied = true}},
+      {"gemma3-270m", ModelConfig{.arch = "gemma3", .n_vocab = 262144, .n_embd = 640, .n_layer = 18, .n_head = 4,
+                                  .n_head_kv = 1, .head_dim = 256, .n_ff = 2048, .n_ctx = 32768,
+                                  .rope_theta = 1000000.0, .norm_eps = 1e-6, .tied = true, .sliding_window = 512,
+                                  .swa_pattern = 6, .rope_local_theta = 10000.0}},
       {"tiny", ModelConfig{}},
   };
   return p;
@@ -49,12 +53,12 @@ int main(int argc, char** argv) {
   std::string preset = "tiny", format = "gguf", out, dtype = "f32";
   ModelConfig over;
   int shards = 1;
-  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m or tiny")->capture_default_str();
+  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, gemma3-270m or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
   app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
   app.add_option("--shards", shards, "hf: number of safetensors shards");
-  auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2 or qwen3");
+  auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2, qwen3 or gemma3");
   auto* o_vocab = app.add_option("--n-vocab", over.n_vocab);
   auto* o_embd = app.add_option("--n-embd", over.n_embd);
   auto* o_layer = app.add_option("--n-layer", over.n_layer);
@@ -66,6 +70,8 @@ int main(int argc, char** argv) {
   auto* o_theta = app.add_option("--rope-theta", over.rope_theta);
   auto* o_tied = app.add_option("--tied", over.tied, "Tie output and embedding (true/false)");
   auto* o_seed = app.add_option("--seed", over.seed);
+  auto* o_window = app.add_option("--sliding-window", over.sliding_window, "gemma3: window of the local layers");
+  auto* o_pattern = app.add_option("--swa-pattern", over.swa_pattern, "gemma3: every N-th layer is global");
   CLI11_PARSE(app, argc, argv);
   try {
     auto it = presets().find(preset);
@@ -83,8 +89,10 @@ int main(int argc, char** argv) {
     if (o_theta->count()) c.rope_theta = over.rope_theta;
     if (o_tied->count()) c.tied = over.tied;
     if (o_seed->count()) c.seed = over.seed;
-    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3") {
-      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3");
+    if (o_window->count()) c.sliding_window = over.sliding_window;
+    if (o_pattern->count()) c.swa_pattern = over.swa_pattern;
+    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "gemma3") {
+      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, gemma3");
     }
     nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards};
     if (format == "hf") {

@@ -12,7 +12,7 @@
 namespace nagi::mkmodel {
 
 struct ModelConfig {
-  std::string arch = "llama";  // llama, qwen2, qwen3
+  std::string arch = "llama";  // llama, qwen2, qwen3, gemma3
   int n_vocab = 512;
   int n_embd = 128;
   int n_layer = 2;
@@ -25,6 +25,10 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tied = true;
   uint64_t seed = 1;
+  // gemma3: sliding-window layers (every swa_pattern-th layer is global) and their RoPE base.
+  int sliding_window = 512;
+  int swa_pattern = 6;
+  double rope_local_theta = 10000.0;
 };
 
 struct WriteOptions {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "model/arch/gemma3.h"
 #include "model/arch/llama_family.h"
 #include "nagi/error.hpp"
 
@@ -21,6 +22,7 @@ const std::vector<Family>& families() {
   static const std::vector<Family> f = {
       {{"llama", "qwen2", "qwen3"}, {"llama", "qwen2", "qwen3"}, llama_family_spec_from_gguf,
        llama_family_spec_from_hf, map_hf_tensor_names},
+      {{"gemma3"}, {"gemma3", "gemma3_text"}, gemma3_spec_from_gguf, gemma3_spec_from_hf, gemma3_map_hf_tensors},
   };
   return f;
 }
