@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -190,20 +191,38 @@ TEST(Gemma3Hf, Bf16EmbeddingScaleIsRoundedLikeTransformers) {
   EXPECT_GT(max_diff(nagi_logits(dir, ids), want), 1e-3f);
 }
 
-TEST(Gemma3Hf, NestedMultimodalConfigLoadsTheLanguageModel) {
-  const std::string dir = test::temp_dir() + "/hf";
-  mkmodel(kTiny + " --format hf -o " + dir);
+// Gemma3ForConditionalGeneration checkpoints: the text config nested under
+// text_config, the language model's tensors under language_model.model.*
+// (original uploads) or model.language_model.* (transformers >= 4.52), and a
+// vision tower that is not loaded.
+TEST(Gemma3Hf, MultimodalCheckpointLoadsTheLanguageModel) {
+  const std::string dir = test::temp_dir();
+  mkmodel(kTiny + " --format hf -o " + dir + "/hf");
   const auto ids = random_prompt(30, 400, 7);
-  const auto want = reference_logits(dir, ids);
-  // Gemma3ForConditionalGeneration: the text config nested under text_config.
-  auto text = read_config(dir);
+  const auto want = reference_logits(dir + "/hf", ids);
+  auto text = read_config(dir + "/hf");
   text.erase("architectures");
-  nlohmann::json outer = {{"architectures", {"Gemma3ForConditionalGeneration"}},
-                          {"model_type", "gemma3"},
-                          {"text_config", text},
-                          {"vision_config", {{"model_type", "siglip_vision_model"}}}};
-  std::ofstream(dir + "/config.json") << outer.dump(2);
-  EXPECT_LE(max_diff(nagi_logits(dir, ids), want), kF64Tolerance);
+  const nlohmann::json outer = {{"architectures", {"Gemma3ForConditionalGeneration"}},
+                                {"model_type", "gemma3"},
+                                {"text_config", text},
+                                {"vision_config", {{"model_type", "siglip_vision_model"}}}};
+  TensorStore weights;
+  load_safetensors_folder(dir + "/hf", weights);
+  for (const std::string prefix : {"language_model.model.", "model.language_model."}) {
+    const std::string mm = dir + "/mm-" + prefix.substr(0, 5);
+    std::filesystem::create_directories(mm);
+    std::filesystem::copy_file(dir + "/hf/tokenizer.json", mm + "/tokenizer.json");
+    std::ofstream(mm + "/config.json") << outer.dump(2);
+    SafetensorsWriter w;
+    for (const auto& [name, view] : weights.all()) {
+      ASSERT_TRUE(name.starts_with("model."));
+      w.add(prefix + name.substr(6), view.dtype, view.shape, std::vector<uint8_t>(view.data, view.data + view.nbytes));
+    }
+    w.add_f32("vision_tower.vision_model.post_layernorm.weight", {4}, {1, 2, 3, 4});
+    w.add_f32("multi_modal_projector.mm_input_projection_weight", {2, 2}, {1, 0, 0, 1});
+    w.write(mm + "/model.safetensors");
+    EXPECT_LE(max_diff(nagi_logits(mm, ids), want), kF64Tolerance) << prefix;
+  }
 }
 
 TEST(Gemma3Hf, SoftcappingAndLinearRopeScalingMatchReference) {
