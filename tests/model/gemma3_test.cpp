@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include "gemma3_reference.h"
 #include "base/thread_pool.h"
+#include "format/gguf.h"
+#include "format/gguf_writer.h"
 #include "model/load.h"
 #include "model/transformer.h"
 #include "nagi/nagi.hpp"
@@ -313,6 +316,66 @@ TEST(Gemma3Hf, RollbackBeyondTheRingRestoresASnapshot) {
   ModelState fresh = tf.new_state(256);
   run(fresh, 0, 120, want.data());
   EXPECT_LE(test::max_abs_diff(got.data(), want.data(), n_vocab), 1e-5f);
+}
+
+}  // namespace
+}  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// The synthetic fixture rewritten with one metadata key changed (nullopt: removed).
+std::string rewrite_fixture(const std::string& key, std::optional<GgufValue> value) {
+  auto src = GgufFile::open(test::shared_path("models/synthetic/gemma3.gguf"));
+  GgufWriter w;
+  for (const auto& [k, v] : src->metadata()) {
+    if (k != key) w.set(k, v);
+  }
+  if (value) w.set(key, *value);
+  for (const GgufTensorInfo& t : src->tensors()) {
+    const uint8_t* p = src->tensor_data(t);
+    w.add_tensor(t.name, t.dtype, t.shape, std::vector<uint8_t>(p, p + t.nbytes));
+  }
+  const std::string path = test::temp_dir() + "/gemma3.gguf";
+  w.write(path);
+  return path;
+}
+
+TEST(Gemma3Gguf, SlidingWindowPatternForms) {
+  if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
+  TensorStore ref;
+  load_safetensors_file(test::shared_path("models/synthetic/reference/gemma3.safetensors"), ref);
+  const auto ids = test::tensor_i32(ref.get("p3.tokens", "ref"));
+  const auto want = test::tensor_f32(ref.get("p3.logits", "ref"));
+  auto logits = [&](const std::string& path) {
+    Session s(Model::load(path), {.n_threads = 2});
+    const auto got = s.eval(ids, true);
+    return test::max_abs_diff(got.data(), want.data(), got.size());
+  };
+  // Converter files omit the pattern; the default is 6, as in the fixture.
+  EXPECT_LE(logits(rewrite_fixture("gemma3.attention.sliding_window_pattern", std::nullopt)), kLlamaCppTolerance);
+  // Newer files: one bool per layer (true = sliding window).
+  GgufValue per_layer{.type = GgufType::kArray, .elem_type = GgufType::kBool};
+  std::vector<GgufValue> flags;
+  for (bool b : {true, true, true, true, true, false}) flags.push_back({.type = GgufType::kBool, .value = b});
+  per_layer.value = flags;
+  EXPECT_LE(logits(rewrite_fixture("gemma3.attention.sliding_window_pattern", per_layer)), kLlamaCppTolerance);
+  // Control: every layer global.
+  flags.assign(6, {.type = GgufType::kBool, .value = false});
+  per_layer.value = flags;
+  EXPECT_GT(logits(rewrite_fixture("gemma3.attention.sliding_window_pattern", per_layer)), 1.0f);
+}
+
+TEST(Gemma3Gguf, MissingWindowNamesFileAndKey) {
+  if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
+  const std::string path = rewrite_fixture("gemma3.attention.sliding_window", std::nullopt);
+  try {
+    Model::load(path);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gemma3.gguf"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gemma3.attention.sliding_window"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
