@@ -180,6 +180,19 @@ TEST(Gemma3Hf, MatchesFloat64ReferenceAndGguf) {
               batch, one_by_one, chunks, gguf, gguf_one);
 }
 
+// A window longer than the session's context (Gemma 3 1B: 512, run with
+// -c 256): the ring is just the context and never wraps.
+TEST(Gemma3Hf, WindowLongerThanTheContext) {
+  const std::string dir = test::temp_dir() + "/hf";
+  std::string args = kTiny;
+  args.replace(args.find("--sliding-window 8"), 18, "--sliding-window 300");
+  mkmodel(args + " --format hf -o " + dir);
+  const auto ids = random_prompt(90, 400, 17);
+  const auto want = reference_logits(dir, ids);
+  Session session(Model::load(dir), {.n_ctx = 100, .n_threads = 2});
+  EXPECT_LE(max_diff(session.eval(ids, true), want), kF64Tolerance);
+}
+
 TEST(Gemma3Hf, Bf16EmbeddingScaleIsRoundedLikeTransformers) {
   const std::string dir = test::temp_dir() + "/bf16";
   mkmodel(kTiny + " --format hf --dtype bf16 -o " + dir);

@@ -15,6 +15,12 @@ TEST(SlidingKv, RingHoldsWindowPlusMargin) {
   EXPECT_EQ(ring.bytes(), size_t(2) * (8 + KvState::kRingMargin) * 4 * sizeof(float));
   KvState small(20, 4, 8);  // a short context needs no more than itself
   EXPECT_EQ(small.capacity(), 20);
+  // Only a ring that wraps limits how many positions a batch writes at once
+  // (window + margin - window + 1); a window longer than the context does not.
+  EXPECT_EQ(ring.max_chunk(), KvState::kRingMargin + 1);
+  EXPECT_EQ(small.max_chunk(), 20);
+  EXPECT_EQ(KvState(100, 4, 512).max_chunk(), 100);
+  EXPECT_EQ(full.max_chunk(), 1000);
   // Position p and p + capacity share a row.
   EXPECT_EQ(ring.k(3), ring.k(3 + ring.capacity()));
   EXPECT_NE(ring.k(3), ring.k(4));

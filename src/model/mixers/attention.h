@@ -29,6 +29,7 @@ class KvState final : public LayerState {
       : kv_dim_(kv_dim),
         window_(window),
         capacity_(window > 0 ? std::min(n_ctx, window + kRingMargin) : n_ctx),
+        wraps_(capacity_ < n_ctx),
         k_(size_t(capacity_) * kv_dim),
         v_(size_t(capacity_) * kv_dim) {}
   float* k(int pos) { return k_.data() + size_t(pos % capacity_) * kv_dim_; }
@@ -36,7 +37,8 @@ class KvState final : public LayerState {
   int capacity() const { return capacity_; }
   // How many consecutive new positions a forward pass may write before it
   // must attend: the writes must not evict a key an unfinished query needs.
-  int max_chunk() const { return window_ > 0 ? capacity_ - window_ + 1 : capacity_; }
+  // A ring as long as the context (window + margin >= n_ctx) never wraps.
+  int max_chunk() const { return wraps_ ? capacity_ - window_ + 1 : capacity_; }
 
   // Going back to n needs positions max(0, n - window + 1) .. n - 1. The
   // ring holds positions >= n_past - capacity, except rows that positions
@@ -71,6 +73,7 @@ class KvState final : public LayerState {
   int kv_dim_;
   int window_;
   int capacity_;
+  bool wraps_;
   int oldest_intact_ = 0;  // rows of earlier positions were overwritten
   std::vector<float> k_, v_;
 };
