@@ -253,7 +253,18 @@ TEST(Gemma3Hf, SoftcappingAndLinearRopeScalingMatchReference) {
   const auto ids = random_prompt(40, 400, 9);
   const auto want = reference_logits(dir, ids);
   EXPECT_LE(max_diff(nagi_logits(dir, ids), want), kF64Tolerance);
+  // Newer configs put both RoPE settings under rope_parameters (nagi prefers
+  // them; the reference keeps reading rope_theta + rope_scaling, which agree).
+  config["rope_parameters"] = {
+      {"full_attention", {{"rope_type", "linear"}, {"factor", 8.0}, {"rope_theta", config["rope_theta"]}}},
+      {"sliding_attention", {{"rope_type", "default"}, {"rope_theta", config["rope_local_base_freq"]}}}};
+  std::ofstream(dir + "/config.json") << config.dump(2);
+  EXPECT_LE(max_diff(nagi_logits(dir, ids), want), kF64Tolerance);
+  config["rope_parameters"]["full_attention"]["factor"] = 1.0;
+  std::ofstream(dir + "/config.json") << config.dump(2);
+  EXPECT_GT(max_diff(nagi_logits(dir, ids), want), 1e-2f);
   // Control: the same weights without the caps and scaling differ clearly.
+  config.erase("rope_parameters");
   config["final_logit_softcapping"] = nullptr;
   std::ofstream(dir + "/config.json") << config.dump(2);
   EXPECT_GT(max_diff(nagi_logits(dir, ids), want), 1e-2f);
