@@ -80,6 +80,8 @@ SamplingParams Model::default_sampling() const {
   return p;
 }
 
+size_t Model::state_bytes(int n_ctx) const { return impl_->transformer->state_bytes_read(n_ctx); }
+
 size_t Model::kv_bytes_per_position() const {
   return impl_->transformer->state_bytes_read(1) - impl_->transformer->state_bytes_read(0);
 }

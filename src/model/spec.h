@@ -20,6 +20,7 @@
 //   blk.N.shortconv.in_proj.weight [3*n_embd, n_embd]  rows [B | C | x] (+ .bias if conv bias)
 //   blk.N.shortconv.conv.weight [n_embd, l_cache]              (+ .bias [n_embd])
 //   blk.N.shortconv.out_proj.weight [n_embd, n_embd]           (+ .bias [n_embd])
+//   blk.N.post_attention_norm.weight / post_ffw_norm.weight [n_embd]  (if post_norms)
 #pragma once
 
 #include <cstdint>
@@ -53,6 +54,11 @@ struct AttentionSpec {
   // Qwen3.5: attn_q has 2*n_head*head_dim rows, per head [query | gate], and
   // the attention output is multiplied by sigmoid(gate) before attn_output.
   bool output_gate = false;
+  // Sliding-window attention (Gemma 3 local layers): the query at position p
+  // sees keys max(0, p - window + 1) .. p; 0 = every earlier position.
+  int window = 0;
+  // Gemma 2-style score soft-capping cap * tanh(s / cap) before the softmax; 0 = off.
+  float softcap = 0.f;
 };
 
 // Gated DeltaNet (Qwen3.5 linear attention); see mixers/gated_deltanet.h.
@@ -74,6 +80,12 @@ struct ShortConvSpec {
   bool bias = false;  // in_proj / conv / out_proj biases (config conv_bias)
 };
 
+// The FFN's gate activation: down(act(gate·x) ⊙ up·x).
+enum class FfnActivation {
+  kSilu,      // SwiGLU: Llama, Qwen
+  kGeluTanh,  // GeGLU with the tanh approximation: Gemma
+};
+
 // What moves information between positions in a layer.
 enum class MixerKind {
   kAttention,  // softmax attention over a KV cache
@@ -87,6 +99,10 @@ struct LayerSpec {
   ShortConvSpec conv{};  // when mixer == kShortConv ({} keeps designated initializers warning-free)
   DeltaNetSpec deltanet;  // when mixer == kDeltaNet
   int n_ff = 0;
+  FfnActivation ffn_act = FfnActivation::kSilu;
+  // Gemma's sandwich norms: the mixer's and the FFN's outputs are RMS-normed
+  // (blk.N.post_attention_norm / post_ffw_norm) before the residual add.
+  bool post_norms = false;
 };
 
 // Defaults a model ships for generation (generation_config.json or the like);
@@ -101,7 +117,7 @@ struct GenerationDefaults {
 };
 
 struct ModelSpec {
-  std::string arch;         // "llama", "qwen2", "qwen3"
+  std::string arch;         // "llama", "qwen2", "qwen3", "gemma3"
   std::string name;         // human-readable, when the file has one
   std::string format;       // "gguf", "safetensors", "llama2c"
   int n_vocab = 0;
@@ -109,6 +125,8 @@ struct ModelSpec {
   int n_ctx_train = 0;      // maximum positions the model was trained for
   float norm_eps = 1e-5f;
   bool tied_embeddings = false;
+  float embed_scale = 1.f;          // embedding rows are multiplied by this (Gemma: sqrt(n_embd))
+  float final_logit_softcap = 0.f;  // logits = cap * tanh(logits / cap); 0 = off
   std::vector<LayerSpec> layers;
   // Name (after "blk.N.") of the norm before the FFN: GGUF qwen35 stores it
   // as post_attention_norm.weight.

@@ -37,6 +37,10 @@ const std::map<std::string, ModelConfig>& presets() {
                                    .rope_theta = 10000000.0, .norm_eps = 1e-6, .tied = true, .n_rot = 64,
                                    .linear_k_heads = 16, .linear_v_heads = 16, .linear_k_dim = 128,
                                    .linear_v_dim = 128, .conv_kernel = 4, .full_attention_interval = 4}},
+      {"gemma3-270m", ModelConfig{.arch = "gemma3", .n_vocab = 262144, .n_embd = 640, .n_layer = 18, .n_head = 4,
+                                  .n_head_kv = 1, .head_dim = 256, .n_ff = 2048, .n_ctx = 32768,
+                                  .rope_theta = 1000000.0, .norm_eps = 1e-6, .tied = true, .sliding_window = 512,
+                                  .swa_pattern = 6, .rope_local_theta = 10000.0}},
       {"tiny", ModelConfig{}},
   };
   return p;
@@ -60,12 +64,12 @@ int main(int argc, char** argv) {
   std::string preset = "tiny", format = "gguf", out, dtype = "f32";
   ModelConfig over;
   int shards = 1;
-  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, lfm2-350m, qwen3.5-0.8b or tiny")->capture_default_str();
+  app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, lfm2-350m, qwen3.5-0.8b, gemma3-270m or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
   app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
   app.add_option("--shards", shards, "hf: number of safetensors shards");
-  auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2, qwen3 or lfm2");
+  auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2, qwen3, lfm2, qwen35 or gemma3");
   auto* o_vocab = app.add_option("--n-vocab", over.n_vocab);
   auto* o_embd = app.add_option("--n-embd", over.n_embd);
   auto* o_layer = app.add_option("--n-layer", over.n_layer);
@@ -89,6 +93,8 @@ int main(int argc, char** argv) {
   auto* o_lv = app.add_option("--linear-v-heads", over.linear_v_heads, "qwen35: DeltaNet value heads");
   auto* o_ld = app.add_option("--linear-head-dim", over.linear_k_dim, "qwen35: DeltaNet key/value head size");
   auto* o_interval = app.add_option("--full-attention-interval", over.full_attention_interval, "qwen35");
+  auto* o_window = app.add_option("--sliding-window", over.sliding_window, "gemma3: window of the local layers");
+  auto* o_pattern = app.add_option("--swa-pattern", over.swa_pattern, "gemma3: every N-th layer is global");
   CLI11_PARSE(app, argc, argv);
   try {
     auto it = presets().find(preset);
@@ -117,8 +123,12 @@ int main(int argc, char** argv) {
     if (o_lv->count()) c.linear_v_heads = over.linear_v_heads;
     if (o_ld->count()) c.linear_k_dim = c.linear_v_dim = over.linear_k_dim;
     if (o_interval->count()) c.full_attention_interval = over.full_attention_interval;
-    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "lfm2" && c.arch != "qwen35") {
-      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, lfm2, qwen35");
+    if (o_window->count()) c.sliding_window = over.sliding_window;
+    if (o_pattern->count()) c.swa_pattern = over.swa_pattern;
+    if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "lfm2" && c.arch != "qwen35" &&
+        c.arch != "gemma3") {
+      throw nagi::Error(nagi::ErrorCode::kInvalidArgument,
+                        "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, lfm2, qwen35, gemma3");
     }
     nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards};
     if (format == "hf") {

@@ -1,5 +1,7 @@
 #include "model_writer.h"
 
+#include "gemma3_tensors.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -88,7 +90,7 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(Tensor&&)>& 
       make(p + "attn_k.bias", {nkv}, 0.0, 0.02, false);
       make(p + "attn_v.bias", {nkv}, 0.0, 0.02, false);
     }
-    if (c.arch == "qwen3") {
+    if (c.arch == "qwen3" || c.arch == "gemma3") {
       make(p + "attn_q_norm.weight", {c.head_dim}, 1.0, 0.1, false);
       make(p + "attn_k_norm.weight", {c.head_dim}, 1.0, 0.1, false);
     }
@@ -97,6 +99,10 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(Tensor&&)>& 
     make(p + "ffn_gate.weight", {c.n_ff, d}, 0.0, 1.0 / std::sqrt(double(d)), true);
     make(p + "ffn_up.weight", {c.n_ff, d}, 0.0, 1.0 / std::sqrt(double(d)), true);
     make(p + "ffn_down.weight", {d, c.n_ff}, 0.0, 1.0 / std::sqrt(double(c.n_ff)), true);
+    if (c.arch == "gemma3") {  // sandwich norms
+      make(p + "post_attention_norm.weight", {d}, 1.0, 0.1, false);
+      make(p + "post_ffw_norm.weight", {d}, 1.0, 0.1, false);
+    }
   }
 }
 
@@ -205,8 +211,12 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
   int index = 0;
   for_each_tensor(c, [&](Tensor&& t) {
     std::string hf;
-    if (c.arch == "lfm2") hf = lfm2_hf_name(t.name, t.shape);
-    else if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
+    if (c.arch == "lfm2") {
+      hf = lfm2_hf_name(t.name, t.shape);
+    } else if (c.arch == "gemma3") {
+      hf = gemma3_hf_name(t.name);
+      if (gemma3_is_norm(t.name)) for (float& v : t.values) v -= 1.f;
+    } else if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
     else if (t.name == "output.weight") hf = "lm_head.weight";
     else if (t.name == "output_norm.weight") hf = "model.norm.weight";
     else {
@@ -234,7 +244,7 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
     write_json(json{{"metadata", json::object()}, {"weight_map", weight_map}},
                (fs::path(dir) / "model.safetensors.index.json").string());
   }
-  write_json(hf_config(c), (fs::path(dir) / "config.json").string());
+  write_json(c.arch == "gemma3" ? gemma3_hf_config(c, o.dtype) : hf_config(c), (fs::path(dir) / "config.json").string());
   write_json(hf_tokenizer(synthetic_vocab(c.n_vocab)), (fs::path(dir) / "tokenizer.json").string());
   write_json(json{{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<s>"}, {"eos_token", "</s>"},
                   {"unk_token", "<unk>"}, {"tokenizer_class", "LlamaTokenizer"}, {"legacy", true}},
@@ -260,6 +270,7 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
   w.set_u32(a + ".vocab_size", c.n_vocab);
   if (a == "lfm2") lfm2_gguf_metadata(c, w);  // replaces head_count_kv and the ff size
+  if (a == "gemma3") gemma3_gguf_metadata(c, w);
   const auto vocab = synthetic_vocab(c.n_vocab);
   std::vector<float> scores(vocab.size(), 0.f);
   std::vector<int32_t> types(vocab.size(), 1);

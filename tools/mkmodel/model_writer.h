@@ -17,7 +17,7 @@ class GgufWriter;
 namespace nagi::mkmodel {
 
 struct ModelConfig {
-  std::string arch = "llama";  // llama, qwen2, qwen3
+  std::string arch = "llama";  // llama, qwen2, qwen3, gemma3
   int n_vocab = 512;
   int n_embd = 128;
   int n_layer = 2;
@@ -44,6 +44,10 @@ struct ModelConfig {
   int linear_k_heads = 16, linear_v_heads = 16, linear_k_dim = 128, linear_v_dim = 128;
   int conv_kernel = 4;
   int full_attention_interval = 4;
+  // gemma3: sliding-window layers (every swa_pattern-th layer is global) and their RoPE base.
+  int sliding_window = 512;
+  int swa_pattern = 6;
+  double rope_local_theta = 10000.0;
 };
 
 struct WriteOptions {

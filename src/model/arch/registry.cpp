@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/arch/lfm2.h"
+#include "model/arch/gemma3.h"
 #include "model/arch/llama_family.h"
 #include "model/arch/qwen35.h"
 #include "nagi/error.hpp"
@@ -29,6 +30,7 @@ const std::vector<Family>& families() {
        lfm2_map_gguf_tensor_names},
       {{"qwen35"}, {"qwen3_5", "qwen3_5_text"}, qwen35_spec_from_gguf, qwen35_spec_from_hf,
        qwen35_map_hf_tensors},
+      {{"gemma3"}, {"gemma3", "gemma3_text"}, gemma3_spec_from_gguf, gemma3_spec_from_hf, gemma3_map_hf_tensors},
   };
   return f;
 }
