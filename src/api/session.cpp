@@ -125,7 +125,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   result.n_reused = static_cast<int>(keep);
   // The next turn of a chat shares this prompt; models whose state cannot be
   // truncated roll back to here cheaply instead of replaying from the start.
-  if (s.transformer->has_recurrent_state()) s.state.snapshot();
+  if (s.transformer->needs_snapshots()) s.state.snapshot();
 
   StreamDecoder decoder(tok, true);
   std::string text;        // everything decoded so far

@@ -50,7 +50,11 @@ Transformer::Transformer(ModelSpec spec, const TensorStore& store, const std::st
     }
     L.mixer = make_mixer(spec_, il, store, what);
     L.ffn = std::make_unique<FeedForward>(spec_, il, store, what);
-    if (spec_.layers[il].mixer != MixerKind::kAttention) has_recurrent_ = true;
+    // Recurrent mixers only know the present; a sliding-window ring forgets
+    // rows older than its margin. Either way deep rollbacks need snapshots.
+    if (spec_.layers[il].mixer != MixerKind::kAttention || spec_.layers[il].attn.window > 0) {
+      needs_snapshots_ = true;
+    }
     layers_.push_back(std::move(L));
   }
 }

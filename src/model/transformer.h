@@ -48,8 +48,9 @@ class Transformer {
   // newest snapshot at or before n plus a replay of the tokens after it.
   void rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const;
 
-  // True when some layer's state cannot simply be truncated (conv/recurrent).
-  bool has_recurrent_state() const { return has_recurrent_; }
+  // True when some layer's state cannot always be truncated (conv/recurrent
+  // states, sliding-window rings): rollback then relies on snapshots.
+  bool needs_snapshots() const { return needs_snapshots_; }
 
   // Bytes of KV/recurrent state read per decoded token at context n_past.
   size_t state_bytes_read(int n_past) const;
@@ -66,7 +67,7 @@ class Transformer {
   Matrix embed_, output_;
   std::vector<float> output_norm_;
   std::vector<Layer> layers_;
-  bool has_recurrent_ = false;
+  bool needs_snapshots_ = false;
 };
 
 }  // namespace nagi
