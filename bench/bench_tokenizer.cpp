@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
     const double load_s = seconds_since(w0);
     double best_cpu = 1e30, best_wall = 1e30;
     size_t n_ids = 0;
+    uint64_t digest = 1469598103934665603ull;  // FNV-1a of the ids: compare encoders exactly
     for (int rep = 0; rep < 3; ++rep) {
       w0 = std::chrono::steady_clock::now();
       const double c0 = cpu_seconds();
@@ -139,6 +140,9 @@ int main(int argc, char** argv) {
       best_cpu = std::min(best_cpu, cpu_seconds() - c0);
       best_wall = std::min(best_wall, seconds_since(w0));
       n_ids = ids.size();
+      if (rep == 0) {
+        for (int32_t id : ids) digest = (digest ^ static_cast<uint32_t>(id)) * 1099511628211ull;
+      }
     }
     // Line by line, as a server sees many short requests (cache warm).
     size_t pos = 0, n_line_ids = 0;
@@ -152,9 +156,9 @@ int main(int argc, char** argv) {
     const double lines_cpu = cpu_seconds() - c0;
     const double mbytes = text.size() / 1e6;
     std::printf("%-7s load %.2f s | whole text: %.1f MB/s CPU (%.1f MB/s wall), %zu tokens, %.2f bytes/token | "
-                "line by line: %.1f MB/s CPU\n",
+                "line by line: %.1f MB/s CPU | ids %016llx\n",
                 name.c_str(), load_s, mbytes / best_cpu, mbytes / best_wall, n_ids, double(text.size()) / n_ids,
-                mbytes / lines_cpu);
+                mbytes / lines_cpu, static_cast<unsigned long long>(digest));
     std::fflush(stdout);
   }
   return 0;

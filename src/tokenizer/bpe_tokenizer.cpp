@@ -149,6 +149,7 @@ class BpeTokenizer final : public Tokenizer {
     }
     raw_matcher_ = AddedTokenMatcher(raw_added_);
     norm_matcher_ = AddedTokenMatcher(norm_added_);
+    init_space_mark_split();
     for (const DecoderStep& step : spec_.decoder) {
       if (step.kind == DecoderStep::Kind::kFuse) fused_ = true;
       if (step.kind == DecoderStep::Kind::kStrip && fused_ && step.content == " ") stream_strip_ += step.start;
@@ -414,10 +415,55 @@ class BpeTokenizer final : public Tokenizer {
     return out;
   }
 
+  // SentencePiece-style vocabularies (gemma3) hand BPE whole sentences as
+  // one word. A merge can only build a vocabulary piece, so where no piece
+  // has "▁" right after another character, nothing can span the boundary
+  // before a "▁" that follows another character: the sentence splits there
+  // into short words with the same result, and short words hit the cache.
+  // The few pieces that do (gemma3 has ">▁</") turn the split off for the
+  // words that contain them.
+  void init_space_mark_split() {
+    if (spec_.bpe.ignore_merges || spec_.vocab.find(kSpaceMark) < 0) return;
+    for (const auto& [piece, id] : spec_.vocab.piece_to_id) {
+      for (size_t at = piece.find(kSpaceMark, 1); at != std::string::npos; at = piece.find(kSpaceMark, at + 1)) {
+        if (at < kSpaceMark.size() || piece.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) != 0) {
+          crossing_pieces_.push_back(piece);
+          break;
+        }
+      }
+      if (crossing_pieces_.size() > 64) {
+        crossing_pieces_.clear();
+        return;  // too many to check per word: keep whole words
+      }
+    }
+    split_at_space_mark_ = true;
+  }
+
+  void encode_word(std::string_view word, std::vector<int32_t>& out) const {
+    if (!split_at_space_mark_ || word.size() <= kCacheMaxWordBytes) {
+      encode_word_cached(word, out);
+      return;
+    }
+    for (const std::string& p : crossing_pieces_) {
+      if (word.find(p) != std::string_view::npos) {
+        encode_word_cached(word, out);
+        return;
+      }
+    }
+    size_t start = 0;
+    for (size_t at = word.find(kSpaceMark, 1); at != std::string_view::npos; at = word.find(kSpaceMark, at + 1)) {
+      const bool after_mark = at >= kSpaceMark.size() && word.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) == 0;
+      if (after_mark || at == start) continue;
+      encode_word_cached(word.substr(start, at - start), out);
+      start = at;
+    }
+    encode_word_cached(word.substr(start), out);
+  }
+
   // Pre-tokenized words repeat a lot in real text ("the", " of", "\n"), and
   // a word always encodes the same, so short words go through a cache shared
   // by all callers (encode() is const and may run on several threads).
-  void encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  void encode_word_cached(std::string_view word, std::vector<int32_t>& out) const {
     if (word.size() > kCacheMaxWordBytes) {
       encode_word_uncached(word, out);
       return;
@@ -555,6 +601,8 @@ class BpeTokenizer final : public Tokenizer {
   AddedTokenMatcher norm_matcher_;
   bool fused_ = false;
   size_t stream_strip_ = 0;
+  bool split_at_space_mark_ = false;
+  std::vector<std::string> crossing_pieces_;  // pieces with "▁" right after another character
   static constexpr size_t kCacheMaxWordBytes = 64;
   static constexpr size_t kCacheMaxEntries = size_t{1} << 16;
   mutable std::shared_mutex cache_mutex_;
