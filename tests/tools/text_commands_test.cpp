@@ -26,19 +26,19 @@ TEST(TokenizeCommand, EncodesLikeTheFixtures) {
   r = run_nagi("tokenize --tokenizer " + tok_dir("qwen3") + "/tokenizer.json", "<|im_start|>Hello world");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "[151644,9707,1879]\n");
-  // gemma3 adds <bos> unless --no-special.
+  // gemma3 adds <bos> unless --no-special (two cases: gemma3 loads slowly under ASan).
   const auto rows = test::read_jsonl(tok_dir("gemma3") + "/encode_cases.jsonl");
   int checked = 0;
   for (const json& row : rows) {
     const std::string text = row["text"];
-    if (text.empty() || text.find('\0') != std::string::npos || checked >= 4) continue;
+    if (text.empty() || text.find('\0') != std::string::npos || checked >= 2) continue;
     const bool add = row["add_special_tokens"];
     r = run_nagi("tokenize --tokenizer " + tok_dir("gemma3") + (add ? "" : " --no-special"), text);
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(json::parse(r.out), row["ids"]) << json(text).dump();
     ++checked;
   }
-  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(TokenizeCommand, GgufModelAndDecode) {
