@@ -124,6 +124,18 @@ TEST(GgufBpeVocab, AddBosFlagAndAliases) {
   EXPECT_EQ(tok->decode(std::vector<int32_t>{128000, 9906, 1917}, true), "Hello world");
 }
 
+TEST(GgufBpeVocab, PreTokenizerNameMatters) {
+  REQUIRE_SHARED();
+  // Llama 3 cuts digits in groups of three and lets punctuation open a
+  // word; GPT-2's split keeps digit runs whole, so the wrong preset gives
+  // other ids.
+  const auto llama = write_and_load(gguf_from_tokenizer_json("llama3", "llama-bpe", false), "llama-pre.gguf");
+  const auto gpt2 = write_and_load(gguf_from_tokenizer_json("llama3", "gpt2", false), "llama-gpt2-pre.gguf");
+  const std::string text = "In 2024 we paid 1234567 dollars.\n\n  $Hello";
+  EXPECT_EQ(llama->encode(text, false), load_hf_tokenizer(test::shared_path("tokenizers/llama3"))->encode(text, false));
+  EXPECT_NE(gpt2->encode(text, false), llama->encode(text, false));
+}
+
 TEST(GgufBpeVocab, UnknownPreTokenizerIsRefused) {
   REQUIRE_SHARED();
   GgufWriter w;
