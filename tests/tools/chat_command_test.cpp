@@ -84,6 +84,32 @@ TEST(ChatCommand, ModelWithAChatTemplate) {
   EXPECT_EQ(p.out, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
 }
 
+// A random-weight GGUF carrying Qwen3's real vocabulary and chat template
+// (nagi-mkmodel --tokenizer): tokenize, prompt and chat all use them.
+TEST(ChatCommand, GgufWithQwen3VocabularyAndTemplate) {
+  REQUIRE_SHARED();
+  const std::string model = test::temp_dir() + "/qwen3-vocab.gguf";
+  ASSERT_EQ(test::run_mkmodel("--preset tiny --arch qwen3 --dtype q8_0 --tokenizer " +
+                              test::shared_path("tokenizers/qwen3") + " -o " + model),
+            0);
+  const auto t = run_nagi("tokenize -m " + model + " 'Hello world <|im_start|>'");
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_EQ(t.out, "[9707,1879,220,151644]\n");
+  const auto rows = test::read_jsonl(test::shared_path("templates/qwen3/cases.jsonl"));
+  const auto& c = rows.at(0);
+  const nlohmann::json req = {{"messages", c["messages"]}, {"add_generation_prompt", c["add_generation_prompt"]}};
+  const auto p = run_nagi("prompt -m " + model, req.dump());
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_EQ(p.out, c["expected"].get<std::string>());
+  const auto r = run_nagi("chat -m " + model + " --temp 0 -n 6 -t 1 -v --chat-template-kwargs '{\"enable_thinking\": false}'",
+                          "hi\nhow are you\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto turn = turns(r.err);
+  ASSERT_EQ(turn.size(), 2u) << r.err;
+  expect_from_scratch(turn[0], "turn 1");
+  expect_incremental(turn[1], "turn 2");
+}
+
 TEST(ChatCommand, EofAndExitQuit) {
   REQUIRE_SHARED();
   auto r = run_nagi("chat -m " + test::stories_path("stories260K.gguf") + " --temp 0 -n 4 -t 1 -v", "/exit\nhello\n");
