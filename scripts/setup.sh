@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build g++ pkg-config
           libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev)
+# `setup.sh fuzz`: also clang with libFuzzer (scripts/fuzz.sh).
+if [ "${1:-}" = fuzz ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

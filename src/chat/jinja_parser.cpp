@@ -21,10 +21,30 @@ class Parser {
  private:
   const Token& peek(size_t ahead = 0) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
   const Token& next() {
+    // Chains (a+a+a..., x.y.y.y...) nest the tree as deep as they are long,
+    // and rendering and freeing the tree recurse over that depth: no real
+    // template has a tag anywhere near this long.
+    if (pos_ - tag_start_ > kMaxTagTokens) fail("tag longer than " + std::to_string(kMaxTagTokens) + " tokens");
     const Token& t = toks_[pos_];
     if (pos_ + 1 < toks_.size()) ++pos_;
     return t;
   }
+
+  // Bounds recursion (nested parentheses, 'not not ...', nested blocks) so
+  // that hostile templates fail with an error instead of overflowing the stack.
+  struct DepthGuard {
+    explicit DepthGuard(Parser& p) : parser(p) {
+      if (++parser.depth_ > kMaxDepth) parser.fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    ~DepthGuard() { --parser.depth_; }
+    DepthGuard(const DepthGuard&) = delete;
+    DepthGuard& operator=(const DepthGuard&) = delete;
+    Parser& parser;
+  };
+  static constexpr int kMaxDepth = 100;
+  static constexpr size_t kMaxTagTokens = 1000;
+  int depth_ = 0;
+  size_t tag_start_ = 0;
   bool is_op(const char* op, size_t ahead = 0) const {
     return peek(ahead).type == TokenType::kOp && peek(ahead).text == op;
   }
@@ -73,8 +93,10 @@ class Parser {
   // Parses nodes until a block tag whose name is in `ends`; that name is
   // stored in `end` and the parser stands right after it.
   Body parse_body(const std::set<std::string>& ends, std::string& end) {
+    DepthGuard guard(*this);
     Body body;
     while (true) {
+      tag_start_ = pos_;
       const Token& t = peek();
       if (t.type == TokenType::kEof) {
         if (!ends.empty()) template_error(t.line, "unexpected end of template, expected '" + *ends.begin() + "'");
@@ -207,6 +229,7 @@ class Parser {
   }
 
   ExprPtr parse_expression(bool with_condexpr) {
+    DepthGuard guard(*this);
     ExprPtr e = parse_or();
     if (!with_condexpr) return e;
     while (is_name("if")) {
@@ -247,6 +270,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    DepthGuard guard(*this);
     if (is_name("not")) {
       int line = next().line;
       auto u = make(Expr::Type::kUnary, line);
@@ -316,6 +340,7 @@ class Parser {
   }
 
   ExprPtr parse_unary() {
+    DepthGuard guard(*this);
     if (is_op("-") || is_op("+")) {
       const Token& t = next();
       auto u = make(Expr::Type::kUnary, t.line);

@@ -12,6 +12,17 @@ namespace nagi::jinja {
 
 namespace {
 
+// Rendering limits: a prompt is kilobytes, so these only stop hostile
+// templates (doubling strings in a loop, nested huge loops) from exhausting
+// memory or time; real templates stay far below them.
+constexpr size_t kMaxValueSize = size_t{32} << 20;  // bytes of a string, items of a list
+constexpr uint64_t kMaxSteps = 2'000'000;           // statements + expressions evaluated per render
+
+void check_size(size_t a, size_t b) {
+  if (a > kMaxValueSize || b > kMaxValueSize - a) throw RuntimeFailure("value too large (over 32 MiB)");
+}
+
+
 std::string undefined_name_msg(const std::string& name) { return "'" + name + "' is undefined"; }
 
 [[noreturn]] void type_error(const std::string& op, const Value& l, const Value& r) {
@@ -101,6 +112,8 @@ Interpreter::Flow Interpreter::exec_body(const Body& body, std::string& out) {
 
 Interpreter::Flow Interpreter::exec(const Node& n, std::string& out) {
   line_ = n.line;
+  count_step();
+  if (out.size() > kMaxValueSize) throw RuntimeFailure("output too large (over 32 MiB)");
   switch (n.type) {
     case Node::Type::kText: out += n.text; break;
     case Node::Type::kOutput: out += eval(*n.expr).str(); break;
@@ -144,6 +157,7 @@ void Interpreter::exec_for(const Node& n, std::string& out) {
     // loop.last count only the kept items.
     std::vector<Value> kept;
     for (auto& item : items) {
+      count_step();
       scopes_.emplace_back();
       assign_targets(n.targets, item);
       bool keep = eval(*n.cond).truthy();
@@ -154,6 +168,7 @@ void Interpreter::exec_for(const Node& n, std::string& out) {
   }
   const size_t len = items.size();
   for (size_t i = 0; i < len; ++i) {
+    count_step(8);  // building `loop` costs about as much as eight small evaluations
     Dict loop;
     const auto idx = static_cast<int64_t>(i);
     const auto n_items = static_cast<int64_t>(len);
@@ -342,6 +357,7 @@ Value Interpreter::slice(const Value& obj, const Value& start, const Value& stop
 
 Value Interpreter::eval(const Expr& e) {
   line_ = e.line;
+  count_step();
   switch (e.type) {
     case Expr::Type::kLiteral: return e.literal;
     case Expr::Type::kName: {
@@ -429,8 +445,17 @@ static bool contains(const Value& container, const Value& item) {
   }
 }
 
+void Interpreter::count_step(uint64_t n) {
+  steps_ += n;
+  if (steps_ > kMaxSteps) throw RuntimeFailure("template too expensive (over 2 million evaluation steps)");
+}
+
 Value Interpreter::binary_op(const std::string& op, const Value& l, const Value& r) {
-  if (op == "~") return Value(l.str() + r.str());
+  if (op == "~") {
+    std::string a = l.str(), b = r.str();
+    check_size(a.size(), b.size());
+    return Value(a + b);
+  }
   if (op == "==") return Value(l.equals(r));
   if (op == "!=") return Value(!l.equals(r));
   if (op == "in") return Value(contains(r, l));
@@ -450,8 +475,12 @@ Value Interpreter::binary_op(const std::string& op, const Value& l, const Value&
   if (op == "+") {
     if (ints) return __builtin_add_overflow(l.as_int(), r.as_int(), &res) ? overflow() : Value(res);
     if (nums) return Value(l.as_double() + r.as_double());
-    if (l.is_string() && r.is_string()) return Value(l.as_string() + r.as_string());
+    if (l.is_string() && r.is_string()) {
+      check_size(l.as_string().size(), r.as_string().size());
+      return Value(l.as_string() + r.as_string());
+    }
     if (l.is_list() && r.is_list()) {
+      check_size(l.as_list().size(), r.as_list().size());
       std::vector<Value> items = l.as_list();
       items.insert(items.end(), r.as_list().begin(), r.as_list().end());
       return Value::list(std::move(items));
@@ -473,6 +502,8 @@ Value Interpreter::binary_op(const std::string& op, const Value& l, const Value&
     if ((seq.is_string() || seq.is_list()) && (cnt.is_int() || cnt.is_bool())) {
       int64_t n = std::max<int64_t>(0, cnt.as_int());
       if (n > 1'000'000) throw RuntimeFailure("repetition count too large");
+      const size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
+      if (unit > 0 && static_cast<uint64_t>(n) > kMaxValueSize / unit) throw RuntimeFailure("value too large (over 32 MiB)");
       if (seq.is_string()) {
         std::string s;
         for (int64_t i = 0; i < n; ++i) s += seq.as_string();

@@ -2,6 +2,7 @@
 // filters, tests and Python methods that chat templates call.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,6 +50,8 @@ class Interpreter {
   std::vector<Dict> scopes_;  // [0] globals, then template, loop and macro frames
   int line_ = 1;
   int macro_depth_ = 0;
+  uint64_t steps_ = 0;  // work done by this render (see count_step)
+  void count_step(uint64_t n = 1);
 };
 
 // Built-ins (jinja_builtins.cpp). They throw RuntimeFailure on misuse.

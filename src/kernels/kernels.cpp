@@ -6,6 +6,10 @@
 
 #include "kernels/kernels_fill.h"
 
+#ifdef NAGI_HAVE_X86_KERNELS
+#include <cpuid.h>
+#endif
+
 namespace nagi {
 
 std::string_view isa_name(Isa isa) {
@@ -24,6 +28,15 @@ std::optional<Isa> isa_from_name(std::string_view name) {
   return std::nullopt;
 }
 
+#ifdef NAGI_HAVE_X86_KERNELS
+// clang (14) has no "f16c" for __builtin_cpu_supports, so ask CPUID directly
+// (leaf 1, ECX bit 29).
+bool cpu_has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+#endif
+
 bool isa_supported(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return true;
@@ -31,8 +44,7 @@ bool isa_supported(Isa isa) {
     // Every feature the files of a level are compiled with must be present,
     // not just the ones their intrinsics use: the compiler may use any of them.
     case Isa::kAvx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-             __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case Isa::kAvx512:
       return isa_supported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

@@ -71,6 +71,35 @@ void push_symbol(std::vector<Symbol>& syms, int32_t id, size_t off, size_t len) 
 
 }  // namespace
 
+void MergeTable::rehash(size_t capacity) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(capacity, Slot{});
+  mask_ = capacity - 1;
+  for (const Slot& s : old) {
+    if (s.key == kEmpty) continue;
+    size_t i = hash(s.key) & mask_;
+    while (slots_[i].key != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
+void MergeTable::reserve(size_t n) {
+  size_t capacity = 16;
+  while (capacity < 2 * n) capacity *= 2;  // load factor <= 1/2
+  if (capacity > slots_.size()) rehash(capacity);
+}
+
+void MergeTable::emplace(uint64_t key, MergeRule rule) {
+  if (key == kEmpty) return;
+  if (2 * (size_ + 1) > slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
+  size_t i = hash(key) & mask_;
+  for (; slots_[i].key != kEmpty; i = (i + 1) & mask_) {
+    if (slots_[i].key == key) return;
+  }
+  slots_[i] = {key, rule};
+  ++size_;
+}
+
 void bpe_encode_ranked(std::string_view word, const Vocab& vocab, const MergeTable& merges,
                        const BpeOptions& opts, std::vector<int32_t>& out) {
   if (word.empty()) return;
@@ -85,7 +114,7 @@ void bpe_encode_ranked(std::string_view word, const Vocab& vocab, const MergeTab
   bool prev_unk = false;
   for (size_t i = 0; i < word.size();) {
     const size_t n = utf8::char_len_lossy(word, i);
-    const int32_t id = vocab.find(word.substr(i, n));
+    const int32_t id = vocab.find_char(word.substr(i, n));
     if (id >= 0) {
       push_symbol(syms, id, i, n);
       prev_unk = false;
@@ -115,10 +144,10 @@ void bpe_encode_ranked(std::string_view word, const Vocab& vocab, const MergeTab
     i += n;
   }
   merge_symbols(syms, [&](const Symbol& a, const Symbol& b, double& key, int32_t& new_id) {
-    auto it = merges.find(merge_key(a.id, b.id));
-    if (it == merges.end()) return false;
-    key = it->second.rank;
-    new_id = it->second.new_id;
+    const MergeRule* rule = merges.find(merge_key(a.id, b.id));
+    if (rule == nullptr) return false;
+    key = rule->rank;
+    new_id = rule->new_id;
     return true;
   });
   for (int32_t i = 0; i >= 0; i = syms[i].next) out.push_back(syms[i].id);
@@ -130,7 +159,7 @@ void bpe_encode_scored(std::string_view word, const Vocab& vocab, std::vector<in
   syms.reserve(word.size());
   for (size_t i = 0; i < word.size();) {
     const size_t n = utf8::char_len_lossy(word, i);
-    push_symbol(syms, vocab.find(word.substr(i, n)), i, n);
+    push_symbol(syms, vocab.find_char(word.substr(i, n)), i, n);
     i += n;
   }
   merge_symbols(syms, [&](const Symbol& a, const Symbol& b, double& key, int32_t& new_id) {

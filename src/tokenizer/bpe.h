@@ -19,11 +19,42 @@ struct MergeRule {
   int32_t rank;
   int32_t new_id;
 };
-using MergeTable = std::unordered_map<uint64_t, MergeRule>;
-
 inline uint64_t merge_key(int32_t a, int32_t b) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
 }
+
+// Open-addressing hash table of merges: the merge loop looks a pair up for
+// every candidate, and std::unordered_map's node chasing was the single
+// largest cost of encoding. Keys are merge_key(left, right) of non-negative
+// ids, so the all-ones key is free to mark empty slots.
+class MergeTable {
+ public:
+  void reserve(size_t n);
+  // Keeps the first rule of a pair (Hugging Face ranks a pair by its first listing).
+  void emplace(uint64_t key, MergeRule rule);
+  const MergeRule* find(uint64_t key) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == key) return &s.rule;
+      if (s.key == kEmpty) return nullptr;
+    }
+  }
+  size_t size() const { return size_; }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  struct Slot {
+    uint64_t key = kEmpty;
+    MergeRule rule{};
+  };
+  static size_t hash(uint64_t k) { return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20); }
+  void rehash(size_t capacity);
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
 
 struct BpeOptions {
   bool byte_fallback = true;

@@ -1,6 +1,9 @@
 #include "tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <array>
+#include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 #include <utility>
 
@@ -40,6 +43,7 @@ class AddedTokenMatcher {
     for (size_t t = 0; t < tokens.size(); ++t) {
       const std::string& c = tokens[t].content;
       if (c.empty()) continue;
+      first_byte_[static_cast<unsigned char>(c[0])] = true;
       uint32_t node = 0;
       for (unsigned char b : c) {
         const uint64_t key = (static_cast<uint64_t>(node) << 8) | b;
@@ -64,6 +68,9 @@ class AddedTokenMatcher {
   // and sets len.
   int32_t match(std::string_view text, size_t pos, const std::vector<AddedToken>& tokens,
                 bool parse_special, size_t& len) const {
+    // Most positions cannot start any added token: one table read instead
+    // of a hash lookup per byte of text.
+    if (!first_byte_[static_cast<unsigned char>(text[pos])]) return -1;
     uint32_t node = 0;
     int32_t best = -1;
     for (size_t i = pos; i < text.size(); ++i) {
@@ -82,6 +89,7 @@ class AddedTokenMatcher {
  private:
   std::unordered_map<uint64_t, uint32_t> edges_;
   std::vector<int32_t> terminal_;  // by node: token index ending there, or -1
+  std::array<bool, 256> first_byte_{};  // bytes some token starts with
 };
 
 // Word characters as the `\w` of Rust's regex crate (Alphabetic, marks,
@@ -141,6 +149,7 @@ class BpeTokenizer final : public Tokenizer {
     }
     raw_matcher_ = AddedTokenMatcher(raw_added_);
     norm_matcher_ = AddedTokenMatcher(norm_added_);
+    init_space_mark_split();
     for (const DecoderStep& step : spec_.decoder) {
       if (step.kind == DecoderStep::Kind::kFuse) fused_ = true;
       if (step.kind == DecoderStep::Kind::kStrip && fused_ && step.content == " ") stream_strip_ += step.start;
@@ -406,7 +415,76 @@ class BpeTokenizer final : public Tokenizer {
     return out;
   }
 
+  // SentencePiece-style vocabularies (gemma3) hand BPE whole sentences as
+  // one word. A merge can only build a vocabulary piece, so where no piece
+  // has "▁" right after another character, nothing can span the boundary
+  // before a "▁" that follows another character: the sentence splits there
+  // into short words with the same result, and short words hit the cache.
+  // The few pieces that do (gemma3 has ">▁</") turn the split off for the
+  // words that contain them.
+  void init_space_mark_split() {
+    if (spec_.bpe.ignore_merges || spec_.vocab.find(kSpaceMark) < 0) return;
+    for (const auto& [piece, id] : spec_.vocab.piece_to_id) {
+      for (size_t at = piece.find(kSpaceMark, 1); at != std::string::npos; at = piece.find(kSpaceMark, at + 1)) {
+        if (at < kSpaceMark.size() || piece.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) != 0) {
+          crossing_pieces_.push_back(piece);
+          break;
+        }
+      }
+      if (crossing_pieces_.size() > 64) {
+        crossing_pieces_.clear();
+        return;  // too many to check per word: keep whole words
+      }
+    }
+    split_at_space_mark_ = true;
+  }
+
   void encode_word(std::string_view word, std::vector<int32_t>& out) const {
+    if (!split_at_space_mark_ || word.size() <= kCacheMaxWordBytes) {
+      encode_word_cached(word, out);
+      return;
+    }
+    for (const std::string& p : crossing_pieces_) {
+      if (word.find(p) != std::string_view::npos) {
+        encode_word_cached(word, out);
+        return;
+      }
+    }
+    size_t start = 0;
+    for (size_t at = word.find(kSpaceMark, 1); at != std::string_view::npos; at = word.find(kSpaceMark, at + 1)) {
+      const bool after_mark = at >= kSpaceMark.size() && word.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) == 0;
+      if (after_mark || at == start) continue;
+      encode_word_cached(word.substr(start, at - start), out);
+      start = at;
+    }
+    encode_word_cached(word.substr(start), out);
+  }
+
+  // Pre-tokenized words repeat a lot in real text ("the", " of", "\n"), and
+  // a word always encodes the same, so short words go through a cache shared
+  // by all callers (encode() is const and may run on several threads).
+  void encode_word_cached(std::string_view word, std::vector<int32_t>& out) const {
+    if (word.size() > kCacheMaxWordBytes) {
+      encode_word_uncached(word, out);
+      return;
+    }
+    {
+      std::shared_lock lock(cache_mutex_);
+      auto it = word_cache_.find(word);
+      if (it != word_cache_.end()) {
+        out.insert(out.end(), it->second.begin(), it->second.end());
+        return;
+      }
+    }
+    const size_t first = out.size();
+    encode_word_uncached(word, out);
+    std::unique_lock lock(cache_mutex_);
+    // Bounded memory: start over rather than track recency.
+    if (word_cache_.size() >= kCacheMaxEntries) word_cache_.clear();
+    word_cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + first, out.end()));
+  }
+
+  void encode_word_uncached(std::string_view word, std::vector<int32_t>& out) const {
     if (spec_.model == TokenizerSpec::Model::kRankedBpe) {
       bpe_encode_ranked(word, spec_.vocab, spec_.merges, spec_.bpe, out);
     } else {
@@ -523,12 +601,19 @@ class BpeTokenizer final : public Tokenizer {
   AddedTokenMatcher norm_matcher_;
   bool fused_ = false;
   size_t stream_strip_ = 0;
+  bool split_at_space_mark_ = false;
+  std::vector<std::string> crossing_pieces_;  // pieces with "▁" right after another character
+  static constexpr size_t kCacheMaxWordBytes = 64;
+  static constexpr size_t kCacheMaxEntries = size_t{1} << 16;
+  mutable std::shared_mutex cache_mutex_;
+  mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> word_cache_;
 };
 
 }  // namespace
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(TokenizerSpec spec) {
   spec.special.resize(spec.vocab.pieces.size(), false);
+  spec.vocab.index_chars();
   return std::make_unique<BpeTokenizer>(std::move(spec));
 }
 

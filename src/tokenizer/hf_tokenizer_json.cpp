@@ -8,6 +8,7 @@
 // style (Llama 2, Gemma) and byte-level (GPT-2, Llama 3, Qwen) tokenizers.
 // Every component is checked and anything else is refused with
 // Error(kUnsupported) naming the file and field, never approximated.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -157,12 +158,17 @@ class HfLoader {
     const json& vocab = member(m, "vocab", "model");
     if (!vocab.is_object()) format_error("model.vocab", "expected an object of piece -> id");
     Vocab& v = spec.vocab;
+    int64_t max_id = -1;
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
       if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() >= kMaxId) {
         format_error("model.vocab['" + it.key() + "']", "expected an id in [0, " + std::to_string(kMaxId) + ")");
       }
+      max_id = std::max(max_id, it->get<int64_t>());
+    }
+    check_dense(max_id, vocab.size(), "model.vocab");
+    v.pieces.resize(static_cast<size_t>(max_id + 1));
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
       const auto id = static_cast<int32_t>(it->get<int64_t>());
-      if (id >= v.size()) v.pieces.resize(id + 1);
       v.pieces[id] = it.key();
       v.piece_to_id.emplace(it.key(), id);
     }
@@ -207,8 +213,22 @@ class HfLoader {
     }
   }
 
+  // Real vocabularies number their pieces densely; a few ids spread up to
+  // the limit would only make us allocate millions of empty entries.
+  void check_dense(int64_t max_id, size_t entries, const std::string& field) const {
+    if (max_id >= 2 * static_cast<int64_t>(entries) + 1024) {
+      format_error(field, "ids are too sparse: id " + std::to_string(max_id) + " for " + std::to_string(entries) +
+                              " entries");
+    }
+  }
+
   void load_added(const json& added, TokenizerSpec& spec) {
     if (!added.is_array()) format_error("added_tokens", "expected an array");
+    int64_t max_id = -1;
+    for (const json& a : added) {
+      if (a.is_object() && a.contains("id") && a["id"].is_number_integer()) max_id = std::max(max_id, a["id"].get<int64_t>());
+    }
+    check_dense(max_id, spec.vocab.pieces.size() + added.size(), "added_tokens");
     for (size_t i = 0; i < added.size(); ++i) {
       const std::string field = "added_tokens[" + std::to_string(i) + "]";
       const json& a = added[i];

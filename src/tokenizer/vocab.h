@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/utf8.h"
+
 namespace nagi {
 
 // Token kinds, numbered as GGUF's tokenizer.ggml.token_type.
@@ -47,7 +49,37 @@ struct Vocab {
     auto it = piece_to_id.find(piece);
     return it == piece_to_id.end() ? -1 : it->second;
   }
+
+  // Ids of the single characters below U+10000 (what BPE starts from), so
+  // the first step of every word needs no string hashing. Built by
+  // index_chars(); find_char() falls back to find() without it.
+  std::vector<int32_t> bmp_char_id;
+  void index_chars();
+  // `ch` is one character as the BPE loop cuts it (possibly an invalid byte).
+  int32_t find_char(std::string_view ch) const {
+    if (!bmp_char_id.empty()) {
+      const auto b0 = static_cast<uint8_t>(ch[0]);
+      if (ch.size() == 1 && b0 < 0x80) return bmp_char_id[b0];
+      if (ch.size() == 2 && (b0 & 0xE0) == 0xC0) {
+        return bmp_char_id[((b0 & 0x1Fu) << 6) | (static_cast<uint8_t>(ch[1]) & 0x3Fu)];
+      }
+      if (ch.size() == 3 && (b0 & 0xF0) == 0xE0) {
+        return bmp_char_id[((b0 & 0x0Fu) << 12) | ((static_cast<uint8_t>(ch[1]) & 0x3Fu) << 6) |
+                           (static_cast<uint8_t>(ch[2]) & 0x3Fu)];
+      }
+    }
+    return find(ch);
+  }
 };
+
+inline void Vocab::index_chars() {
+  bmp_char_id.assign(0x10000, -1);
+  for (const auto& [piece, id] : piece_to_id) {
+    if (piece.empty() || piece.size() > 3 || utf8::valid_char_len(piece, 0) != piece.size()) continue;
+    const uint32_t cp = utf8::decode_at(piece, 0, piece.size());
+    if (cp < 0x10000) bmp_char_id[cp] = id;
+  }
+}
 
 // Parses a byte-fallback piece "<0xXX>"; returns the byte or -1.
 inline int parse_byte_piece(std::string_view p) {

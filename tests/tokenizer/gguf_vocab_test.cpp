@@ -85,9 +85,12 @@ void expect_error(F&& f, ErrorCode code, const std::vector<std::string>& needles
 
 TEST(GgufTokenizer, UnsupportedModelIsRefused) {
   REQUIRE_SHARED();
-  auto g = rewritten("gpt2", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "gpt2"); });
+  auto g = rewritten("bert", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "bert"); });
   expect_error([&] { load_gguf_tokenizer(*g); }, ErrorCode::kUnsupported,
-               {g->path(), "tokenizer.ggml.model", "gpt2"});
+               {g->path(), "tokenizer.ggml.model", "bert"});
+  // A gpt2 vocabulary needs its merges.
+  auto g2 = rewritten("gpt2", [](GgufWriter& w) { w.set_string("tokenizer.ggml.model", "gpt2"); });
+  expect_error([&] { load_gguf_tokenizer(*g2); }, ErrorCode::kFormat, {g2->path(), "tokenizer.ggml.merges"});
 }
 
 TEST(GgufTokenizer, InconsistentMetadataIsRefused) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 
+#include "hf_vocab.h"
 #include "model_writer.h"
 #include "nagi/error.hpp"
 
@@ -64,11 +65,14 @@ int main(int argc, char** argv) {
   std::string preset = "tiny", format = "gguf", out, dtype = "f32";
   ModelConfig over;
   int shards = 1;
+  std::string tokenizer_dir, pre;
   app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, lfm2-350m, qwen3.5-0.8b, gemma3-270m or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
   app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
   app.add_option("--shards", shards, "hf: number of safetensors shards");
+  app.add_option("--tokenizer", tokenizer_dir, "gguf: embed this byte-level HF tokenizer folder (tokenizer.json, chat template) as a 'gpt2' vocabulary");
+  app.add_option("--pre", pre, "gguf with --tokenizer: tokenizer.ggml.pre (default: guessed: llama-bpe, qwen2 or gpt2)");
   auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2, qwen3, lfm2, qwen35 or gemma3");
   auto* o_vocab = app.add_option("--n-vocab", over.n_vocab);
   auto* o_embd = app.add_option("--n-embd", over.n_embd);
@@ -130,7 +134,14 @@ int main(int argc, char** argv) {
       throw nagi::Error(nagi::ErrorCode::kInvalidArgument,
                         "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, lfm2, qwen35, gemma3");
     }
-    nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards};
+    nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards, .tokenizer_dir = tokenizer_dir, .pre = pre};
+    if (!tokenizer_dir.empty()) {
+      if (format != "gguf") throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--tokenizer: only with --format gguf");
+      // The embedding needs a row per token.
+      nagi::GgufWriter probe;
+      const int n = nagi::mkmodel::write_gpt2_vocab(tokenizer_dir, pre, probe);
+      if (!o_vocab->count()) c.n_vocab = n;
+    }
     if (format == "hf") {
       nagi::mkmodel::write_hf_folder(c, o, out);
     } else if (format == "gguf") {

@@ -53,6 +53,8 @@ struct ModelConfig {
 struct WriteOptions {
   DType dtype = DType::kF32;  // matrices; norms and biases stay F32
   int shards = 1;             // HF only: >1 writes model-0000i-of-0000n.safetensors + index
+  std::string tokenizer_dir;  // GGUF only: embed this byte-level HF tokenizer (see hf_vocab.h)
+  std::string pre;            // its tokenizer.ggml.pre ("" = guess)
 };
 
 void write_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);

@@ -1,10 +1,10 @@
 // nagi run: generate text from a prompt, streaming it to stdout.
-#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "sampling_flags.h"
 #include "nagi/nagi.hpp"
 
 namespace nagi::cli {
@@ -15,9 +15,7 @@ struct RunArgs {
   int n_predict = 128;
   int threads = 0;
   int ctx = 0;
-  float temp = 0, top_p = 0, min_p = 0, repeat_penalty = 1, presence = 0, frequency = 0;
-  int top_k = 0, repeat_last_n = 64;
-  uint64_t seed = 0;
+  SamplingFlags sampling;
   bool ignore_eos = false, json = false, no_bos = false;
   std::vector<std::string> stop;
 };
@@ -43,18 +41,8 @@ void run(const RunArgs& a, CLI::App& cmd) {
   opt.max_tokens = a.n_predict;
   opt.ignore_eos = a.ignore_eos;
   opt.stop = a.stop;
-  SamplingParams& sp = opt.sampling;
-  sp = model->default_sampling();
-  if (cmd.count("--temp")) sp.temperature = a.temp;
-  if (cmd.count("--top-k")) sp.top_k = a.top_k;
-  if (cmd.count("--top-p")) sp.top_p = a.top_p;
-  if (cmd.count("--min-p")) sp.min_p = a.min_p;
-  if (cmd.count("--repeat-penalty")) sp.repeat_penalty = a.repeat_penalty;
-  if (cmd.count("--repeat-last-n")) sp.repeat_last_n = a.repeat_last_n;
-  if (cmd.count("--presence-penalty")) sp.presence_penalty = a.presence;
-  if (cmd.count("--frequency-penalty")) sp.frequency_penalty = a.frequency;
-  sp.seed = cmd.count("--seed") ? a.seed
-                                : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  opt.sampling = resolve_sampling(a.sampling, cmd, model->default_sampling());
+  const SamplingParams& sp = opt.sampling;
 
   Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads});
   g_active_session = &session;
@@ -112,15 +100,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-n,--n-predict", args->n_predict, "Tokens to generate (-1: until EOS or context end)")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: physical cores)");
   cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: model's, capped at 4096)");
-  cmd->add_option("--temp", args->temp, "Temperature (0: greedy)");
-  cmd->add_option("--top-k", args->top_k, "Top-k (0: off)");
-  cmd->add_option("--top-p", args->top_p, "Top-p (1: off)");
-  cmd->add_option("--min-p", args->min_p, "Min-p (0: off)");
-  cmd->add_option("--repeat-penalty", args->repeat_penalty, "Repetition penalty (1: off)");
-  cmd->add_option("--repeat-last-n", args->repeat_last_n, "Tokens the penalties look back (-1: all)");
-  cmd->add_option("--presence-penalty", args->presence, "Presence penalty");
-  cmd->add_option("--frequency-penalty", args->frequency, "Frequency penalty");
-  cmd->add_option("-s,--seed", args->seed, "Sampling seed (default: random)");
+  add_sampling_flags(*cmd, args->sampling);
   cmd->add_option("--stop", args->stop, "Stop string (repeatable)");
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past end-of-sequence");
   cmd->add_flag("--no-bos", args->no_bos, "Do not add the BOS token to the prompt");

@@ -17,6 +17,14 @@ std::string default_model_path() {
               ".bin), or set NAGI_MODEL");
 }
 
+std::string tokenizer_source(const std::string& model, const std::string& tokenizer) {
+  if (!model.empty() && !tokenizer.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, "give either -m/--model or --tokenizer, not both");
+  }
+  if (!tokenizer.empty()) return tokenizer;
+  return model.empty() ? default_model_path() : model;
+}
+
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& flag) {
   std::vector<int32_t> ids;
   size_t i = 0;

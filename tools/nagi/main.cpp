@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   nagi::cli::add_run_command(app, exit_code);
   nagi::cli::add_eval_command(app, exit_code);
   nagi::cli::add_info_command(app, exit_code);
+  nagi::cli::add_tokenize_command(app, exit_code);
+  nagi::cli::add_prompt_command(app, exit_code);
+  nagi::cli::add_chat_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
