@@ -78,6 +78,33 @@ struct SessionOptions {
   int n_threads = 0;  // 0: physical cores
 };
 
+// Speculative decoding: a cheap speculator proposes several tokens, the model
+// checks them in one batched pass and keeps those it would have sampled
+// itself. With accept = kGumbel the output is token-for-token the output of
+// plain decoding with the same seed (the draft and the target share the
+// (seed, position)-keyed Gumbel noise); kRejection is the classic
+// speculative-sampling baseline: same distribution, different tokens.
+struct SpeculativeOptions {
+  enum class Mode { kNone, kLookup, kDraft, kMtp };
+  enum class Accept { kGumbel, kRejection };
+  Mode mode = Mode::kNone;
+  std::string draft_model;             // kDraft: path of the draft model...
+  std::shared_ptr<Model> draft;        // ...or an already loaded one (takes precedence)
+  int draft_max = 8;                   // tokens proposed per step (>= 1)
+  Accept accept = Accept::kGumbel;
+  int lookup_ngram = 3;                // kLookup: longest suffix matched
+  int lookup_branches = 1;             // kLookup: > 1 proposes a tree (attention-only models)
+};
+
+struct SpeculativeStats {
+  int proposed = 0;       // draft tokens sent to verification
+  int accepted = 0;       // of those, kept
+  int target_passes = 0;  // forward passes of the model after the prefill
+  int tokens = 0;         // tokens generated
+  double acceptance_rate() const { return proposed > 0 ? double(accepted) / proposed : 0.0; }
+  double tokens_per_pass() const { return target_passes > 0 ? double(tokens) / target_passes : 0.0; }
+};
+
 struct GenerateOptions {
   int max_tokens = 128;          // < 0: until EOS or the context is full
   // Keep the cached positions the prompt shares with tokens() (the longest
@@ -87,6 +114,7 @@ struct GenerateOptions {
   bool ignore_eos = false;
   std::vector<std::string> stop; // stop strings (not included in the output)
   SamplingParams sampling;
+  SpeculativeOptions speculative;
 };
 
 struct TokenEvent {
@@ -102,6 +130,7 @@ struct GenerateResult {
   double prefill_seconds = 0, decode_seconds = 0;
   int n_prefill = 0, n_decode = 0;  // tokens evaluated in each phase
   int n_reused = 0;                 // prompt tokens whose cached state was kept
+  SpeculativeStats speculative;     // filled in every mode (plain: nothing proposed)
 };
 
 // Returning false from the callback stops generation.

@@ -59,11 +59,14 @@ size_t Transformer::state_bytes_read(int n_past) const {
 }
 
 void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Workspace& ws,
-                          float* logits, bool all_logits, ThreadPool& pool) const {
+                          float* logits, bool all_logits, ThreadPool& pool,
+                          std::span<const int32_t> parents) const {
   const int n = static_cast<int>(tokens.size());
   const int d = spec_.n_embd;
   const size_t nd = size_t(n) * d;
-  const Batch batch{n, state.n_past()};
+  Batch batch{n, state.n_past()};
+  std::vector<int32_t> depth;
+  if (!parents.empty()) tree_batch(parents, n, batch, depth);
   float* x = ws.get(kX, nd);
   float* xn = ws.get(kXn, nd);
   float* out = ws.get(kOut, nd);
@@ -92,6 +95,30 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
     rmsnorm(x + size_t(t) * d, output_norm_.data(), xf + size_t(t - first) * d, d, spec_.norm_eps);
   }
   matmul(output_, xf, n - first, d, logits, spec_.n_vocab, pool);
+}
+
+void Transformer::tree_batch(std::span<const int32_t> parents, int n, Batch& batch,
+                             std::vector<int32_t>& depth) const {
+  if (has_recurrent_) {
+    throw Error(ErrorCode::kUnsupported,
+                "tree batch: this model has recurrent layer state, which can only follow a chain");
+  }
+  if (static_cast<int>(parents.size()) != n)
+    throw Error(ErrorCode::kInvalidArgument, "tree batch: one parent per token needed");
+  depth.resize(size_t(n));
+  for (int t = 0; t < n; ++t) {
+    const int32_t p = parents[size_t(t)];
+    if (p < -1 || p >= t)
+      throw Error(ErrorCode::kInvalidArgument, "tree batch: parent of token " + std::to_string(t) + " must be in [-1, " + std::to_string(t) + ")");
+    depth[size_t(t)] = p < 0 ? 1 : depth[size_t(p)] + 1;
+  }
+  batch.parent = parents.data();
+  batch.depth = depth.data();
+}
+
+void Transformer::keep_path(ModelState& state, int pos0, const std::vector<int32_t>& path) const {
+  if (!state.keep_path(pos0, path))
+    throw Error(ErrorCode::kUnsupported, "tree batch: a layer state cannot keep a path (recurrent)");
 }
 
 void Transformer::rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const {

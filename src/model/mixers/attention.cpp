@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/thread_pool.h"
+#include "model/mixers/tree_mask.h"
 #include "model/weights.h"
 
 namespace nagi {
@@ -91,12 +92,14 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
         rmsnorm(head, k_norm_.data(), head, a_.head_dim, norm_eps_);
       }
     }
-    apply_rope(q, a_.n_head, pos0 + t);
-    apply_rope(k, a_.n_head_kv, pos0 + t);
+    apply_rope(q, a_.n_head, batch.position(t));
+    apply_rope(k, a_.n_head_kv, batch.position(t));
     std::memcpy(cache.k(pos0 + t), k, sizeof(float) * nkv);
     std::memcpy(cache.v(pos0 + t), v, sizeof(float) * nkv);
   }
-  // Causal attention: token t (position pos0+t) sees positions 0..pos0+t.
+  // Causal attention: token t (position pos0+t) sees positions 0..pos0+t;
+  // in a tree batch only the cached prefix, its ancestors and itself.
+  const std::vector<uint8_t> tree_mask = batch.is_tree() ? ancestor_mask(batch) : std::vector<uint8_t>{};
   const int group = a_.n_head / a_.n_head_kv;
   pool.parallel_for(int64_t(n) * a_.n_head, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores;
@@ -110,6 +113,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
       for (int j = 0; j < n_keys; ++j) {
         scores[j] = dot_f32(q, cache.k(j) + kvh * a_.head_dim, a_.head_dim) * a_.scale;
       }
+      if (!tree_mask.empty()) mask_non_ancestors(tree_mask, n, t, scores.data() + pos0);
       softmax(scores.data(), n_keys);
       float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
       std::fill(o, o + a_.head_dim, 0.f);

@@ -2,6 +2,7 @@
 // RMSNorm (Qwen3), RoPE, over a per-layer f32 KV cache.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "format/tensor_store.h"
@@ -24,6 +25,16 @@ class KvState final : public LayerState {
   void save(std::vector<float>& out) const override { out.clear(); }
   void restore(const std::vector<float>&) override {}
   void clear() override {}
+  // rows are increasing, so moving them down in order never overwrites a
+  // row still to be moved.
+  bool keep_rows(int pos0, const std::vector<int32_t>& rows) override {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] == static_cast<int32_t>(i)) continue;
+      std::copy_n(k(pos0 + rows[i]), kv_dim_, k(pos0 + static_cast<int>(i)));
+      std::copy_n(v(pos0 + rows[i]), kv_dim_, v(pos0 + static_cast<int>(i)));
+    }
+    return true;
+  }
   size_t bytes() const override { return (k_.size() + v_.size()) * sizeof(float); }
 
  private:
