@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
         double seconds = 0;
         int tokens = 0, proposed = 0, accepted = 0, passes = 0;
         for (int seed = 0; seed < seeds; ++seed) {
-          Session s(target, {.n_ctx = 512, .n_threads = threads});
+          Session s(target, {.n_ctx = 0, .n_threads = threads});  // the model's context (capped at 4096)
           GenerateOptions opt;
           opt.max_tokens = n;
           opt.ignore_eos = true;

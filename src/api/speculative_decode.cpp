@@ -70,6 +70,12 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
   Draft draft;
   std::vector<int32_t> batch, parents, slots;
 
+  // Draft length adapts to how well proposals fare: a verification pass
+  // over k tokens costs up to k single-token passes when the matmul is not
+  // yet a GEMM, so proposing 8 tokens that are all rejected is expensive.
+  // Grow on full acceptance, shrink to just past the accepted run otherwise.
+  // This changes which tokens are proposed, never which are output.
+  int k_now = so.draft_max;
   // The first token comes from the prefill's logits, exactly as in plain decoding.
   int32_t id = sampler.sample(work, history, static_cast<int64_t>(history.size()));
   for (;;) {
@@ -77,7 +83,7 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
     if (s.cancel) { result.stop_reason = "cancelled"; break; }
     // `id` sits at position P and is not evaluated yet; the cache holds P positions.
     const int P = static_cast<int>(history.size()) - 1;
-    int k = std::min(so.draft_max, s.n_ctx - P - 1);
+    int k = std::min(k_now, s.n_ctx - P - 1);
     // Every pass emits a bonus token, so drafts past max_tokens - 1 are waste.
     if (options.max_tokens >= 0) k = std::min(k, options.max_tokens - static_cast<int>(result.ids.size()) - 1);
     draft.clear();
@@ -98,12 +104,17 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
     if (recurrent && !draft.empty()) s.state.snapshot();
     const float* rows = s.eval(batch, true, parents);
     stats.target_passes++;
-    result.n_decode++;
     stats.proposed += draft.size();
 
     const Verdict v = verify(std::span<const float>(rows, batch.size() * size_t(n_vocab)), n_vocab, draft,
                              history, P + 1, sampler, rule);
     stats.accepted += static_cast<int>(v.path.size());
+    if (!draft.empty()) {
+      const int got = static_cast<int>(v.path.size());
+      int longest = 0;  // a tree is fully accepted when a whole branch is
+      for (int i = 0; i < draft.size(); ++i) longest = std::max(longest, draft.depth(i));
+      k_now = got == longest ? std::min(so.draft_max, 2 * k_now) : std::max(1, got + 1);
+    }
     if (tree) {
       slots.assign(1, 0);
       for (int32_t i : v.path) slots.push_back(i + 1);
@@ -118,6 +129,9 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
     if (!go_on) break;
     id = v.bonus;
   }
+  // As in plain decoding: every token after the first came out of a decode
+  // step, so tokens/s figures compare across modes.
+  result.n_decode = std::max(0, static_cast<int>(result.ids.size()) - 1);
   // Accepted tokens after a stop were evaluated but not emitted: keep the
   // cache a prefix of prompt + output, as plain decoding leaves it.
   if (s.state.n_past() > static_cast<int>(history.size()))

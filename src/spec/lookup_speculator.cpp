@@ -31,9 +31,15 @@ void LookupSpeculator::propose(std::span<const int32_t> context, int max_tokens,
       // With several branches each continuation gets an equal share of the
       // budget, so the first match cannot starve the others.
       const int depth_cap = branches_ == 1 ? max_tokens : std::max(1, max_tokens / branches_);
+      // The continuation may run past the end of the context into the
+      // tokens proposed on this path: a match p tokens back in a loop of
+      // period p then proposes the loop again, not just its last p tokens.
+      std::vector<int32_t>& seq = path_;
+      seq.assign(context.begin(), context.end());
       int node = -1;
-      for (int i = s + n; i < len && i < s + n + depth_cap && out.size() < max_tokens; ++i) {
-        const int32_t tok = context[static_cast<size_t>(i)];
+      for (int i = s + n; i < s + n + depth_cap && out.size() < max_tokens; ++i) {
+        const int32_t tok = seq[static_cast<size_t>(i)];
+        seq.push_back(tok);
         int child = -1;
         for (int c = 0; c < out.size(); ++c) {
           if (out.parent[static_cast<size_t>(c)] == node && out.tokens[static_cast<size_t>(c)] == tok) {

@@ -4,6 +4,8 @@
 // context (summaries, edits, code, "repeat after me").
 #pragma once
 
+#include <vector>
+
 #include "spec/speculator.h"
 
 namespace nagi {
@@ -19,6 +21,7 @@ class LookupSpeculator final : public Speculator {
  private:
   int max_ngram_;
   int branches_;
+  std::vector<int32_t> path_;  // scratch: context + the path being proposed
 };
 
 }  // namespace nagi

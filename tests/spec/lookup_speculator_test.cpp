@@ -23,9 +23,16 @@ TEST(LookupSpeculator, ProposesWhatFollowedTheMostRecentMatch) {
   EXPECT_EQ(d.tokens, (std::vector<int32_t>{4, 5, 6}));
   EXPECT_EQ(d.parent, (std::vector<int32_t>{-1, 0, 1}));
   EXPECT_TRUE(d.is_chain());
-  // The budget caps the proposal; the continuation may run to the context's end.
+  // The budget caps the proposal; past the context's end the continuation
+  // copies its own proposal (the text repeats with the match's period).
   EXPECT_EQ(propose(s, ctx, 2).tokens, (std::vector<int32_t>{4, 5}));
-  EXPECT_EQ(propose(s, ctx, 20).tokens, (std::vector<int32_t>{4, 5, 6, 2, 7, 8, 9}));
+  EXPECT_EQ(propose(s, ctx, 10).tokens, (std::vector<int32_t>{4, 5, 6, 2, 7, 8, 9, 4, 5, 6}));
+}
+
+TEST(LookupSpeculator, ALoopIsProposedForTheWholeBudget) {
+  LookupSpeculator s(3, 1);
+  EXPECT_EQ(propose(s, {1, 2, 9, 9, 9, 9}, 5).tokens, (std::vector<int32_t>{9, 9, 9, 9, 9}));
+  EXPECT_EQ(propose(s, {1, 4, 5, 4, 5, 4}, 4).tokens, (std::vector<int32_t>{5, 4, 5, 4}));
 }
 
 TEST(LookupSpeculator, PrefersTheLongestNgram) {
