@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "nagi/error.hpp"
@@ -140,6 +141,47 @@ TEST(Verifier, RejectionBaselineHasTheTargetsDistribution) {
   EXPECT_LT(chi, 21.2);  // 3 dof, 99.99%
   // Acceptance probability sum_v min(p, q) = 0.1 + 0.1 + 0.1 + 0.1 = 0.4.
   EXPECT_NEAR(double(accepted) / kN, 0.4, 0.02);
+}
+
+TEST(Verifier, GumbelCouplingAcceptanceAgainstTheRejectionOptimum) {
+  // p != q: rejection sampling accepts sum_v min(p, q) = 1 - TV (the best
+  // any coupling can do); Gumbel coupling accepts when both argmaxes agree,
+  // which is at least (1 - TV) / (1 + TV) and at most 1 - TV. Printed so the
+  // two rates can be compared.
+  const std::vector<double> p = {0.1, 0.4, 0.2, 0.3, 0.0, 0.0};
+  const std::vector<double> q = {0.2, 0.3, 0.2, 0.2, 0.1, 0.0};
+  double overlap = 0;
+  for (int v = 0; v < kVocab; ++v) overlap += std::min(p[size_t(v)], q[size_t(v)]);  // 1 - TV = 0.8
+  const auto to_logits = [](const std::vector<double>& d) {
+    std::vector<float> l;
+    for (double x : d) l.push_back(x > 0 ? float(std::log(x)) : -INFINITY);
+    return l;
+  };
+  constexpr int kN = 20000;
+  int gumbel = 0, rejection = 0;
+  for (int n = 0; n < kN; ++n) {
+    const uint64_t seed = uint64_t(n) * 0x9E3779B97F4A7C15ull + 1;
+    Sampler target(params(1.f, seed), kVocab), draft(params(1.f, seed), kVocab);
+    auto lq = to_logits(q);
+    Draft d;
+    d.push(draft.sample(lq, std::vector<int32_t>{0}, 1), -1);
+    std::vector<float> rows = to_logits(p);
+    rows.resize(2 * kVocab, 0.f);
+    gumbel += !verify(rows, kVocab, d, std::vector<int32_t>{0}, 1, target, AcceptRule::kGumbel).path.empty();
+    // Rejection: the draft draws with independent noise and reports q.
+    Sampler indep(params(1.f, seed ^ 0xABCDEFull), kVocab);
+    auto lq2 = to_logits(q);
+    Draft r;
+    r.push(indep.sample(lq2, std::vector<int32_t>{0}, 1), -1);
+    r.q.push_back({});
+    for (int v = 0; v < kVocab; ++v) if (q[size_t(v)] > 0) r.q.back().push_back({v, q[size_t(v)]});
+    rejection += !verify(rows, kVocab, r, std::vector<int32_t>{0}, 1, target, AcceptRule::kRejection).path.empty();
+  }
+  const double g = double(gumbel) / kN, rj = double(rejection) / kN;
+  std::printf("[ p != q, 1 - TV = %.2f ] acceptance: gumbel %.3f, rejection %.3f\n", overlap, g, rj);
+  EXPECT_NEAR(rj, overlap, 0.015);
+  EXPECT_LE(g, overlap + 0.015);
+  EXPECT_GE(g, overlap / (2 - overlap) - 0.015);  // (1 - TV) / (1 + TV)
 }
 
 TEST(Verifier, RejectionRefusesTrees) {
