@@ -66,9 +66,13 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
   const AcceptRule rule = so.accept == SpeculativeOptions::Accept::kRejection ? AcceptRule::kRejection
                                                                                : AcceptRule::kGumbel;
   const bool recurrent = s.transformer->has_recurrent_state();
+  // Trees need every layer to keep an arbitrary path of its rows; anything
+  // else (recurrent states, or a KV layout without keep_rows) gets chains.
+  const bool trees_ok = !recurrent && s.state.can_keep_path();
   SpeculativeStats& stats = result.speculative;
   Draft draft;
   std::vector<int32_t> batch, parents, slots;
+  std::vector<float> kept_hidden;
 
   // Draft length adapts to how well proposals fare: a verification pass
   // over k tokens costs up to k single-token passes when the matmul is not
@@ -89,7 +93,7 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
     draft.clear();
     if (k > 0) speculator.propose(history, k, draft);
     if (draft.size() > k) draft = Draft{};  // a misbehaving speculator costs speed, never correctness
-    if (!draft.is_chain() && (recurrent || rule == AcceptRule::kRejection)) reduce_to_chain(draft);
+    if (!draft.is_chain() && (!trees_ok || rule == AcceptRule::kRejection)) reduce_to_chain(draft);
     const bool tree = !draft.is_chain();
 
     batch.assign(1, id);
@@ -108,6 +112,14 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
 
     const Verdict v = verify(std::span<const float>(rows, batch.size() * size_t(n_vocab)), n_vocab, draft,
                              history, P + 1, sampler, rule);
+    // Before any rollback: a replay would overwrite the hidden states.
+    if (speculator.wants_hidden_states()) {
+      const int d = s.transformer->spec().n_embd;
+      const float* h = s.transformer->last_hidden(s.ws, static_cast<int>(batch.size()));
+      kept_hidden.assign(h, h + d);  // row 0: the context's last token
+      for (int32_t i : v.path) kept_hidden.insert(kept_hidden.end(), h + size_t(i + 1) * d, h + size_t(i + 2) * d);
+      speculator.on_verified(kept_hidden, d);
+    }
     stats.accepted += static_cast<int>(v.path.size());
     if (!draft.empty()) {
       const int got = static_cast<int>(v.path.size());

@@ -45,6 +45,8 @@ class ModelState {
   // moved to consecutive positions pos0..; drops the rest. Returns false
   // (state unchanged) when some layer's state is not per position.
   bool keep_path(int pos0, const std::vector<int32_t>& path);
+  // Whether keep_path() can succeed: every layer's state is per position.
+  bool can_keep_path();
 
   void clear();
   size_t bytes() const;

@@ -116,6 +116,10 @@ void Transformer::tree_batch(std::span<const int32_t> parents, int n, Batch& bat
   batch.depth = depth.data();
 }
 
+const float* Transformer::last_hidden(Workspace& ws, int n) const {
+  return ws.get(kX, size_t(n) * size_t(spec_.n_embd));
+}
+
 void Transformer::keep_path(ModelState& state, int pos0, const std::vector<int32_t>& path) const {
   if (!state.keep_path(pos0, path))
     throw Error(ErrorCode::kUnsupported, "tree batch: a layer state cannot keep a path (recurrent)");

@@ -55,6 +55,11 @@ class Transformer {
   // ModelState::keep_path); throws Error(kUnsupported) for recurrent models.
   void keep_path(ModelState& state, int pos0, const std::vector<int32_t>& path) const;
 
+  // The residual stream after the last layer (before the final norm) of the
+  // last forward()'s tokens, [n, n_embd], valid until the next forward with
+  // the same workspace. MTP heads draft from it.
+  const float* last_hidden(Workspace& ws, int n) const;
+
   // True when some layer's state cannot simply be truncated (conv/recurrent).
   bool has_recurrent_state() const { return has_recurrent_; }
 

@@ -22,6 +22,15 @@ class Speculator {
   // together, whatever the tree shape) into `out` (cleared first); proposing
   // nothing is allowed and makes the step a plain decode.
   virtual void propose(std::span<const int32_t> context, int max_tokens, Draft& out) = 0;
+
+  // For speculators that draft from the target's own hidden states (an MTP
+  // head predicts token p + 2 from the hidden state at p and the embedding
+  // of token p + 1). When true, after every verification pass the decoder
+  // calls on_verified() with the hidden states (after the last layer, before
+  // the final norm, [rows, n_embd]) of the batch rows that were kept, in
+  // order: the context's last token, then the accepted draft tokens.
+  virtual bool wants_hidden_states() const { return false; }
+  virtual void on_verified(std::span<const float> /*hidden*/, int /*n_embd*/) {}
 };
 
 }  // namespace nagi
