@@ -28,16 +28,17 @@ void LookupSpeculator::propose(std::span<const int32_t> context, int max_tokens,
       if (!std::equal(suffix.begin(), suffix.end(), context.begin() + s)) continue;
       ++found;
       // Merge the continuation into the trie of what is already proposed.
-      // With several branches each continuation gets an equal share of the
-      // budget, so the first match cannot starve the others.
-      const int depth_cap = branches_ == 1 ? max_tokens : std::max(1, max_tokens / branches_);
+      // The most recent match gets the budget less one node reserved for
+      // each later branch, so alternatives are short divergence points
+      // beside one long chain.
+      const int budget = std::max(1, max_tokens - (branches_ - found));
       // The continuation may run past the end of the context into the
       // tokens proposed on this path: a match p tokens back in a loop of
       // period p then proposes the loop again, not just its last p tokens.
       std::vector<int32_t>& seq = path_;
       seq.assign(context.begin(), context.end());
       int node = -1;
-      for (int i = s + n; i < s + n + depth_cap && out.size() < max_tokens; ++i) {
+      for (int i = s + n; out.size() < budget; ++i) {
         const int32_t tok = seq[static_cast<size_t>(i)];
         seq.push_back(tok);
         int child = -1;

@@ -53,18 +53,20 @@ TEST(LookupSpeculator, NothingWithoutAMatch) {
 
 TEST(LookupSpeculator, BranchesFormATreeOfDistinctContinuations) {
   LookupSpeculator s(1, 2);
-  // "5" was followed by 6 7 (most recent) and by 8 9.
+  // "5" was followed by 6 7 0 (most recent) and by 8 9. The most recent
+  // match gets the budget less one node kept for the second branch.
   const std::vector<int32_t> ctx = {5, 8, 9, 0, 5, 6, 7, 0, 5};
   const Draft d = propose(s, ctx, 4);
-  EXPECT_EQ(d.tokens, (std::vector<int32_t>{6, 7, 8, 9}));
-  EXPECT_EQ(d.parent, (std::vector<int32_t>{-1, 0, -1, 2}));
+  EXPECT_EQ(d.tokens, (std::vector<int32_t>{6, 7, 0, 8}));
+  EXPECT_EQ(d.parent, (std::vector<int32_t>{-1, 0, 1, -1}));
   EXPECT_FALSE(d.is_chain());
-  EXPECT_EQ(d.depth(3), 2);
+  EXPECT_EQ(d.depth(2), 3);
+  EXPECT_EQ(d.depth(3), 1);
   // Shared prefixes are merged, not proposed twice.
   const std::vector<int32_t> ctx2 = {5, 6, 9, 0, 5, 6, 7, 0, 5};
   const Draft d2 = propose(s, ctx2, 4);
-  EXPECT_EQ(d2.tokens, (std::vector<int32_t>{6, 7, 9}));
-  EXPECT_EQ(d2.parent, (std::vector<int32_t>{-1, 0, 0}));
+  EXPECT_EQ(d2.tokens, (std::vector<int32_t>{6, 7, 0, 9}));
+  EXPECT_EQ(d2.parent, (std::vector<int32_t>{-1, 0, 1, 0}));
 }
 
 TEST(LookupSpeculator, RejectsMeaninglessSettings) {
