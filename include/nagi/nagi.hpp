@@ -64,6 +64,9 @@ class Model {
   SamplingParams default_sampling() const;
   // Bytes of KV cache per position of context.
   size_t kv_bytes_per_position() const;
+  // Bytes of KV/recurrent state a session holds once n_ctx positions are in
+  // it (sliding-window layers hold only their window).
+  size_t state_bytes(int n_ctx) const;
 
   Impl& impl() { return *impl_; }
   const Impl& impl() const { return *impl_; }

@@ -17,9 +17,13 @@ ModelInfo make_info(const LoadedModel& m) {
   info.n_embd = s.n_embd;
   info.n_layer = s.n_layer();
   if (!s.layers.empty()) {
-    info.n_head = s.layers[0].attn.n_head;
-    info.n_head_kv = s.layers[0].attn.n_head_kv;
-    info.head_dim = s.layers[0].attn.head_dim;
+    // Hybrids: report the attention layers' heads (the first layer may be recurrent).
+    auto attn = std::find_if(s.layers.begin(), s.layers.end(),
+                             [](const LayerSpec& l) { return l.mixer == MixerKind::kAttention; });
+    const LayerSpec& l = attn != s.layers.end() ? *attn : s.layers[0];
+    info.n_head = l.attn.n_head;
+    info.n_head_kv = l.attn.n_head_kv;
+    info.head_dim = l.attn.head_dim;
     info.n_ff = s.layers[0].n_ff;
   }
   info.n_ctx_train = s.n_ctx_train;
@@ -75,6 +79,8 @@ SamplingParams Model::default_sampling() const {
   }
   return p;
 }
+
+size_t Model::state_bytes(int n_ctx) const { return impl_->transformer->state_bytes_read(n_ctx); }
 
 size_t Model::kv_bytes_per_position() const {
   return impl_->transformer->state_bytes_read(1) - impl_->transformer->state_bytes_read(0);

@@ -1,12 +1,30 @@
 #include "model/ffn.h"
 
+#include <cmath>
+
 #include "model/weights.h"
 
 namespace nagi {
+namespace {
+
+// GeGLU with GELU's tanh approximation (PyTorch gelu(approximate="tanh"),
+// Gemma's gelu_pytorch_tanh), evaluated exactly in f32. llama.cpp instead
+// rounds the input to fp16 and reads a table, which moves Gemma logits by a
+// few 1e-3; we keep the exact formula that transformers computes.
+void geglu_tanh(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    const float g = 0.5f * x * (1.f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+    out[i] = g * up[i];
+  }
+}
+
+}  // namespace
 
 FeedForward::FeedForward(const ModelSpec& spec, int layer, const TensorStore& store,
                          const std::string& what)
-    : n_embd_(spec.n_embd), n_ff_(spec.layers[layer].n_ff) {
+    : n_embd_(spec.n_embd), n_ff_(spec.layers[layer].n_ff), act_(spec.layers[layer].ffn_act) {
   const std::string p = "blk." + std::to_string(layer) + ".";
   gate_ = bind_matrix(store, p + "ffn_gate.weight", n_ff_, n_embd_, what);
   up_ = bind_matrix(store, p + "ffn_up.weight", n_ff_, n_embd_, what);
@@ -20,7 +38,12 @@ void FeedForward::forward(const float* xn, float* out, int n, Workspace& ws,
   float* u = ws.get(kSlot0 + 1, size_t(n) * ff);
   matmul(gate_, xn, n, d, g, ff, pool);
   matmul(up_, xn, n, d, u, ff, pool);
-  for (int t = 0; t < n; ++t) swiglu(g + size_t(t) * ff, u + size_t(t) * ff, g + size_t(t) * ff, ff);
+  for (int t = 0; t < n; ++t) {
+    float* gt = g + size_t(t) * ff;
+    const float* ut = u + size_t(t) * ff;
+    if (act_ == FfnActivation::kGeluTanh) geglu_tanh(gt, ut, gt, ff);
+    else swiglu(gt, ut, gt, ff);
+  }
   matmul(down_, g, n, ff, out, d, pool);
 }
 

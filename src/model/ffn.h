@@ -1,4 +1,4 @@
-// The gated feed-forward block: down(act(gate·x) ⊙ up·x).
+// The gated feed-forward block: down(act(gate·x) ⊙ up·x), act = SiLU or GELU-tanh.
 #pragma once
 
 #include <string>
@@ -24,6 +24,7 @@ class FeedForward {
 
  private:
   int n_embd_, n_ff_;
+  FfnActivation act_;
   Matrix gate_, up_, down_;
 };
 

@@ -78,6 +78,7 @@ LoadedModel load_gguf(const std::string& path) {
   auto gguf = GgufFile::open(path);
   gguf->add_tensors_to(m.tensors);
   m.spec = spec_from_gguf(*gguf, m.tensors);
+  map_gguf_tensors(m.spec, m.tensors);
   m.tokenizer = load_gguf_tokenizer(*gguf);
   return m;
 }

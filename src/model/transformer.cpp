@@ -1,9 +1,12 @@
 #include "model/transformer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "base/thread_pool.h"
 #include "model/mixers/attention.h"
+#include "model/mixers/short_conv.h"
+#include "model/mixers/gated_deltanet.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -18,6 +21,10 @@ std::unique_ptr<Mixer> make_mixer(const ModelSpec& spec, int layer, const Tensor
   switch (spec.layers[layer].mixer) {
     case MixerKind::kAttention:
       return std::make_unique<AttentionMixer>(spec, layer, store, what);
+    case MixerKind::kShortConv:
+      return std::make_unique<ShortConvMixer>(spec, layer, store, what);
+    case MixerKind::kDeltaNet:
+      return std::make_unique<GatedDeltaNetMixer>(spec, layer, store, what);
   }
   throw Error(ErrorCode::kUnsupported, what + ": layer " + std::to_string(layer) +
                                            " has a mixer kind this build cannot run");
@@ -36,7 +43,11 @@ Transformer::Transformer(ModelSpec spec, const TensorStore& store, const std::st
     const std::string p = "blk." + std::to_string(il) + ".";
     Layer L;
     L.attn_norm = bind_vector(store, p + "attn_norm.weight", d, what);
-    L.ffn_norm = bind_vector(store, p + "ffn_norm.weight", d, what);
+    L.ffn_norm = bind_vector(store, p + spec_.ffn_norm_name, d, what);
+    if (spec_.layers[il].post_norms) {
+      L.post_attn_norm = bind_vector(store, p + "post_attention_norm.weight", d, what);
+      L.post_ffn_norm = bind_vector(store, p + "post_ffw_norm.weight", d, what);
+    }
     L.mixer = make_mixer(spec_, il, store, what);
     L.ffn = std::make_unique<FeedForward>(spec_, il, store, what);
     if (spec_.layers[il].mixer != MixerKind::kAttention) has_recurrent_ = true;
@@ -71,6 +82,14 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
   float* xn = ws.get(kXn, nd);
   float* out = ws.get(kOut, nd);
   for (int t = 0; t < n; ++t) matrix_row_f32(embed_, tokens[t], x + size_t(t) * d);
+  if (spec_.embed_scale != 1.f) {
+    for (size_t i = 0; i < nd; ++i) x[i] *= spec_.embed_scale;
+  }
+  // Gemma's sandwich norm: the block output is normed before the residual add.
+  auto post_norm = [&](const std::vector<float>& w) {
+    if (w.empty()) return;
+    for (int t = 0; t < n; ++t) rmsnorm(out + size_t(t) * d, w.data(), out + size_t(t) * d, d, spec_.norm_eps);
+  };
 
   for (int il = 0; il < spec_.n_layer(); ++il) {
     const Layer& L = layers_[il];
@@ -78,12 +97,14 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
       rmsnorm(x + size_t(t) * d, L.attn_norm.data(), xn + size_t(t) * d, d, spec_.norm_eps);
     }
     L.mixer->forward(xn, out, batch, state.layer(il), ws, pool);
+    post_norm(L.post_attn_norm);
     for (size_t i = 0; i < nd; ++i) x[i] += out[i];
 
     for (int t = 0; t < n; ++t) {
       rmsnorm(x + size_t(t) * d, L.ffn_norm.data(), xn + size_t(t) * d, d, spec_.norm_eps);
     }
     L.ffn->forward(xn, out, n, ws, pool);
+    post_norm(L.post_ffn_norm);
     for (size_t i = 0; i < nd; ++i) x[i] += out[i];
   }
   state.append(tokens.data(), n);
@@ -95,6 +116,10 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
     rmsnorm(x + size_t(t) * d, output_norm_.data(), xf + size_t(t - first) * d, d, spec_.norm_eps);
   }
   matmul(output_, xf, n - first, d, logits, spec_.n_vocab, pool);
+  if (const float cap = spec_.final_logit_softcap; cap > 0.f) {
+    const size_t nl = size_t(n - first) * spec_.n_vocab;
+    for (size_t i = 0; i < nl; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+  }
 }
 
 void Transformer::tree_batch(std::span<const int32_t> parents, int n, Batch& batch,

@@ -69,6 +69,7 @@ class Transformer {
  private:
   struct Layer {
     std::vector<float> attn_norm, ffn_norm;
+    std::vector<float> post_attn_norm, post_ffn_norm;  // empty unless LayerSpec::post_norms
     std::unique_ptr<Mixer> mixer;
     std::unique_ptr<FeedForward> ffn;
   };

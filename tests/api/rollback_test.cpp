@@ -64,6 +64,33 @@ TEST_P(Rollback, RollBackThenContinueEqualsNeverHavingGenerated) {
   }
 }
 
+// A prefix longer than a sliding-window layer's ring (Gemma 3 fixture: window
+// 8 + margin 64 = 72 rows), so the ring has wrapped: rolling back within the
+// margin truncates, further back the model replays.
+TEST_P(Rollback, RollBackAcrossARingWrap) {
+  const auto prefix = concat({1}, ids_from(13, 99, n_vocab_));
+  const auto dropped = ids_from(60, 7, n_vocab_);
+  const auto next = ids_from(95, 5, n_vocab_);
+  for (int k : {1, 7, 70, 100}) {
+    Session s(model_, {.n_threads = 2});
+    s.eval(prefix, false);
+    for (int32_t id : dropped) s.eval(std::span<const int32_t>(&id, 1), false);
+    const int keep = static_cast<int>(prefix.size() + dropped.size()) - k;
+    s.rollback(keep);
+    ASSERT_EQ(s.n_past(), keep);
+    const std::vector<int32_t> kept(s.tokens().begin(), s.tokens().end());
+    const auto got = s.eval(next, true);
+
+    Session fresh(model_, {.n_threads = 2});
+    fresh.eval(kept, false);
+    const auto want = fresh.eval(next, true);
+    ASSERT_EQ(got.size(), want.size());
+    float diff = 0;
+    for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
+    EXPECT_LE(diff, kTolerance) << "rolled back " << k;
+  }
+}
+
 TEST_P(Rollback, RollBackToZeroAndPastTheEndIsRejected) {
   Session s(model_, {.n_threads = 1});
   s.eval(ids_from(5, 4, n_vocab_), false);
@@ -109,7 +136,10 @@ TEST_P(Rollback, GenerateWithPrefixReuseMatchesFreshGeneration) {
 INSTANTIATE_TEST_SUITE_P(Models, Rollback,
                          ::testing::Values("models/stories260K/stories260K.gguf",
                                            "models/synthetic/llama.gguf",
-                                           "models/synthetic/qwen3.gguf"),
+                                           "models/synthetic/qwen3.gguf",
+                                           "models/synthetic/lfm2.gguf",
+                                           "models/synthetic/qwen35.gguf",
+                                           "models/synthetic/gemma3.gguf"),
                          [](const auto& info) {
                            std::string name = info.param.substr(info.param.rfind('/') + 1);
                            name = name.substr(0, name.find('.'));

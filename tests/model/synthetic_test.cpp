@@ -1,6 +1,7 @@
 // Random-weight GGUF models (../shared/models/synthetic) against llama.cpp's
 // logits. Tolerance 1e-3: the fixture's own float64 cross-check agrees with
-// llama.cpp to 2.5e-5 (llama) and 1.5e-5 (qwen3) on logits of std ~2, so a
+// llama.cpp to 2.5e-5 (llama), 1.5e-5 (qwen3) and 8.9e-6 (lfm2) on logits of
+// std ~2, and its own batch-vs-incremental runs differ by at most 1.1e-5, so a
 // correct f32 implementation lands far inside it, while any real mistake
 // (wrong RoPE pairing, missing norm) moves logits by 1-10 (fixture README).
 #include <gtest/gtest.h>
@@ -80,7 +81,11 @@ TEST_P(Synthetic, GreedyContinuationAndItsLogits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Archs, Synthetic, ::testing::Values("llama", "qwen3"));
+INSTANTIATE_TEST_SUITE_P(Archs, Synthetic, ::testing::Values("llama", "qwen3", "lfm2"));
+// qwen35 (gated DeltaNet + gated attention): llama.cpp's own incr-vs-batch
+// spread is 5e-5 and the fixture's float64 cross-check 4.6e-5, so 1e-3 still
+// leaves a 20x margin, while the README's single mistakes move logits by 0.9-12.
+INSTANTIATE_TEST_SUITE_P(Qwen35, Synthetic, ::testing::Values("qwen35"));
 
 }  // namespace
 }  // namespace nagi

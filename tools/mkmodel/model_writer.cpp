@@ -1,5 +1,7 @@
 #include "model_writer.h"
 
+#include "gemma3_tensors.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +11,7 @@
 #include "base/half.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors.h"
+#include "lfm2_tensors.h"
 #include "nagi/error.hpp"
 
 namespace nagi::mkmodel {
@@ -70,6 +73,7 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(Tensor&&)>& 
     for (float& v : t.values) v = static_cast<float>(mean + std * rng.normal());
     emit(std::move(t));
   };
+  if (c.arch == "lfm2") return for_each_lfm2_tensor(c, make);
   const int64_t d = c.n_embd, nq = int64_t(c.n_head) * c.head_dim, nkv = int64_t(c.n_head_kv) * c.head_dim;
   // Embedding scale keeps logits of a tied model at a sane magnitude.
   make("token_embd.weight", {c.n_vocab, d}, 0.0, c.tied ? 1.0 / std::sqrt(double(d)) : 0.05, true);
@@ -86,7 +90,7 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(Tensor&&)>& 
       make(p + "attn_k.bias", {nkv}, 0.0, 0.02, false);
       make(p + "attn_v.bias", {nkv}, 0.0, 0.02, false);
     }
-    if (c.arch == "qwen3") {
+    if (c.arch == "qwen3" || c.arch == "gemma3") {
       make(p + "attn_q_norm.weight", {c.head_dim}, 1.0, 0.1, false);
       make(p + "attn_k_norm.weight", {c.head_dim}, 1.0, 0.1, false);
     }
@@ -95,6 +99,10 @@ void for_each_tensor(const ModelConfig& c, const std::function<void(Tensor&&)>& 
     make(p + "ffn_gate.weight", {c.n_ff, d}, 0.0, 1.0 / std::sqrt(double(d)), true);
     make(p + "ffn_up.weight", {c.n_ff, d}, 0.0, 1.0 / std::sqrt(double(d)), true);
     make(p + "ffn_down.weight", {d, c.n_ff}, 0.0, 1.0 / std::sqrt(double(c.n_ff)), true);
+    if (c.arch == "gemma3") {  // sandwich norms
+      make(p + "post_attention_norm.weight", {d}, 1.0, 0.1, false);
+      make(p + "post_ffw_norm.weight", {d}, 1.0, 0.1, false);
+    }
   }
 }
 
@@ -142,6 +150,7 @@ std::vector<std::string> synthetic_vocab(int n_vocab) {
 }
 
 json hf_config(const ModelConfig& c) {
+  if (c.arch == "lfm2") return lfm2_hf_config(c);
   const char* cls = c.arch == "llama" ? "LlamaForCausalLM" : c.arch == "qwen2" ? "Qwen2ForCausalLM" : "Qwen3ForCausalLM";
   return json{{"architectures", {cls}}, {"model_type", c.arch}, {"vocab_size", c.n_vocab},
               {"hidden_size", c.n_embd}, {"intermediate_size", c.n_ff}, {"num_hidden_layers", c.n_layer},
@@ -186,6 +195,7 @@ void write_json(const json& j, const std::string& path) {
 }  // namespace
 
 void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::string& dir) {
+  if (c.arch == "qwen35") return write_qwen35_hf_folder(c, o, dir);
   fs::create_directories(dir);
   static const std::map<std::string, std::string> layer_names = {
       {"attn_norm.weight", "input_layernorm.weight"}, {"ffn_norm.weight", "post_attention_layernorm.weight"},
@@ -201,7 +211,12 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
   int index = 0;
   for_each_tensor(c, [&](Tensor&& t) {
     std::string hf;
-    if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
+    if (c.arch == "lfm2") {
+      hf = lfm2_hf_name(t.name, t.shape);
+    } else if (c.arch == "gemma3") {
+      hf = gemma3_hf_name(t.name);
+      if (gemma3_is_norm(t.name)) for (float& v : t.values) v -= 1.f;
+    } else if (t.name == "token_embd.weight") hf = "model.embed_tokens.weight";
     else if (t.name == "output.weight") hf = "lm_head.weight";
     else if (t.name == "output_norm.weight") hf = "model.norm.weight";
     else {
@@ -229,7 +244,7 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
     write_json(json{{"metadata", json::object()}, {"weight_map", weight_map}},
                (fs::path(dir) / "model.safetensors.index.json").string());
   }
-  write_json(hf_config(c), (fs::path(dir) / "config.json").string());
+  write_json(c.arch == "gemma3" ? gemma3_hf_config(c, o.dtype) : hf_config(c), (fs::path(dir) / "config.json").string());
   write_json(hf_tokenizer(synthetic_vocab(c.n_vocab)), (fs::path(dir) / "tokenizer.json").string());
   write_json(json{{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<s>"}, {"eos_token", "</s>"},
                   {"unk_token", "<unk>"}, {"tokenizer_class", "LlamaTokenizer"}, {"legacy", true}},
@@ -237,6 +252,7 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
 }
 
 void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& path) {
+  if (c.arch == "qwen35") return write_qwen35_gguf(c, o, path);
   GgufWriter w;
   const std::string& a = c.arch;
   w.set_string("general.architecture", a);
@@ -253,6 +269,8 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
   w.set_f32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
   w.set_u32(a + ".vocab_size", c.n_vocab);
+  if (a == "lfm2") lfm2_gguf_metadata(c, w);  // replaces head_count_kv and the ff size
+  if (a == "gemma3") gemma3_gguf_metadata(c, w);
   const auto vocab = synthetic_vocab(c.n_vocab);
   std::vector<float> scores(vocab.size(), 0.f);
   std::vector<int32_t> types(vocab.size(), 1);
@@ -276,9 +294,36 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
       values = permute_for_interleaved_rope(values, t.shape[0], t.shape[1], heads);
     }
     const DType dt = t.is_matrix ? o.dtype : DType::kF32;
-    w.add_tensor(t.name, dt, t.shape, encode(dt, values, t.name));
+    const std::string name = a == "lfm2" ? lfm2_gguf_name(t.name) : t.name;
+    w.add_tensor(name, dt, t.shape, encode(dt, values, name));
   });
   w.write(path);
+}
+
+void write_hf_tokenizer_files(int n_vocab, const std::string& dir) {
+  write_json(hf_tokenizer(synthetic_vocab(n_vocab)), (fs::path(dir) / "tokenizer.json").string());
+  write_json(json{{"add_bos_token", true}, {"add_eos_token", false}, {"bos_token", "<s>"}, {"eos_token", "</s>"},
+                  {"unk_token", "<unk>"}, {"tokenizer_class", "LlamaTokenizer"}, {"legacy", true}},
+             (fs::path(dir) / "tokenizer_config.json").string());
+}
+
+void add_gguf_tokenizer(GgufWriter& w, int n_vocab) {
+  const auto vocab = synthetic_vocab(n_vocab);
+  std::vector<float> scores(vocab.size(), 0.f);
+  std::vector<int32_t> types(vocab.size(), 1);
+  types[0] = 2;
+  types[1] = types[2] = 3;
+  for (int b = 0; b < 256; ++b) types[3 + b] = 6;
+  scores[3 + 256 + 1 + 94] = 1.f;
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_string_array("tokenizer.ggml.tokens", vocab);
+  w.set_f32_array("tokenizer.ggml.scores", scores);
+  w.set_i32_array("tokenizer.ggml.token_type", types);
+  w.set_u32("tokenizer.ggml.bos_token_id", 1);
+  w.set_u32("tokenizer.ggml.eos_token_id", 2);
+  w.set_u32("tokenizer.ggml.unknown_token_id", 0);
+  w.set_bool("tokenizer.ggml.add_bos_token", true);
+  w.set_bool("tokenizer.ggml.add_eos_token", false);
 }
 
 }  // namespace nagi::mkmodel

@@ -6,13 +6,18 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "format/dtype.h"
+
+namespace nagi {
+class GgufWriter;
+}
 
 namespace nagi::mkmodel {
 
 struct ModelConfig {
-  std::string arch = "llama";  // llama, qwen2, qwen3
+  std::string arch = "llama";  // llama, qwen2, qwen3, gemma3
   int n_vocab = 512;
   int n_embd = 128;
   int n_layer = 2;
@@ -25,6 +30,24 @@ struct ModelConfig {
   double norm_eps = 1e-5;
   bool tied = true;
   uint64_t seed = 1;
+  // LFM2 (arch "lfm2"): attention at attn_layers, short convolution with
+  // conv_l_cache taps elsewhere. n_ff is config.json's block_ff_dim; the
+  // layers' size follows transformers' rule (lfm2_tensors.h).
+  std::vector<int> attn_layers;
+  int conv_l_cache = 3;
+  bool conv_bias = false;
+  bool ff_auto_adjust = false;
+  double ff_multiplier = 1.0;  // <= 0 writes null (no rounding to ff_multiple_of)
+  int ff_multiple_of = 256;
+  // qwen35 (gated DeltaNet + gated attention hybrid); see qwen35_tensors.cpp.
+  int n_rot = 0;  // rotated dimensions per attention head (0: head_dim)
+  int linear_k_heads = 16, linear_v_heads = 16, linear_k_dim = 128, linear_v_dim = 128;
+  int conv_kernel = 4;
+  int full_attention_interval = 4;
+  // gemma3: sliding-window layers (every swa_pattern-th layer is global) and their RoPE base.
+  int sliding_window = 512;
+  int swa_pattern = 6;
+  double rope_local_theta = 10000.0;
 };
 
 struct WriteOptions {
@@ -34,5 +57,13 @@ struct WriteOptions {
 
 void write_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
 void write_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
+
+// qwen35 models (qwen35_tensors.cpp); write_hf_folder / write_gguf forward to them.
+void write_qwen35_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
+void write_qwen35_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
+
+// Pieces the per-architecture writers share with model_writer.cpp.
+void write_hf_tokenizer_files(int n_vocab, const std::string& dir);
+void add_gguf_tokenizer(GgufWriter& w, int n_vocab);
 
 }  // namespace nagi::mkmodel

@@ -38,7 +38,7 @@ void info(const std::string& path_arg, int ctx) {
   for (const auto& [dtype, count] : i.dtype_counts) std::printf(" %s x%lld", dtype.c_str(), static_cast<long long>(count));
   std::printf("\n");
   const int n_ctx = ctx > 0 ? ctx : std::min(i.n_ctx_train, 4096);
-  const double kv = double(model->kv_bytes_per_position()) * n_ctx;
+  const double kv = double(model->state_bytes(n_ctx));
   std::printf("memory:        weights %s (memory-mapped) + KV cache %s at %d positions = %s\n",
               human_bytes(double(i.weight_bytes)).c_str(), human_bytes(kv).c_str(), n_ctx,
               human_bytes(double(i.weight_bytes) + kv).c_str());

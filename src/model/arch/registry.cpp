@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "model/arch/lfm2.h"
+#include "model/arch/gemma3.h"
 #include "model/arch/llama_family.h"
+#include "model/arch/qwen35.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -15,12 +18,19 @@ struct Family {
   ModelSpec (*from_gguf)(const GgufFile&, const TensorStore&);
   ModelSpec (*from_hf)(const nlohmann::json&, const std::string&);
   void (*map_hf)(const TensorStore&, const ModelSpec&, TensorStore&);
+  // GGUF tensors whose llama.cpp name differs from the canonical one (optional).
+  void (*map_gguf)(const ModelSpec&, TensorStore&) = nullptr;
 };
 
 const std::vector<Family>& families() {
   static const std::vector<Family> f = {
       {{"llama", "qwen2", "qwen3"}, {"llama", "qwen2", "qwen3"}, llama_family_spec_from_gguf,
        llama_family_spec_from_hf, map_hf_tensor_names},
+      {{"lfm2"}, {"lfm2"}, lfm2_spec_from_gguf, lfm2_spec_from_hf, lfm2_map_hf_tensor_names,
+       lfm2_map_gguf_tensor_names},
+      {{"qwen35"}, {"qwen3_5", "qwen3_5_text"}, qwen35_spec_from_gguf, qwen35_spec_from_hf,
+       qwen35_map_hf_tensors},
+      {{"gemma3"}, {"gemma3", "gemma3_text"}, gemma3_spec_from_gguf, gemma3_spec_from_hf, gemma3_map_hf_tensors},
   };
   return f;
 }
@@ -70,6 +80,12 @@ void map_hf_tensors(const TensorStore& hf, const ModelSpec& spec, TensorStore& o
     }
   }
   throw Error(ErrorCode::kInternal, "no Hugging Face tensor mapping for " + spec.arch);
+}
+
+void map_gguf_tensors(const ModelSpec& spec, TensorStore& tensors) {
+  for (const Family& f : families()) {
+    if (contains(f.gguf_archs, spec.arch) && f.map_gguf) return f.map_gguf(spec, tensors);
+  }
 }
 
 }  // namespace nagi

@@ -17,5 +17,8 @@ ModelSpec spec_from_gguf(const GgufFile& gguf, const TensorStore& tensors);
 ModelSpec spec_from_hf(const nlohmann::json& config, const std::string& config_path);
 // Puts the HF tensors under canonical names (spec.arch picks the mapping).
 void map_hf_tensors(const TensorStore& hf, const ModelSpec& spec, TensorStore& out);
+// Adds GGUF tensors whose llama.cpp name differs from the canonical one under
+// the canonical name too (e.g. LFM2's token_embd_norm -> output_norm).
+void map_gguf_tensors(const ModelSpec& spec, TensorStore& tensors);
 
 }  // namespace nagi

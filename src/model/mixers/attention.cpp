@@ -7,6 +7,7 @@
 #include "base/thread_pool.h"
 #include "model/mixers/tree_mask.h"
 #include "model/weights.h"
+#include "nagi/error.hpp"
 
 namespace nagi {
 
@@ -17,7 +18,7 @@ AttentionMixer::AttentionMixer(const ModelSpec& spec, int layer, const TensorSto
   const int64_t d = spec.n_embd;
   const int64_t nq = int64_t(a_.n_head) * a_.head_dim;
   const int64_t nkv = int64_t(a_.n_head_kv) * a_.head_dim;
-  wq_ = bind_matrix(store, p + "attn_q.weight", nq, d, what);
+  wq_ = bind_matrix(store, p + "attn_q.weight", a_.output_gate ? 2 * nq : nq, d, what);
   wk_ = bind_matrix(store, p + "attn_k.weight", nkv, d, what);
   wv_ = bind_matrix(store, p + "attn_v.weight", nkv, d, what);
   wo_ = bind_matrix(store, p + "attn_output.weight", d, nq, what);
@@ -33,11 +34,12 @@ AttentionMixer::AttentionMixer(const ModelSpec& spec, int layer, const TensorSto
 }
 
 std::unique_ptr<LayerState> AttentionMixer::new_state(int n_ctx) const {
-  return std::make_unique<KvState>(n_ctx, a_.n_head_kv * a_.head_dim);
+  return std::make_unique<KvState>(n_ctx, a_.n_head_kv * a_.head_dim, a_.window);
 }
 
 size_t AttentionMixer::state_bytes_read(int n_past) const {
-  return size_t(2) * n_past * a_.n_head_kv * a_.head_dim * sizeof(float);
+  const int keys = a_.window > 0 ? std::min(n_past, a_.window) : n_past;
+  return size_t(2) * keys * a_.n_head_kv * a_.head_dim * sizeof(float);
 }
 
 void AttentionMixer::apply_rope(float* vec, int n_heads, int pos) const {
@@ -66,11 +68,26 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   const int n = batch.n, pos0 = batch.pos0, d = n_embd_;
   const int nq = a_.n_head * a_.head_dim;
   const int nkv = a_.n_head_kv * a_.head_dim;
-  float* q_all = ws.get(kMixerSlot0 + 0, size_t(n) * nq);
+  const int q_rows = a_.output_gate ? 2 * nq : nq;
+  float* q_all = ws.get(kMixerSlot0 + 0, size_t(n) * q_rows);
   float* k_all = ws.get(kMixerSlot0 + 1, size_t(n) * nkv);
   float* v_all = ws.get(kMixerSlot0 + 2, size_t(n) * nkv);
   float* att = ws.get(kMixerSlot0 + 3, size_t(n) * nq);
-  matmul(wq_, xn, n, d, q_all, nq, pool);
+  matmul(wq_, xn, n, d, q_all, q_rows, pool);
+  float* gate = nullptr;
+  if (a_.output_gate) {
+    // Qwen3.5: each head's rows are [query | gate]. Move the gates aside and
+    // pack the queries to [n, nq] (destinations never pass their sources).
+    gate = ws.get(kMixerSlot0 + 4, size_t(n) * nq);
+    const int hd = a_.head_dim;
+    for (int t = 0; t < n; ++t) {
+      for (int h = 0; h < a_.n_head; ++h) {
+        const float* src = q_all + size_t(t) * q_rows + size_t(h) * 2 * hd;
+        std::memcpy(gate + size_t(t) * nq + size_t(h) * hd, src + hd, sizeof(float) * hd);
+        std::memmove(q_all + size_t(t) * nq + size_t(h) * hd, src, sizeof(float) * hd);
+      }
+    }
+  }
   matmul(wk_, xn, n, d, k_all, nkv, pool);
   matmul(wv_, xn, n, d, v_all, nkv, pool);
   for (int t = 0; t < n; ++t) {
@@ -94,36 +111,54 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
     }
     apply_rope(q, a_.n_head, batch.position(t));
     apply_rope(k, a_.n_head_kv, batch.position(t));
-    std::memcpy(cache.k(pos0 + t), k, sizeof(float) * nkv);
-    std::memcpy(cache.v(pos0 + t), v, sizeof(float) * nkv);
   }
-  // Causal attention: token t (position pos0+t) sees positions 0..pos0+t;
-  // in a tree batch only the cached prefix, its ancestors and itself.
+  // Causal attention: token t (position p = pos0+t) sees positions
+  // first_key(p)..p. A sliding-window ring can only take a few new rows
+  // before it evicts keys that earlier queries of the batch still need, so
+  // the batch is stored and attended in chunks of at most max_chunk tokens.
+  // A tree batch (speculative verification) sees the cached prefix, its
+  // ancestors and itself; rows sit at slots pos0 + t (see Batch).
+  if (batch.is_tree() && a_.window > 0)
+    throw Error(ErrorCode::kUnsupported, "tree batch: sliding-window attention verifies chains only");
   const std::vector<uint8_t> tree_mask = batch.is_tree() ? ancestor_mask(batch) : std::vector<uint8_t>{};
   const int group = a_.n_head / a_.n_head_kv;
-  pool.parallel_for(int64_t(n) * a_.n_head, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores;
-    scores.resize(size_t(pos0 + n));
-    for (int64_t job = begin; job < end; ++job) {
-      const int t = static_cast<int>(job / a_.n_head);
-      const int h = static_cast<int>(job % a_.n_head);
-      const int kvh = h / group;
-      const float* q = q_all + size_t(t) * nq + size_t(h) * a_.head_dim;
-      const int n_keys = pos0 + t + 1;
-      for (int j = 0; j < n_keys; ++j) {
-        scores[j] = dot_f32(q, cache.k(j) + kvh * a_.head_dim, a_.head_dim) * a_.scale;
-      }
-      if (!tree_mask.empty()) mask_non_ancestors(tree_mask, n, t, scores.data() + pos0);
-      softmax(scores.data(), n_keys);
-      float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
-      std::fill(o, o + a_.head_dim, 0.f);
-      for (int j = 0; j < n_keys; ++j) {
-        const float p = scores[j];
-        const float* v = cache.v(j) + kvh * a_.head_dim;
-        for (int i = 0; i < a_.head_dim; ++i) o[i] += p * v[i];
-      }
+  auto first_key = [&](int p) { return a_.window > 0 ? std::max(0, p - a_.window + 1) : 0; };
+  for (int c0 = 0; c0 < n; c0 += cache.max_chunk()) {
+    const int c1 = std::min(n, c0 + cache.max_chunk());
+    for (int t = c0; t < c1; ++t) {
+      std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
+      std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
     }
-  });
+    pool.parallel_for(int64_t(c1 - c0) * a_.n_head, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> scores;
+      scores.resize(size_t(pos0 + c1));
+      for (int64_t job = begin; job < end; ++job) {
+        const int t = c0 + static_cast<int>(job / a_.n_head);
+        const int h = static_cast<int>(job % a_.n_head);
+        const int kvh = h / group;
+        const float* q = q_all + size_t(t) * nq + size_t(h) * a_.head_dim;
+        const int p = pos0 + t, j0 = first_key(p), n_keys = p - j0 + 1;
+        for (int j = 0; j < n_keys; ++j) {
+          scores[j] = dot_f32(q, cache.k(j0 + j) + kvh * a_.head_dim, a_.head_dim) * a_.scale;
+        }
+        if (a_.softcap > 0.f) {
+          for (int j = 0; j < n_keys; ++j) scores[j] = a_.softcap * std::tanh(scores[j] / a_.softcap);
+        }
+        if (!tree_mask.empty()) mask_non_ancestors(tree_mask, n, t, scores.data() + pos0);
+        softmax(scores.data(), n_keys);
+        float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
+        std::fill(o, o + a_.head_dim, 0.f);
+        for (int j = 0; j < n_keys; ++j) {
+          const float w = scores[j];
+          const float* v = cache.v(j0 + j) + kvh * a_.head_dim;
+          for (int i = 0; i < a_.head_dim; ++i) o[i] += w * v[i];
+        }
+      }
+    });
+  }
+  if (gate) {
+    for (size_t i = 0; i < size_t(n) * nq; ++i) att[i] *= 1.f / (1.f + std::exp(-gate[i]));
+  }
   matmul(wo_, att, n, nq, out, d, pool);
 }
 

@@ -1,5 +1,6 @@
 // Softmax self-attention with GQA, optional qkv bias (Qwen2), per-head q/k
-// RMSNorm (Qwen3), RoPE, over a per-layer f32 KV cache.
+// RMSNorm (Qwen3), RoPE, sliding windows and score soft-capping (Gemma), over
+// a per-layer f32 KV cache.
 #pragma once
 
 #include <algorithm>
@@ -12,22 +13,67 @@
 
 namespace nagi {
 
-// K and V rows of one layer, [position][kv_dim] each. Truncating is exact:
-// positions >= n are overwritten by the next forward pass.
+// K and V rows of one layer, [position][kv_dim] each. A full cache holds
+// every position and truncates exactly (positions >= n are overwritten by the
+// next forward pass). A sliding-window layer keeps a ring of
+// window + kRingMargin rows: position p lives in row p % capacity, so memory
+// does not grow with the context, and rolling back by up to kRingMargin
+// tokens is still exact by truncation.
 class KvState final : public LayerState {
  public:
-  KvState(int n_ctx, int kv_dim)
-      : kv_dim_(kv_dim), k_(size_t(n_ctx) * kv_dim), v_(size_t(n_ctx) * kv_dim) {}
-  float* k(int pos) { return k_.data() + size_t(pos) * kv_dim_; }
-  float* v(int pos) { return v_.data() + size_t(pos) * kv_dim_; }
+  // Rollback depth a ring supports without a snapshot (speculative drafts,
+  // regenerating the last reply's tail).
+  static constexpr int kRingMargin = 64;
 
-  bool truncate(int, int) override { return true; }
-  void save(std::vector<float>& out) const override { out.clear(); }
-  void restore(const std::vector<float>&) override {}
-  void clear() override {}
-  // rows are increasing, so moving them down in order never overwrites a
-  // row still to be moved.
+  KvState(int n_ctx, int kv_dim, int window = 0)
+      : kv_dim_(kv_dim),
+        window_(window),
+        capacity_(window > 0 ? std::min(n_ctx, window + kRingMargin) : n_ctx),
+        wraps_(capacity_ < n_ctx),
+        k_(size_t(capacity_) * kv_dim),
+        v_(size_t(capacity_) * kv_dim) {}
+  float* k(int pos) { return k_.data() + size_t(pos % capacity_) * kv_dim_; }
+  float* v(int pos) { return v_.data() + size_t(pos % capacity_) * kv_dim_; }
+  int capacity() const { return capacity_; }
+  // How many consecutive new positions a forward pass may write before it
+  // must attend: the writes must not evict a key an unfinished query needs.
+  // A ring as long as the context (window + margin >= n_ctx) never wraps.
+  int max_chunk() const { return wraps_ ? capacity_ - window_ + 1 : capacity_; }
+
+  // Going back to n needs positions max(0, n - window + 1) .. n - 1. The
+  // ring holds positions >= n_past - capacity, except rows that positions
+  // since dropped by an earlier truncation have overwritten (oldest_intact_).
+  bool truncate(int n_past, int n) override {
+    if (window_ == 0) return true;
+    const int oldest = std::max(oldest_intact_, n_past - capacity_);
+    if (std::max(0, n - window_ + 1) < oldest) return false;
+    oldest_intact_ = std::max(0, oldest);
+    return true;
+  }
+  // A full cache needs nothing (truncation recovers it); a ring is saved
+  // whole, followed by oldest_intact_.
+  void save(std::vector<float>& out) const override {
+    out.clear();
+    if (window_ == 0) return;
+    out.reserve(k_.size() + v_.size() + 1);
+    out.insert(out.end(), k_.begin(), k_.end());
+    out.insert(out.end(), v_.begin(), v_.end());
+    out.push_back(static_cast<float>(oldest_intact_));  // exact: positions < 2^24
+  }
+  void restore(const std::vector<float>& in) override {
+    if (window_ == 0 || in.size() != k_.size() + v_.size() + 1) return;
+    std::copy(in.begin(), in.begin() + k_.size(), k_.begin());
+    std::copy(in.begin() + k_.size(), in.end() - 1, v_.begin());
+    oldest_intact_ = static_cast<int>(in.back());
+  }
+  void clear() override { oldest_intact_ = 0; }
+  // Tree verification (speculative decoding): moves slot pos0 + rows[i] to
+  // pos0 + i. rows are increasing, so moving them down in order never
+  // overwrites a row still to be moved. A ring refuses: the tree's extra
+  // rows overwrote positions its truncation bookkeeping does not know of,
+  // so sliding-window models verify chains.
   bool keep_rows(int pos0, const std::vector<int32_t>& rows) override {
+    if (window_ != 0) return false;
     for (size_t i = 0; i < rows.size(); ++i) {
       if (rows[i] == static_cast<int32_t>(i)) continue;
       std::copy_n(k(pos0 + rows[i]), kv_dim_, k(pos0 + static_cast<int>(i)));
@@ -39,6 +85,10 @@ class KvState final : public LayerState {
 
  private:
   int kv_dim_;
+  int window_;
+  int capacity_;
+  bool wraps_;
+  int oldest_intact_ = 0;  // rows of earlier positions were overwritten
   std::vector<float> k_, v_;
 };
 

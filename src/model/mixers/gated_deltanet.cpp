@@ -1,0 +1,164 @@
+#include "model/mixers/gated_deltanet.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/thread_pool.h"
+#include "model/mixers/delta_rule.h"
+#include "model/weights.h"
+#include "nagi/error.hpp"
+
+namespace nagi {
+namespace {
+
+inline float silu(float x) { return x / (1.f + std::exp(-x)); }
+inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
+
+}  // namespace
+
+void DeltaNetState::save(std::vector<float>& out) const {
+  out.resize(conv_.size() + recurrent_.size());
+  std::copy(conv_.begin(), conv_.end(), out.begin());
+  std::copy(recurrent_.begin(), recurrent_.end(), out.begin() + conv_.size());
+}
+
+void DeltaNetState::restore(const std::vector<float>& in) {
+  if (in.size() != conv_.size() + recurrent_.size()) {
+    throw Error(ErrorCode::kInternal, "DeltaNetState::restore: snapshot of " + std::to_string(in.size()) +
+                                          " floats does not fit this layer");
+  }
+  std::copy(in.begin(), in.begin() + conv_.size(), conv_.begin());
+  std::copy(in.begin() + conv_.size(), in.end(), recurrent_.begin());
+}
+
+void DeltaNetState::clear() {
+  std::fill(conv_.begin(), conv_.end(), 0.f);
+  std::fill(recurrent_.begin(), recurrent_.end(), 0.f);
+}
+
+GatedDeltaNetMixer::GatedDeltaNetMixer(const ModelSpec& spec, int layer, const TensorStore& store,
+                                       const std::string& what)
+    : s_(spec.layers[layer].deltanet), n_embd_(spec.n_embd), norm_eps_(spec.norm_eps) {
+  const std::string p = "blk." + std::to_string(layer) + ".";
+  if (s_.n_k_heads <= 0 || s_.n_v_heads <= 0 || s_.n_v_heads % s_.n_k_heads != 0 ||
+      s_.head_k_dim <= 0 || s_.head_v_dim <= 0 || s_.conv_kernel < 1) {
+    throw Error(ErrorCode::kFormat, what + ": layer " + std::to_string(layer) +
+                                        ": inconsistent gated DeltaNet dimensions");
+  }
+  key_dim_ = s_.n_k_heads * s_.head_k_dim;
+  value_dim_ = s_.n_v_heads * s_.head_v_dim;
+  conv_dim_ = 2 * key_dim_ + value_dim_;
+  const int64_t d = spec.n_embd;
+  w_qkv_ = bind_matrix(store, p + "attn_qkv.weight", conv_dim_, d, what);
+  w_gate_ = bind_matrix(store, p + "attn_gate.weight", value_dim_, d, what);
+  w_alpha_ = bind_matrix(store, p + "ssm_alpha.weight", s_.n_v_heads, d, what);
+  w_beta_ = bind_matrix(store, p + "ssm_beta.weight", s_.n_v_heads, d, what);
+  w_out_ = bind_matrix(store, p + "ssm_out.weight", d, value_dim_, what);
+  conv_w_ = bind_floats(store, p + "ssm_conv1d.weight", {conv_dim_, s_.conv_kernel}, what);
+  a_ = bind_vector(store, p + "ssm_a", s_.n_v_heads, what);
+  dt_bias_ = bind_vector(store, p + "ssm_dt.bias", s_.n_v_heads, what);
+  norm_w_ = bind_vector(store, p + "ssm_norm.weight", s_.head_v_dim, what);
+}
+
+std::unique_ptr<LayerState> GatedDeltaNetMixer::new_state(int) const {
+  return std::make_unique<DeltaNetState>(size_t(s_.conv_kernel - 1) * conv_dim_,
+                                         size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim);
+}
+
+size_t GatedDeltaNetMixer::state_bytes_read(int) const {
+  return (size_t(s_.conv_kernel - 1) * conv_dim_ +
+          size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim) * sizeof(float);
+}
+
+// Causal depthwise convolution over time, in place on qkv [n, conv_dim], then
+// SiLU: out[t] = sum_k w[c,k] u[t-K+1+k], where inputs before the batch come
+// from the state's history. The history then keeps the last K-1 inputs.
+void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st) const {
+  const int K = s_.conv_kernel, H = K - 1, C = conv_dim_;
+  thread_local std::vector<float> u;
+  u.resize(size_t(H + n) * C);
+  std::memcpy(u.data(), st.conv(), sizeof(float) * H * C);
+  std::memcpy(u.data() + size_t(H) * C, qkv, sizeof(float) * n * C);
+  for (int t = 0; t < n; ++t) {
+    float* o = qkv + size_t(t) * C;
+    for (int c = 0; c < C; ++c) {
+      const float* w = conv_w_.data() + size_t(c) * K;
+      float acc = 0.f;
+      for (int k = 0; k < K; ++k) acc += w[k] * u[size_t(t + k) * C + c];
+      o[c] = silu(acc);
+    }
+  }
+  std::memcpy(st.conv(), u.data() + size_t(n) * C, sizeof(float) * H * C);
+}
+
+void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch,
+                                 LayerState& state, Workspace& ws, ThreadPool& pool) const {
+  auto& st = static_cast<DeltaNetState&>(state);
+  const int n = batch.n, d = n_embd_, nv = s_.n_v_heads, dk = s_.head_k_dim, dv = s_.head_v_dim;
+  float* qkv = ws.get(kMixerSlot0 + 0, size_t(n) * conv_dim_);
+  float* z = ws.get(kMixerSlot0 + 1, size_t(n) * value_dim_);
+  float* alpha = ws.get(kMixerSlot0 + 2, size_t(n) * nv);
+  float* beta = ws.get(kMixerSlot0 + 3, size_t(n) * nv);
+  float* o = ws.get(kMixerSlot0 + 4, size_t(n) * value_dim_);
+  matmul(w_qkv_, xn, n, d, qkv, conv_dim_, pool);
+  matmul(w_gate_, xn, n, d, z, value_dim_, pool);
+  matmul(w_alpha_, xn, n, d, alpha, nv, pool);
+  matmul(w_beta_, xn, n, d, beta, nv, pool);
+  convolve(qkv, n, st);
+
+  for (int t = 0; t < n; ++t) {
+    // L2-normalise each q and k head (llama.cpp: x / max(|x|, eps)).
+    float* qk = qkv + size_t(t) * conv_dim_;
+    for (int h = 0; h < 2 * s_.n_k_heads; ++h) {
+      float* x = qk + size_t(h) * dk;
+      float ss = 0.f;
+      for (int i = 0; i < dk; ++i) ss += x[i] * x[i];
+      const float inv = 1.f / std::max(std::sqrt(ss), norm_eps_);
+      for (int i = 0; i < dk; ++i) x[i] *= inv;
+    }
+    for (int h = 0; h < nv; ++h) {
+      const size_t i = size_t(t) * nv + h;
+      beta[i] = 1.f / (1.f + std::exp(-beta[i]));
+      alpha[i] = softplus(alpha[i] + dt_bias_[h]) * a_[h];  // now g, the log decay
+    }
+  }
+
+  const int ratio = nv / s_.n_k_heads;
+  const float scale = 1.f / std::sqrt(float(dk));
+  pool.parallel_for(nv, [&](int64_t begin, int64_t end) {
+    for (int64_t h = begin; h < end; ++h) {
+      const int kh = s_.v_heads_grouped ? int(h) / ratio : int(h) % s_.n_k_heads;
+      DeltaRuleHead head;
+      head.dk = dk;
+      head.dv = dv;
+      head.q = qkv + size_t(kh) * dk;
+      head.k = qkv + key_dim_ + size_t(kh) * dk;
+      head.qk_stride = conv_dim_;
+      head.v = qkv + 2 * key_dim_ + size_t(h) * dv;
+      head.v_stride = conv_dim_;
+      head.g = alpha + h;
+      head.beta = beta + h;
+      head.gate_stride = nv;
+      head.scale = scale;
+      head.out = o + size_t(h) * dv;
+      head.out_stride = value_dim_;
+      float* S = st.recurrent() + size_t(h) * dk * dv;
+      if (n >= kChunk / 4) delta_rule_chunked(head, n, S, kChunk);
+      else delta_rule_recurrent(head, n, S);
+    }
+  });
+
+  // Gated RMSNorm per head: RMSNorm(o; ssm_norm) * silu(z).
+  for (int t = 0; t < n; ++t) {
+    for (int h = 0; h < nv; ++h) {
+      float* oh = o + size_t(t) * value_dim_ + size_t(h) * dv;
+      const float* zh = z + size_t(t) * value_dim_ + size_t(h) * dv;
+      rmsnorm(oh, norm_w_.data(), oh, dv, norm_eps_);
+      for (int j = 0; j < dv; ++j) oh[j] *= silu(zh[j]);
+    }
+  }
+  matmul(w_out_, o, n, value_dim_, out, d, pool);
+}
+
+}  // namespace nagi

@@ -1,0 +1,65 @@
+// Gated DeltaNet, the linear-attention mixer of Qwen3.5 (Qwen3-Next):
+//   qkv = attn_qkv·x -> causal depthwise conv (ssm_conv1d) -> SiLU, split
+//   [q | k | v]; q and k L2-normalised per head; beta = sigmoid(ssm_beta·x);
+//   g = softplus(ssm_alpha·x + ssm_dt.bias) · ssm_a (ssm_a = -exp(A_log));
+//   the gated delta rule per value head (delta_rule.h), scale 1/sqrt(dk);
+//   out = ssm_out · (RMSNorm(o; ssm_norm) ⊙ silu(attn_gate·x)) per head.
+// State: the last conv_kernel-1 inputs of the convolution and one [dk, dv]
+// matrix per value head. Prefill uses the chunked form, decode the recurrence.
+#pragma once
+
+#include <vector>
+
+#include "format/tensor_store.h"
+#include "kernels/ops.h"
+#include "model/mixer.h"
+#include "model/spec.h"
+
+namespace nagi {
+
+class DeltaNetState final : public LayerState {
+ public:
+  DeltaNetState(size_t conv_floats, size_t recurrent_floats)
+      : conv_(conv_floats, 0.f), recurrent_(recurrent_floats, 0.f) {}
+  float* conv() { return conv_.data(); }            // [conv_kernel-1, conv_dim], oldest first
+  float* recurrent() { return recurrent_.data(); }  // [n_v_heads, dk, dv]
+
+  // Only the present is known: truncation works only when nothing is dropped.
+  bool truncate(int n_past, int n) override { return n == n_past; }
+  void save(std::vector<float>& out) const override;
+  void restore(const std::vector<float>& in) override;
+  void clear() override;
+  size_t bytes() const override { return (conv_.size() + recurrent_.size()) * sizeof(float); }
+
+ private:
+  std::vector<float> conv_, recurrent_;
+};
+
+class GatedDeltaNetMixer final : public Mixer {
+ public:
+  // Binds blk.<layer>.{attn_qkv, attn_gate, ssm_conv1d, ssm_a, ssm_dt.bias,
+  // ssm_alpha, ssm_beta, ssm_norm, ssm_out}.
+  GatedDeltaNetMixer(const ModelSpec& spec, int layer, const TensorStore& store,
+                     const std::string& what);
+
+  void forward(const float* xn, float* out, const Batch& batch, LayerState& state, Workspace& ws,
+               ThreadPool& pool) const override;
+  std::unique_ptr<LayerState> new_state(int n_ctx) const override;
+  size_t state_bytes_read(int n_past) const override;
+
+  // Chunk length of the chunked (prefill) form; batches of at least
+  // kChunk / 4 tokens use it, shorter ones (decode, small drafts) the recurrence.
+  static constexpr int kChunk = 64;
+
+ private:
+  void convolve(float* qkv, int n, DeltaNetState& st) const;
+
+  DeltaNetSpec s_;
+  int n_embd_;
+  float norm_eps_;
+  int key_dim_, value_dim_, conv_dim_;
+  Matrix w_qkv_, w_gate_, w_alpha_, w_beta_, w_out_;
+  std::vector<float> conv_w_, a_, dt_bias_, norm_w_;
+};
+
+}  // namespace nagi
