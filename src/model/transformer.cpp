@@ -77,7 +77,16 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
   const size_t nd = size_t(n) * d;
   Batch batch{n, state.n_past()};
   std::vector<int32_t> depth;
-  if (!parents.empty()) tree_batch(parents, n, batch, depth);
+  if (!parents.empty()) {
+    // Refused before anything is written: a ring or recurrent state
+    // half-updated by a failed pass could not be rolled back.
+    if (!state.can_keep_path()) {
+      throw Error(ErrorCode::kUnsupported,
+                  "tree batch: this model has layer state that can only follow a chain "
+                  "(recurrent, or a sliding-window ring)");
+    }
+    tree_batch(parents, n, batch, depth);
+  }
   float* x = ws.get(kX, nd);
   float* xn = ws.get(kXn, nd);
   float* out = ws.get(kOut, nd);
@@ -124,10 +133,6 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
 
 void Transformer::tree_batch(std::span<const int32_t> parents, int n, Batch& batch,
                              std::vector<int32_t>& depth) const {
-  if (has_recurrent_) {
-    throw Error(ErrorCode::kUnsupported,
-                "tree batch: this model has recurrent layer state, which can only follow a chain");
-  }
   if (static_cast<int>(parents.size()) != n)
     throw Error(ErrorCode::kInvalidArgument, "tree batch: one parent per token needed");
   depth.resize(size_t(n));

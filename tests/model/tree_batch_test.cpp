@@ -73,6 +73,26 @@ TEST_P(TreeBatch, MalformedParentsAreRejected) {
   EXPECT_THROW(tf().forward(toks, st, ws_, nullptr, false, pool_, std::vector<int32_t>{-1}), Error);
 }
 
+TEST(TreeBatchRefused, RecurrentAndSlidingWindowModelsVerifyChainsOnly) {
+  if (!test::has_shared()) GTEST_SKIP();
+  for (const char* name : {"lfm2", "qwen35", "gemma3"}) {
+    auto model = Model::load(test::shared_path(std::string("models/synthetic/") + name + ".gguf"));
+    const Transformer& tf = *model->impl().transformer;
+    Workspace ws;
+    ThreadPool pool(1);
+    ModelState st = tf.new_state(64);
+    tf.forward(std::vector<int32_t>{1, 5, 6}, st, ws, nullptr, false, pool);
+    EXPECT_FALSE(st.can_keep_path()) << name;
+    try {
+      tf.forward(std::vector<int32_t>{7, 8}, st, ws, nullptr, false, pool, std::vector<int32_t>{-1, -1});
+      ADD_FAILURE() << name << ": tree batch accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << name;
+    }
+    EXPECT_EQ(st.n_past(), 3) << name;  // nothing was evaluated
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, TreeBatch,
                          ::testing::Values("models/stories260K/stories260K.gguf",
                                            "models/synthetic/llama.gguf",
