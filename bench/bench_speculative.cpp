@@ -95,6 +95,10 @@ int main(int argc, char** argv) {
     std::printf("%-6s %-20s %10s %9s %10s %8s %10s\n", "task", "method", "tokens/s", "speed-up", "accept", "tok/pass",
                 "=plain");
     for (const Task& task : tasks) {
+      if (static_cast<int>(task.prompt.size()) + n > std::min(target->info().n_ctx_train, 4096)) {
+        std::printf("%-6s skipped: %zu prompt tokens + %d do not fit the context\n", task.name, task.prompt.size(), n);
+        continue;
+      }
       double plain_tps = 0;
       std::vector<std::vector<int32_t>> plain_ids(static_cast<size_t>(seeds));
       for (const Method& m : methods) {

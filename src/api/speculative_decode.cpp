@@ -35,7 +35,12 @@ std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Sess
   const bool rejection = so.accept == SpeculativeOptions::Accept::kRejection;
   switch (so.mode) {
     case Mode::kLookup:
-      return std::make_unique<LookupSpeculator>(so.lookup_ngram, rejection ? 1 : so.lookup_branches);
+    {
+      // Where the model verifies chains only, a tree's budget is better
+      // spent on one longer chain.
+      const bool trees = !rejection && !s.transformer->has_recurrent_state() && s.state.can_keep_path();
+      return std::make_unique<LookupSpeculator>(so.lookup_ngram, trees ? so.lookup_branches : 1);
+    }
     case Mode::kDraft: {
       std::shared_ptr<Model> draft = so.draft;
       if (!draft) {
