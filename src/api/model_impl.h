@@ -29,7 +29,9 @@ struct Session::Impl {
 
   // Runs the model on `ids` at positions n_past()..; returns pointer to
   // logits rows (all or last) valid until the next call.
-  const float* eval(std::span<const int32_t> ids, bool all_logits);
+  // `parents` (empty: a chain) makes it a tree batch (model/mixer.h Batch).
+  const float* eval(std::span<const int32_t> ids, bool all_logits,
+                    std::span<const int32_t> parents = {});
 };
 
 }  // namespace nagi

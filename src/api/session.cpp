@@ -2,6 +2,7 @@
 #include <chrono>
 
 #include "api/model_impl.h"
+#include "api/speculative_decode.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,7 +32,8 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
 
 }  // namespace
 
-const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits) {
+const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits,
+                                 std::span<const int32_t> parents) {
   const ModelSpec& spec = transformer->spec();
   if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "eval: no tokens given");
   for (int32_t id : ids) {
@@ -50,7 +52,7 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits) 
                     std::to_string(spec.n_ctx_train) + ")");
   }
   logits.resize((all_logits ? ids.size() : 1) * size_t(spec.n_vocab));
-  transformer->forward(ids, state, ws, logits.data(), all_logits, *pool);
+  transformer->forward(ids, state, ws, logits.data(), all_logits, *pool, parents);
   return logits.data();
 }
 
@@ -103,6 +105,8 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     if (stop.empty()) throw Error(ErrorCode::kInvalidArgument, "generate: empty stop string");
   }
   Sampler sampler(options.sampling, n_vocab);
+  // Built before anything runs, so bad speculative options fail early.
+  std::unique_ptr<Speculator> speculator = make_speculator(options, s);
   s.cancel = false;
   // Reused positions: the longest common prefix with what the cache holds,
   // less one so that the last prompt token is evaluated and gives logits.
@@ -131,15 +135,12 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   std::string text;        // everything decoded so far
   size_t emitted = 0;      // bytes of `text` passed to the callback
   std::vector<float> work(logits, logits + n_vocab);
-  auto t1 = Clock::now();
-  for (;;) {
-    if (s.cancel) { result.stop_reason = "cancelled"; break; }
-    if (options.max_tokens >= 0 && int(result.ids.size()) >= options.max_tokens) {
-      result.stop_reason = "length";
-      break;
-    }
-    const int32_t id = sampler.sample(work, history, static_cast<int64_t>(history.size()));
-    if (!options.ignore_eos && model.is_eos(id)) { result.stop_reason = "eos"; break; }
+
+  // Appends one sampled token to the output; false when generation ends with
+  // it (result.stop_reason set). Plain and speculative decoding both emit
+  // through here, so they stop at the same token for the same reason.
+  const auto emit = [&](int32_t id) -> bool {
+    if (!options.ignore_eos && model.is_eos(id)) { result.stop_reason = "eos"; return false; }
     result.ids.push_back(id);
     history.push_back(id);
     text += decoder.push(id);
@@ -160,18 +161,37 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     if (stop_hit) {
       text.resize(emit_to);
       result.stop_reason = "stop";
-      break;
+      return false;
     }
-    if (!keep_going) { result.stop_reason = "cancelled"; break; }
-    if (s.state.n_past() >= s.n_ctx) { result.stop_reason = "context"; break; }
+    if (!keep_going) { result.stop_reason = "cancelled"; return false; }
+    // Positions evaluated once this token is: plain decoding's n_past.
+    if (static_cast<int>(history.size()) - 1 >= s.n_ctx) { result.stop_reason = "context"; return false; }
     if (options.max_tokens >= 0 && int(result.ids.size()) >= options.max_tokens) {
       result.stop_reason = "length";
-      break;
+      return false;
     }
-    logits = s.eval(std::span<const int32_t>(&id, 1), false);
-    work.assign(logits, logits + n_vocab);
-    result.n_decode++;
+    return true;
+  };
+
+  auto t1 = Clock::now();
+  if (s.cancel) {
+    result.stop_reason = "cancelled";
+  } else if (options.max_tokens == 0) {
+    result.stop_reason = "length";
+  } else if (!speculator) {
+    for (;;) {
+      const int32_t id = sampler.sample(work, history, static_cast<int64_t>(history.size()));
+      if (!emit(id)) break;
+      if (s.cancel) { result.stop_reason = "cancelled"; break; }
+      logits = s.eval(std::span<const int32_t>(&id, 1), false);
+      work.assign(logits, logits + n_vocab);
+      result.n_decode++;
+    }
+  } else {
+    speculative_decode(s, options, sampler, *speculator, work, history, emit, result);
   }
+  result.speculative.tokens = static_cast<int>(result.ids.size());
+  if (!speculator) result.speculative.target_passes = result.n_decode;
   if (result.stop_reason != "stop") {
     text += decoder.flush();
     if (on_token && emitted < text.size()) on_token(TokenEvent{-1, text.substr(emitted)});

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace nagi {
@@ -25,6 +26,11 @@ class LayerState {
 
   // Back to the state before the first token.
   virtual void clear() = 0;
+
+  // After a tree batch evaluated at slots pos0.. (see Batch): moves the rows
+  // of slots pos0 + rows[i] to pos0 + i, so the accepted path lies at
+  // consecutive positions. States that are not per position return false.
+  virtual bool keep_rows(int /*pos0*/, const std::vector<int32_t>& /*rows*/) { return false; }
 
   virtual size_t bytes() const = 0;
 };

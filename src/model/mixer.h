@@ -16,9 +16,22 @@ class ThreadPool;
 
 // Tokens evaluated together. Token t sits at position pos0 + t and sees
 // every earlier position of the sequence.
+//
+// Tree batches (speculative decoding, src/spec/): when `parent` is set, token
+// t's parent is batch entry parent[t] (< t), or -1 when it follows the cached
+// prefix directly; it sits at position pos0 + depth[t] - 1 (depth 1 for a
+// root), sees the cached prefix, its ancestors and itself, and its state rows
+// are written at slot pos0 + t until LayerState::keep_rows() compacts the
+// accepted path. Mixers whose state is not per position (recurrent) accept
+// only chains.
 struct Batch {
   int n = 0;
   int pos0 = 0;
+  const int32_t* parent = nullptr;  // n entries, or null for a chain
+  const int32_t* depth = nullptr;   // n entries when parent is set
+
+  bool is_tree() const { return parent != nullptr; }
+  int position(int t) const { return is_tree() ? pos0 + depth[t] - 1 : pos0 + t; }
 };
 
 class Mixer {

@@ -40,6 +40,24 @@ int ModelState::restore_snapshot_at_or_before(int n) {
   return best->n_past;
 }
 
+bool ModelState::can_keep_path() {
+  // Keeping no rows moves nothing: a pure capability probe.
+  for (auto& l : layers_) {
+    if (!l->keep_rows(n_past(), {})) return false;
+  }
+  return true;
+}
+
+bool ModelState::keep_path(int pos0, const std::vector<int32_t>& path) {
+  // Checked up front so that a refusal leaves every layer untouched.
+  if (!can_keep_path()) return false;
+  for (auto& l : layers_) l->keep_rows(pos0, path);
+  for (size_t i = 0; i < path.size(); ++i) tokens_[size_t(pos0) + i] = tokens_[size_t(pos0 + path[i])];
+  tokens_.resize(size_t(pos0) + path.size());
+  std::erase_if(snapshots_, [&](const Snapshot& s) { return s.n_past > n_past(); });
+  return true;
+}
+
 void ModelState::clear() {
   for (auto& l : layers_) l->clear();
   tokens_.clear();

@@ -40,6 +40,14 @@ class ModelState {
   // from tokens() and must be replayed by the caller.
   int restore_snapshot_at_or_before(int n);
 
+  // After a tree batch of `n_batch` tokens evaluated at pos0.. (Batch with
+  // parents): keeps the prefix and the batch entries `path` (increasing),
+  // moved to consecutive positions pos0..; drops the rest. Returns false
+  // (state unchanged) when some layer's state is not per position.
+  bool keep_path(int pos0, const std::vector<int32_t>& path);
+  // Whether keep_path() can succeed: every layer's state is per position.
+  bool can_keep_path();
+
   void clear();
   size_t bytes() const;
 

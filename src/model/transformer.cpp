@@ -52,6 +52,7 @@ Transformer::Transformer(ModelSpec spec, const TensorStore& store, const std::st
     L.ffn = std::make_unique<FeedForward>(spec_, il, store, what);
     // Recurrent mixers only know the present; a sliding-window ring forgets
     // rows older than its margin. Either way deep rollbacks need snapshots.
+    if (spec_.layers[il].mixer != MixerKind::kAttention) has_recurrent_ = true;
     if (spec_.layers[il].mixer != MixerKind::kAttention || spec_.layers[il].attn.window > 0) {
       needs_snapshots_ = true;
     }
@@ -74,11 +75,23 @@ size_t Transformer::state_bytes_read(int n_past) const {
 }
 
 void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Workspace& ws,
-                          float* logits, bool all_logits, ThreadPool& pool) const {
+                          float* logits, bool all_logits, ThreadPool& pool,
+                          std::span<const int32_t> parents) const {
   const int n = static_cast<int>(tokens.size());
   const int d = spec_.n_embd;
   const size_t nd = size_t(n) * d;
-  const Batch batch{n, state.n_past()};
+  Batch batch{n, state.n_past()};
+  std::vector<int32_t> depth;
+  if (!parents.empty()) {
+    // Refused before anything is written: a ring or recurrent state
+    // half-updated by a failed pass could not be rolled back.
+    if (!state.can_keep_path()) {
+      throw Error(ErrorCode::kUnsupported,
+                  "tree batch: this model has layer state that can only follow a chain "
+                  "(recurrent, or a sliding-window ring)");
+    }
+    tree_batch(parents, n, batch, depth);
+  }
   float* x = ws.get(kX, nd);
   float* xn = ws.get(kXn, nd);
   float* out = ws.get(kOut, nd);
@@ -121,6 +134,30 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
     const size_t nl = size_t(n - first) * spec_.n_vocab;
     for (size_t i = 0; i < nl; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
   }
+}
+
+void Transformer::tree_batch(std::span<const int32_t> parents, int n, Batch& batch,
+                             std::vector<int32_t>& depth) const {
+  if (static_cast<int>(parents.size()) != n)
+    throw Error(ErrorCode::kInvalidArgument, "tree batch: one parent per token needed");
+  depth.resize(size_t(n));
+  for (int t = 0; t < n; ++t) {
+    const int32_t p = parents[size_t(t)];
+    if (p < -1 || p >= t)
+      throw Error(ErrorCode::kInvalidArgument, "tree batch: parent of token " + std::to_string(t) + " must be in [-1, " + std::to_string(t) + ")");
+    depth[size_t(t)] = p < 0 ? 1 : depth[size_t(p)] + 1;
+  }
+  batch.parent = parents.data();
+  batch.depth = depth.data();
+}
+
+const float* Transformer::last_hidden(Workspace& ws, int n) const {
+  return ws.get(kX, size_t(n) * size_t(spec_.n_embd));
+}
+
+void Transformer::keep_path(ModelState& state, int pos0, const std::vector<int32_t>& path) const {
+  if (!state.keep_path(pos0, path))
+    throw Error(ErrorCode::kUnsupported, "tree batch: a layer state cannot keep a path (recurrent)");
 }
 
 void Transformer::rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const {

@@ -40,17 +40,32 @@ class Transformer {
   // [1, n_vocab] into `logits`; logits == nullptr skips the output
   // projection. Token ids and the context limit must have been checked by
   // the caller.
+  // `parents` (empty: a chain) makes the batch a tree, see Batch; only
+  // models without recurrent state accept trees (Error kUnsupported).
   void forward(std::span<const int32_t> tokens, ModelState& state, Workspace& ws,
-               float* logits, bool all_logits, ThreadPool& pool) const;
+               float* logits, bool all_logits, ThreadPool& pool,
+               std::span<const int32_t> parents = {}) const;
 
   // Makes `state` hold exactly its first n tokens, as if the later ones had
   // never been evaluated: truncation where every layer allows it, else the
   // newest snapshot at or before n plus a replay of the tokens after it.
   void rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const;
 
+  // Keeps the accepted path of a tree batch evaluated at pos0 (see
+  // ModelState::keep_path); throws Error(kUnsupported) for recurrent models.
+  void keep_path(ModelState& state, int pos0, const std::vector<int32_t>& path) const;
+
+  // The residual stream after the last layer (before the final norm) of the
+  // last forward()'s tokens, [n, n_embd], valid until the next forward with
+  // the same workspace. MTP heads draft from it.
+  const float* last_hidden(Workspace& ws, int n) const;
+
   // True when some layer's state cannot always be truncated (conv/recurrent
   // states, sliding-window rings): rollback then relies on snapshots.
   bool needs_snapshots() const { return needs_snapshots_; }
+  // True when some layer is not attention (conv/recurrent state: chains only,
+  // rollback by snapshot + replay).
+  bool has_recurrent_state() const { return has_recurrent_; }
 
   // Bytes of KV/recurrent state read per decoded token at context n_past.
   size_t state_bytes_read(int n_past) const;
@@ -63,11 +78,15 @@ class Transformer {
     std::unique_ptr<FeedForward> ffn;
   };
 
+  void tree_batch(std::span<const int32_t> parents, int n, Batch& batch,
+                  std::vector<int32_t>& depth) const;
+
   ModelSpec spec_;
   Matrix embed_, output_;
   std::vector<float> output_norm_;
   std::vector<Layer> layers_;
   bool needs_snapshots_ = false;
+  bool has_recurrent_ = false;
 };
 
 }  // namespace nagi

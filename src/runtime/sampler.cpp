@@ -22,7 +22,7 @@ template <class T>
   throw Error(ErrorCode::kInvalidArgument, os.str());
 }
 
-// The first sorted run grows geometrically from here; most draws from a
+// The first sorted run grows geometrically from here; most top-p cuts of a
 // peaked distribution finish inside it, so a 150k vocabulary is never fully
 // sorted unless the distribution really is that flat.
 constexpr size_t kFirstSortedRun = 64;
@@ -50,7 +50,8 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab) : params_(params
   if (p.temperature > 0.f) cand_.reserve(static_cast<size_t>(n_vocab));
 }
 
-int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, int64_t position) {
+size_t Sampler::filter(std::span<float> logits, std::span<const int32_t> history, int64_t position,
+                      int32_t* greedy) {
   const auto& p = params_;
   if (logits.size() != static_cast<size_t>(n_vocab_))
     invalid("logits", "size must equal n_vocab", logits.size());
@@ -92,17 +93,21 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     }
   }
   // (2) Greedy; also the answer when nothing has any probability at all.
-  if (p.temperature <= 0.f || best_logit == kNegInf) return best;
+  if (p.temperature <= 0.f || best_logit == kNegInf) {
+    *greedy = best;
+    return 0;
+  }
+  best_logit_ = best_logit;
 
   // -inf logits have probability exactly 0 and are never candidates.
   cand_.clear();
   for (int32_t i = 0; i < n_vocab_; ++i) {
     const float v = logits[static_cast<size_t>(i)];
-    if (v != kNegInf) cand_.push_back({v, i});
+    if (v != kNegInf) cand_.push_back({v, 0.f, i});
   }
 
   // (3) top-k: a linear-time selection; the k survivors are ordered later
-  // only as far as the draw needs.
+  // only as far as top-p needs.
   if (p.top_k > 0 && static_cast<size_t>(p.top_k) < cand_.size()) {
     const auto by_logit = [](const Candidate& a, const Candidate& b) {
       return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
@@ -117,8 +122,8 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   const float inv_t = 1.f / p.temperature;
   double total = 0.0;
   for (auto& c : cand_) {
-    c.logit = std::exp((c.logit - best_logit) * inv_t);
-    total += c.logit;
+    c.w = std::exp((c.logit - best_logit) * inv_t);
+    total += c.w;
   }
 
   // (6) before (5): both keep a prefix of the (prob desc, id asc) order, so
@@ -129,54 +134,74 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   if (p.min_p > 0.f) {
     const float threshold = p.min_p;  // min_p * max weight, and max weight == 1
     const auto kept = std::partition(cand_.begin(), cand_.end(),
-                                     [threshold](const Candidate& c) { return c.logit >= threshold; });
+                                     [threshold](const Candidate& c) { return c.w >= threshold; });
     m = static_cast<size_t>(kept - cand_.begin());
   }
 
-  // cand_[0, sorted) is in final order and precedes everything in
-  // cand_[sorted, m); extend() grows that prefix geometrically on demand.
-  const auto by_prob = [](const Candidate& a, const Candidate& b) {
-    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-  };
-  size_t sorted = 0;
-  const auto extend = [&] {
-    const size_t next = std::min(m, std::max(kFirstSortedRun, sorted * 4));
-    const auto first = cand_.begin() + static_cast<std::ptrdiff_t>(sorted);
-    const auto mid = cand_.begin() + static_cast<std::ptrdiff_t>(next);
-    const auto last = cand_.begin() + static_cast<std::ptrdiff_t>(m);
-    if (mid != last) std::nth_element(first, mid, last, by_prob);
-    std::sort(first, mid, by_prob);
-    sorted = next;
-  };
-
-  // (5) top-p.
+  // (5) top-p. cand_[0, sorted) is in final order and precedes everything in
+  // cand_[sorted, m); the sorted prefix grows geometrically on demand, so a
+  // peaked distribution over 150k tokens is never fully sorted.
   double kept_mass = 0.0;
   if (p.top_p < 1.f) {
+    const auto by_prob = [](const Candidate& a, const Candidate& b) {
+      return a.w > b.w || (a.w == b.w && a.id < b.id);
+    };
+    size_t sorted = 0;
     const double target = static_cast<double>(p.top_p) * total;
     size_t i = 0;
     for (; i < m; ++i) {
-      if (i == sorted) extend();
-      kept_mass += cand_[i].logit;
+      if (i == sorted) {
+        const size_t next = std::min(m, std::max(kFirstSortedRun, sorted * 4));
+        const auto first = cand_.begin() + static_cast<std::ptrdiff_t>(sorted);
+        const auto mid = cand_.begin() + static_cast<std::ptrdiff_t>(next);
+        const auto last = cand_.begin() + static_cast<std::ptrdiff_t>(m);
+        if (mid != last) std::nth_element(first, mid, last, by_prob);
+        std::sort(first, mid, by_prob);
+        sorted = next;
+      }
+      kept_mass += cand_[i].w;
       if (kept_mass >= target) break;
     }
     m = std::min(m, i + 1);
   } else {
-    for (size_t i = 0; i < m; ++i) kept_mass += cand_[i].logit;
+    for (size_t i = 0; i < m; ++i) kept_mass += cand_[i].w;
   }
+  kept_mass_ = kept_mass;
+  return m;
+}
 
-  // (7) Inverse CDF over the renormalised survivors.
-  const double target = uniform_at(p.seed, static_cast<uint64_t>(position), 0) * kept_mass;
-  double cum = 0.0;
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history, int64_t position) {
+  int32_t greedy = 0;
+  const size_t m = filter(logits, history, position, &greedy);
+  if (m == 0) return greedy;
+  // (7) Gumbel-max: noise only for the survivors (40 Philox calls with the
+  // default top-k, not one per vocabulary entry).
+  const double inv_t = 1.0 / static_cast<double>(params_.temperature);
+  const auto pos = static_cast<uint64_t>(position);
+  int32_t chosen = -1;
+  double chosen_score = -std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < m; ++i) {
-    if (i == sorted) extend();
-    cum += cand_[i].logit;
-    if (cum > target) return cand_[i].id;
+    const Candidate& c = cand_[i];
+    const double score = (static_cast<double>(c.logit) - static_cast<double>(best_logit_)) * inv_t +
+                         gumbel_at(params_.seed, pos, c.id);
+    if (score > chosen_score || (score == chosen_score && c.id < chosen)) {
+      chosen_score = score;
+      chosen = c.id;
+    }
   }
-  // Rounding left target at or above the summed mass: take the last candidate
-  // with any probability (the first one has weight 1, so one exists).
-  size_t i = m;
-  while (i > 1 && cand_[i - 1].logit <= 0.f) --i;
-  return cand_[i - 1].id;
+  return chosen;
+}
+
+void Sampler::distribution(std::span<float> logits, std::span<const int32_t> history,
+                           int64_t position, std::vector<Prob>& out) {
+  out.clear();
+  int32_t greedy = 0;
+  const size_t m = filter(logits, history, position, &greedy);
+  if (m == 0) {
+    out.push_back({greedy, 1.0});
+    return;
+  }
+  for (size_t i = 0; i < m; ++i) out.push_back({cand_[i].id, cand_[i].w / kept_mass_});
 }
 
 double uniform_at(uint64_t seed, uint64_t position, uint64_t stream) {
@@ -185,6 +210,19 @@ double uniform_at(uint64_t seed, uint64_t position, uint64_t stream) {
   const auto out = philox4x32({lo(position), hi(position), lo(stream), hi(stream)}, {lo(seed), hi(seed)});
   const uint64_t bits = ((static_cast<uint64_t>(out[0]) << 32) | out[1]) >> 11;
   return static_cast<double>(bits) * 0x1.0p-53;
+}
+
+}  // namespace nagi
+
+namespace nagi {
+
+double gumbel_at(uint64_t seed, uint64_t position, int32_t token) {
+  const auto out = philox4x32({static_cast<uint32_t>(position), static_cast<uint32_t>(position >> 32),
+                               static_cast<uint32_t>(token), kGumbelDomain},
+                              {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+  const uint64_t bits = ((static_cast<uint64_t>(out[0]) << 32) | out[1]) >> 11;
+  const double u = (static_cast<double>(bits) + 0.5) * 0x1.0p-53;
+  return -std::log(-std::log(u));
 }
 
 }  // namespace nagi

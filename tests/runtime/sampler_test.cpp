@@ -65,6 +65,16 @@ double chi_square(const std::vector<int>& counts, const std::vector<double>& pro
   return chi;
 }
 
+// G(seed, position, token) as documented in sampler.h, straight from the
+// Philox words.
+double reference_gumbel(uint64_t seed, uint64_t position, int32_t token) {
+  const auto out = philox4x32({uint32_t(position), uint32_t(position >> 32), uint32_t(token), 0x67626c00u},
+                              {uint32_t(seed), uint32_t(seed >> 32)});
+  const uint64_t top53 = ((uint64_t{out[0]} << 32) | out[1]) >> 11;
+  const double u = (double(top53) + 0.5) / 9007199254740992.0;
+  return -std::log(-std::log(u));
+}
+
 // A direct, fully sorted implementation of the documented pipeline for
 // logits that need no penalties: what the optimised sampler must agree with.
 int32_t reference_sample(std::vector<float> logits, const SamplingParams& p, int64_t position) {
@@ -109,15 +119,19 @@ int32_t reference_sample(std::vector<float> logits, const SamplingParams& p, int
     const float max_w = c.front().w;
     std::erase_if(c, [&](const C& x) { return x.w < p.min_p * max_w; });
   }
-  double kept = 0;
-  for (auto& x : c) kept += x.w;
-  const double target = uniform_at(p.seed, static_cast<uint64_t>(position), 0) * kept;
-  double cum = 0;
+  // Gumbel-max, written from the documented definition: u from the raw
+  // Philox words, G = -log(-log(u)), argmax of log-weight + G.
+  int32_t chosen = -1;
+  double chosen_score = -std::numeric_limits<double>::infinity();
   for (auto& x : c) {
-    cum += x.w;
-    if (cum > target) return x.id;
+    const double score = (double(x.logit) - double(max_logit)) / double(p.temperature) +
+                         reference_gumbel(p.seed, static_cast<uint64_t>(position), x.id);
+    if (score > chosen_score || (score == chosen_score && x.id < chosen)) {
+      chosen_score = score;
+      chosen = x.id;
+    }
   }
-  return c.back().id;
+  return chosen;
 }
 
 // ---------------------------------------------------------------- Philox
@@ -269,18 +283,94 @@ TEST(Sampler, PositionsAndSeedsChangeTheDraw) {
   EXPECT_GT(differ, 150);  // expected 200 * 15/16
 }
 
-TEST(Sampler, DrawIsInverseCdfOverSortedCandidates) {
-  // probs 0.1, 0.4, 0.2, 0.3 -> walk order 1, 3, 2, 0 with edges 0.4, 0.7, 0.9.
-  const auto logits = log_probs({0.1, 0.4, 0.2, 0.3});
+TEST(Sampler, DrawIsGumbelArgmaxOverTheCandidates) {
+  // probs 0.1, 0.4, 0.2, 0.3: the token whose log-prob plus its own noise is
+  // largest wins; worked out here from the noise alone.
+  const std::vector<double> probs = {0.1, 0.4, 0.2, 0.3};
+  const auto logits = log_probs(probs);
   Sampler s(plain(1.f, 99), 4);
+  int checked = 0;
   for (int pos = 0; pos < 400; ++pos) {
-    const double u = uniform_at(99, static_cast<uint64_t>(pos), 0);
-    int32_t expected = u < 0.4 ? 1 : u < 0.7 ? 3 : u < 0.9 ? 2 : 0;
-    // Skip draws too close to an edge for float logits to decide exactly.
-    if (std::min({std::abs(u - 0.4), std::abs(u - 0.7), std::abs(u - 0.9)}) < 1e-5) continue;
+    std::vector<double> score(4);
+    for (int v = 0; v < 4; ++v) score[v] = std::log(probs[v]) + reference_gumbel(99, pos, v);
+    std::vector<double> sorted = score;
+    std::sort(sorted.rbegin(), sorted.rend());
+    // Skip draws too close to call with float logits.
+    if (sorted[0] - sorted[1] < 1e-5) continue;
+    const int32_t expected = static_cast<int32_t>(std::max_element(score.begin(), score.end()) - score.begin());
     auto l = logits;
-    EXPECT_EQ(s.sample(l, {}, pos), expected) << "pos " << pos << " u " << u;
+    EXPECT_EQ(s.sample(l, {}, pos), expected) << "pos " << pos;
+    ++checked;
   }
+  EXPECT_GT(checked, 390);
+}
+
+TEST(GumbelAt, IsAPureFunctionOfSeedPositionAndToken) {
+  EXPECT_EQ(gumbel_at(3, 10, 7), gumbel_at(3, 10, 7));
+  EXPECT_NE(gumbel_at(3, 10, 7), gumbel_at(3, 10, 8));
+  EXPECT_NE(gumbel_at(3, 10, 7), gumbel_at(3, 11, 7));
+  EXPECT_NE(gumbel_at(3, 10, 7), gumbel_at(4, 10, 7));
+  EXPECT_EQ(gumbel_at(3, 10, 7), reference_gumbel(3, 10, 7));
+}
+
+TEST(GumbelAt, HasTheGumbelDistribution) {
+  // Standard Gumbel: mean = Euler-Mascheroni constant, variance pi^2/6, and
+  // CDF exp(-exp(-x)) — checked at a few quantiles.
+  constexpr int kN = 200000;
+  double sum = 0, sum2 = 0;
+  int below0 = 0, below2 = 0;
+  for (int i = 0; i < kN; ++i) {
+    const double g = gumbel_at(5, static_cast<uint64_t>(i / 16), i % 16);
+    ASSERT_TRUE(std::isfinite(g));
+    sum += g;
+    sum2 += g * g;
+    below0 += g < 0;
+    below2 += g < 2;
+  }
+  const double mean = sum / kN;
+  EXPECT_NEAR(mean, 0.5772156649, 0.01);
+  EXPECT_NEAR(sum2 / kN - mean * mean, M_PI * M_PI / 6, 0.03);
+  EXPECT_NEAR(double(below0) / kN, std::exp(-1.0), 0.004);
+  EXPECT_NEAR(double(below2) / kN, std::exp(-std::exp(-2.0)), 0.004);
+}
+
+TEST(Sampler, DistributionIsTheFilteredSoftmax) {
+  // Sorted: 0.4 (id 2), 0.3 (id 0), 0.2 (id 3), 0.1 (id 1); top_p 0.65 keeps ids 2, 0.
+  auto p = plain(1.f, 5);
+  p.top_p = 0.65f;
+  Sampler s(p, 4);
+  auto l = log_probs({0.3, 0.1, 0.4, 0.2});
+  std::vector<Sampler::Prob> d;
+  s.distribution(l, {}, 0, d);
+  std::map<int32_t, double> got;
+  for (auto [id, q] : d) got[id] = q;
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_NEAR(got[2], 4.0 / 7, 1e-6);
+  EXPECT_NEAR(got[0], 3.0 / 7, 1e-6);
+  Sampler g(plain(0.f), 4);
+  auto l2 = log_probs({0.3, 0.1, 0.4, 0.2});
+  g.distribution(l2, {}, 0, d);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].id, 2);
+  EXPECT_EQ(d[0].p, 1.0);
+}
+
+TEST(Sampler, ManySeedsAtOnePositionFollowTheSoftmax) {
+  // The coupling argument is per position: over seeds (not positions) the
+  // token at a fixed position must be softmax-distributed too.
+  const std::vector<float> logits = {0.3f, -0.2f, 1.1f, 0.f, -1.f};
+  std::vector<double> probs;
+  double z = 0;
+  for (float x : logits) z += std::exp(double(x));
+  for (float x : logits) probs.push_back(std::exp(double(x)) / z);
+  constexpr int kN = 20000;
+  std::vector<int> counts(5, 0);
+  for (int seed = 0; seed < kN; ++seed) {
+    Sampler s(plain(1.f, static_cast<uint64_t>(seed) * 7919 + 1), 5);
+    auto l = logits;
+    ++counts[static_cast<size_t>(s.sample(l, {}, 42))];
+  }
+  EXPECT_LT(chi_square(counts, probs, kN), 23.5);  // 4 dof, 99.99%
 }
 
 TEST(Sampler, FrequenciesMatchSoftmax) {

@@ -53,6 +53,39 @@ TEST_F(Cli, RunJsonGreedyMatchesFixture) {
   EXPECT_GT(j["timings"]["decode_tokens_per_second"].get<double>(), 0.0);
 }
 
+TEST_F(Cli, SpeculativeRunsMatchTheGreedyFixtureAndPlainSampling) {
+  std::ifstream in(stories("reference/greedy.jsonl"));
+  std::string line;
+  std::getline(in, line);
+  std::getline(in, line);  // "Once upon a time"
+  const auto ref = nlohmann::json::parse(line);
+  const std::string base = "run -m " + stories("stories260K.bin") + " -p \"Once upon a time\" -n 200 --ignore-eos -t 1 --json ";
+  for (const std::string& spec : std::vector<std::string>{"--speculate lookup", "--speculate draft:" + stories("stories260K.gguf") + " --draft-max 4",
+                                 "--speculate lookup --lookup-branches 3"}) {
+    const auto o = sh(base + "--temp 0 " + spec);
+    ASSERT_EQ(o.status, 0) << o.out;
+    const auto j = nlohmann::json::parse(o.out.substr(o.out.find('{')));
+    EXPECT_EQ(j["ids"], ref["ids"]) << spec;
+    EXPECT_GT(j["speculative"]["target_passes"].get<int>(), 0) << spec;
+    EXPECT_LE(j["speculative"]["target_passes"].get<int>(), 200) << spec;
+  }
+  // Sampled: identical to plain decoding with the same seed under Gumbel coupling.
+  const auto plain = sh(base + "--temp 0.9 --seed 11");
+  const auto spec = sh(base + "--temp 0.9 --seed 11 --speculate draft:" + stories("stories260K.gguf"));
+  ASSERT_EQ(spec.status, 0) << spec.out;
+  const auto jp = nlohmann::json::parse(plain.out.substr(plain.out.find('{')));
+  const auto js = nlohmann::json::parse(spec.out.substr(spec.out.find('{')));
+  EXPECT_EQ(js["ids"], jp["ids"]);
+  EXPECT_EQ(js["speculative"]["acceptance_rate"].get<double>(), 1.0);
+
+  const auto bad = sh(base + "--speculate sideways");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("--speculate: expected none, lookup, draft:PATH or mtp"), std::string::npos) << bad.out;
+  const auto bad_accept = sh(base + "--speculate lookup --spec-accept maybe");
+  EXPECT_NE(bad_accept.status, 0);
+  EXPECT_NE(bad_accept.out.find("--spec-accept"), std::string::npos) << bad_accept.out;
+}
+
 TEST_F(Cli, RunStreamsTextAndReportsSpeed) {
   const auto o = sh("run -m " + stories("hf") + " --prompt-ids 1,403,407 -n 30 --temp 0.7 --seed 5 -t 1");
   ASSERT_EQ(o.status, 0) << o.out;

@@ -5,7 +5,9 @@
 #include <cstring>
 
 #include "base/thread_pool.h"
+#include "model/mixers/tree_mask.h"
 #include "model/weights.h"
+#include "nagi/error.hpp"
 
 namespace nagi {
 
@@ -107,13 +109,18 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
         rmsnorm(head, k_norm_.data(), head, a_.head_dim, norm_eps_);
       }
     }
-    apply_rope(q, a_.n_head, pos0 + t);
-    apply_rope(k, a_.n_head_kv, pos0 + t);
+    apply_rope(q, a_.n_head, batch.position(t));
+    apply_rope(k, a_.n_head_kv, batch.position(t));
   }
   // Causal attention: token t (position p = pos0+t) sees positions
   // first_key(p)..p. A sliding-window ring can only take a few new rows
   // before it evicts keys that earlier queries of the batch still need, so
   // the batch is stored and attended in chunks of at most max_chunk tokens.
+  // A tree batch (speculative verification) sees the cached prefix, its
+  // ancestors and itself; rows sit at slots pos0 + t (see Batch).
+  if (batch.is_tree() && a_.window > 0)
+    throw Error(ErrorCode::kUnsupported, "tree batch: sliding-window attention verifies chains only");
+  const std::vector<uint8_t> tree_mask = batch.is_tree() ? ancestor_mask(batch) : std::vector<uint8_t>{};
   const int group = a_.n_head / a_.n_head_kv;
   auto first_key = [&](int p) { return a_.window > 0 ? std::max(0, p - a_.window + 1) : 0; };
   for (int c0 = 0; c0 < n; c0 += cache.max_chunk()) {
@@ -137,6 +144,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
         if (a_.softcap > 0.f) {
           for (int j = 0; j < n_keys; ++j) scores[j] = a_.softcap * std::tanh(scores[j] / a_.softcap);
         }
+        if (!tree_mask.empty()) mask_non_ancestors(tree_mask, n, t, scores.data() + pos0);
         softmax(scores.data(), n_keys);
         float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
         std::fill(o, o + a_.head_dim, 0.f);

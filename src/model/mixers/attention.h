@@ -67,6 +67,20 @@ class KvState final : public LayerState {
     oldest_intact_ = static_cast<int>(in.back());
   }
   void clear() override { oldest_intact_ = 0; }
+  // Tree verification (speculative decoding): moves slot pos0 + rows[i] to
+  // pos0 + i. rows are increasing, so moving them down in order never
+  // overwrites a row still to be moved. A ring refuses: the tree's extra
+  // rows overwrote positions its truncation bookkeeping does not know of,
+  // so sliding-window models verify chains.
+  bool keep_rows(int pos0, const std::vector<int32_t>& rows) override {
+    if (window_ != 0) return false;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] == static_cast<int32_t>(i)) continue;
+      std::copy_n(k(pos0 + rows[i]), kv_dim_, k(pos0 + static_cast<int>(i)));
+      std::copy_n(v(pos0 + rows[i]), kv_dim_, v(pos0 + static_cast<int>(i)));
+    }
+    return true;
+  }
   size_t bytes() const override { return (k_.size() + v_.size()) * sizeof(float); }
 
  private:

@@ -1,0 +1,71 @@
+#include "spec/draft_model_speculator.h"
+
+#include <algorithm>
+#include <string>
+
+namespace nagi {
+namespace {
+
+SamplingParams draft_params(SamplingParams p, bool independent) {
+  // The rejection baseline needs the draft's randomness independent of the
+  // target's; any fixed remapping of the seed gives that.
+  if (independent) p.seed = p.seed * 0x9E3779B97F4A7C15ull + 0xD1B54A32D192ED03ull;
+  return p;
+}
+
+std::shared_ptr<Model> checked(std::shared_ptr<Model> draft, int target_n_vocab) {
+  if (!draft) throw Error(ErrorCode::kInvalidArgument, "speculative: no draft model");
+  if (draft->info().n_vocab != target_n_vocab) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "speculative: draft model " + draft->info().path + " has a vocabulary of " +
+                    std::to_string(draft->info().n_vocab) + " tokens, the target has " +
+                    std::to_string(target_n_vocab) + "; a draft must share the target's vocabulary");
+  }
+  return draft;
+}
+
+}  // namespace
+
+DraftModelSpeculator::DraftModelSpeculator(std::shared_ptr<Model> draft, int target_n_vocab,
+                                           const SamplingParams& sampling, bool independent_noise,
+                                           int n_ctx, int n_threads)
+    : model_(checked(std::move(draft), target_n_vocab)),
+      session_(model_, SessionOptions{.n_ctx = std::min(n_ctx, model_->info().n_ctx_train), .n_threads = n_threads}),
+      sampler_(draft_params(sampling, independent_noise), target_n_vocab),
+      record_q_(independent_noise) {}
+
+void DraftModelSpeculator::propose(std::span<const int32_t> context, int max_tokens, Draft& out) {
+  out.clear();
+  const int len = static_cast<int>(context.size());
+  // The draft's cache can hold what it drafted last time; keep what still
+  // agrees with the context and evaluate the rest (at least the last token,
+  // whose logits start the proposal).
+  max_tokens = std::min(max_tokens, session_.n_ctx() - len);
+  if (max_tokens <= 0 || len == 0) return;
+  const std::vector<int32_t>& cached = session_.tokens();
+  int keep = 0;
+  const int limit = std::min<int>(static_cast<int>(cached.size()), len - 1);
+  while (keep < limit && cached[static_cast<size_t>(keep)] == context[static_cast<size_t>(keep)]) ++keep;
+  session_.rollback(keep);
+  work_ = session_.eval(context.subspan(static_cast<size_t>(keep)), false);
+
+  history_.assign(context.begin(), context.end());
+  for (int i = 0; i < max_tokens; ++i) {
+    const int64_t pos = static_cast<int64_t>(history_.size());
+    int32_t tok;
+    if (record_q_) {
+      // q must be the distribution the token was drawn from; distribution()
+      // and sample() apply the same filters to the same logits.
+      std::vector<float> copy = work_;
+      out.q.emplace_back();
+      sampler_.distribution(copy, history_, pos, out.q.back());
+    }
+    tok = sampler_.sample(work_, history_, pos);
+    out.push(tok, i - 1);
+    history_.push_back(tok);
+    if (model_->is_eos(tok) || i + 1 == max_tokens) break;
+    work_ = session_.eval(std::span<const int32_t>(&tok, 1), false);
+  }
+}
+
+}  // namespace nagi
