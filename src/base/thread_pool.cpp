@@ -1,8 +1,19 @@
 #include "base/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NAGI_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define NAGI_CPU_RELAX() asm volatile("yield" ::: "memory")
+#else
+#define NAGI_CPU_RELAX() ((void)0)
+#endif
 
 namespace nagi {
 
@@ -11,30 +22,39 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  start_cv_.notify_all();
+  stop_.store(true, std::memory_order_seq_cst);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    const std::function<void(int)>* job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
+    // Spin first: the next job of a decode step usually comes within microseconds.
+    uint32_t gen = generation_.load(std::memory_order_acquire);
+    if (gen == seen) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+      for (int i = 1;; ++i) {
+        NAGI_CPU_RELAX();
+        gen = generation_.load(std::memory_order_acquire);
+        if (gen != seen) break;
+        if ((i & 63) == 0 && std::chrono::steady_clock::now() > deadline) break;
+      }
     }
-    (*job)(index);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+    // Then park. sleepers_ is raised before the re-check (both seq_cst), so a
+    // publisher either sees a sleeper and notifies, or we see its generation.
+    while (gen == seen) {
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      gen = generation_.load(std::memory_order_seq_cst);
+      if (gen == seen) generation_.wait(seen, std::memory_order_seq_cst);
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      gen = generation_.load(std::memory_order_acquire);
     }
+    seen = gen;
+    if (stop_.load(std::memory_order_acquire)) return;
+    (*job_)(index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
@@ -43,30 +63,40 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
-  }
-  start_cv_.notify_all();
+  job_ = &fn;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes job_ and pending_
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
   fn(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  // Workers finish about when we do; spin, then yield (never sleep: the
+  // remaining work is at most one chunk).
+  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < 4096) {
+      NAGI_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  parallel_for(n, 1, fn);
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int parts = static_cast<int>(std::min<int64_t>(n, n_threads_));
+  if (grain < 1) grain = 1;
+  const int64_t units = (n + grain - 1) / grain;
+  const int parts = static_cast<int>(std::min<int64_t>(units, n_threads_));
   if (parts == 1) {
     fn(0, n);
     return;
   }
   run([&](int t) {
     if (t >= parts) return;
-    const int64_t begin = n * t / parts;
-    const int64_t end = n * (t + 1) / parts;
+    const int64_t begin = std::min(n, units * t / parts * grain);
+    const int64_t end = std::min(n, units * (t + 1) / parts * grain);
     if (begin < end) fn(begin, end);
   });
 }

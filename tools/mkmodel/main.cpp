@@ -46,13 +46,17 @@ nagi::DType parse_dtype(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"nagi-mkmodel: write a random-weight model"};
-  std::string preset = "tiny", format = "gguf", out, dtype = "f32";
+  std::string preset = "tiny", format = "gguf", out, dtype = "f32", output_dtype;
   ModelConfig over;
   int shards = 1;
   app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
-  app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
+  app.add_option("--dtype", dtype,
+                 "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, or q4_k_m "
+                 "(llama.cpp's mix: Q4_K, Q6_K output/embedding and some attn_v/ffn_down)")->capture_default_str();
+  app.add_option("--output-dtype", output_dtype,
+                 "gguf: type of the output/embedding matrix (llama.cpp's Q4_0 files: q6_k)");
   app.add_option("--shards", shards, "hf: number of safetensors shards");
   auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2 or qwen3");
   auto* o_vocab = app.add_option("--n-vocab", over.n_vocab);
@@ -86,7 +90,12 @@ int main(int argc, char** argv) {
     if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3") {
       throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3");
     }
-    nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards};
+    const bool q4_k_m = dtype == "q4_k_m";
+    nagi::mkmodel::WriteOptions o;
+    o.dtype = parse_dtype(q4_k_m ? "q4_k" : dtype);
+    o.shards = shards;
+    o.q4_k_m = q4_k_m;
+    if (!output_dtype.empty()) o.output_dtype = parse_dtype(output_dtype);
     if (format == "hf") {
       nagi::mkmodel::write_hf_folder(c, o, out);
     } else if (format == "gguf") {

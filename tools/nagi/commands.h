@@ -11,6 +11,7 @@ namespace nagi::cli {
 void add_run_command(CLI::App& app, int& exit_code);
 void add_eval_command(CLI::App& app, int& exit_code);
 void add_info_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, int& exit_code);
 
 // The model to use when -m is not given: $NAGI_MODEL, else the stories260K
 // fixture when present; else throws with instructions.

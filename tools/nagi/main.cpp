@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   nagi::cli::add_run_command(app, exit_code);
   nagi::cli::add_eval_command(app, exit_code);
   nagi::cli::add_info_command(app, exit_code);
+  nagi::cli::add_bench_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
