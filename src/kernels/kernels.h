@@ -26,12 +26,26 @@ struct QuantizedVector {
 };
 inline constexpr int kActBlock = 32;
 
+// An f32 vector quantized for the K-quants (like GGML's Q8_K): blocks of 256
+// values, x[i] ~= qs[i] * d[i / 256] with d = max|x| / 127 over the block, and
+// bsums[j] = the sum of qs[16j .. 16j+15] (the K-quants' per-sub-block
+// offsets and mins multiply these). n is a whole number of blocks.
+struct QuantizedVectorK {
+  const int8_t* qs = nullptr;
+  const float* d = nullptr;
+  const int16_t* bsums = nullptr;
+  int64_t n = 0;
+};
+inline constexpr int kActBlockK = 256;
+
 // y[r] = dot(row r of W, x) for r < n_rows; row r starts at w + r * row_bytes
 // and holds `cols` values of the entry's dtype.
 using DotRowsF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                               const float* x, float* y);
 using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                              const QuantizedVector& x, float* y);
+using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                              const QuantizedVectorK& x, float* y);
 
 struct Kernels {
   const char* isa = "scalar";
@@ -46,6 +60,12 @@ struct Kernels {
   // Q8_0 / Q4_0 weights against a quantized activation (integer dot per block).
   DotRowsQ8Fn dot_rows_q8_0 = nullptr;
   DotRowsQ8Fn dot_rows_q4_0 = nullptr;
+  // Quantizes n floats (a multiple of 256) into qs[n], d[n / 256], bsums[n / 16].
+  void (*quantize_act_q8k)(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) = nullptr;
+  // K-quant weights against a QuantizedVectorK (exact int32 dot per 256 block).
+  DotRowsQ8KFn dot_rows_q4_k = nullptr;
+  DotRowsQ8KFn dot_rows_q5_k = nullptr;
+  DotRowsQ8KFn dot_rows_q6_k = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };

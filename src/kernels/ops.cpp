@@ -61,29 +61,43 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
                  float* y, int64_t y_stride, ThreadPool& pool) {
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
+  DotRowsQ8KFn dot_k = nullptr;
   switch (w.dtype) {
     case DType::kF32: dot_f = k.dot_rows_f32; break;
     case DType::kF16: dot_f = k.dot_rows_f16; break;
     case DType::kBF16: dot_f = k.dot_rows_bf16; break;
     case DType::kQ8_0: dot_q = k.dot_rows_q8_0; break;
     case DType::kQ4_0: dot_q = k.dot_rows_q4_0; break;
+    case DType::kQ4_K: dot_k = k.dot_rows_q4_k; break;
+    case DType::kQ5_K: dot_k = k.dot_rows_q5_k; break;
+    case DType::kQ6_K: dot_k = k.dot_rows_q6_k; break;
     default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
   }
   // Integer kernels take the activation quantized once per matmul (per token),
   // not once per row. Buffers belong to the calling thread; workers only read.
   thread_local std::vector<int8_t> act_qs;
   thread_local std::vector<float> act_d;
-  const int64_t n_blocks = w.cols / kActBlock;
-  if (dot_q != nullptr) {
+  thread_local std::vector<int16_t> act_bsums;
+  const int64_t n_blocks = dot_k != nullptr ? w.cols / kActBlockK : w.cols / kActBlock;
+  if (dot_q != nullptr || dot_k != nullptr) {
     act_qs.resize(static_cast<size_t>(n_tok * w.cols));
     act_d.resize(static_cast<size_t>(n_tok * n_blocks));
+    if (dot_k != nullptr) act_bsums.resize(static_cast<size_t>(n_tok * (w.cols / 16)));
     for (int64_t t = 0; t < n_tok; ++t) {
-      k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks);
+      if (dot_k != nullptr) {
+        k.quantize_act_q8k(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks,
+                           act_bsums.data() + t * (w.cols / 16));
+      } else {
+        k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks);
+      }
     }
   }
   const int8_t* qs = act_qs.data();
   const float* qd = act_d.data();
-  pool.parallel_for(w.rows, [&](int64_t begin, int64_t end) {
+  const int16_t* qb = act_bsums.data();
+  // Rows go to threads in multiples of 16, so chunks stay balanced (within
+  // 16 rows) and every thread gets work once there are 16 rows per thread.
+  pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
     // With several tokens, walk the rows in small tiles so a tile's weights
     // stay in cache while every token passes over them.
     const int64_t tile = n_tok == 1 ? end - begin : 16;
@@ -93,9 +107,12 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
         float* out = y + t * y_stride + r0;
         if (dot_f != nullptr) {
           dot_f(w.row(r0), w.row_bytes, n, w.cols, x + t * x_stride, out);
-        } else {
+        } else if (dot_q != nullptr) {
           const QuantizedVector xq{qs + t * w.cols, qd + t * n_blocks, w.cols};
           dot_q(w.row(r0), w.row_bytes, n, w.cols, xq, out);
+        } else {
+          const QuantizedVectorK xq{qs + t * w.cols, qd + t * n_blocks, qb + t * (w.cols / 16), w.cols};
+          dot_k(w.row(r0), w.row_bytes, n, w.cols, xq, out);
         }
       }
     }

@@ -161,6 +161,71 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
   }
 }
 
+TEST_P(KernelsTest, QuantizedActivationKRoundTrip) {
+  const int64_t n = 256 * 3;
+  auto x = random_floats(n, 4);
+  for (int j = 0; j < 256; ++j) x[256 + j] = 0.f;  // an all-zero block: scale 0
+  std::vector<int8_t> qs(n);
+  std::vector<float> d(n / kActBlockK);
+  std::vector<int16_t> bsums(n / 16);
+  k_.quantize_act_q8k(x.data(), n, qs.data(), d.data(), bsums.data());
+  EXPECT_EQ(d[1], 0.f);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_GE(qs[i], -127);
+    ASSERT_NEAR(qs[i] * d[i / kActBlockK], x[i], 0.5001 * d[i / kActBlockK] + 1e-30) << i;
+  }
+  for (int64_t g = 0; g < n / 16; ++g) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += qs[g * 16 + j];
+    ASSERT_EQ(bsums[g], s) << g;
+  }
+}
+
+DotRowsQ8KFn kquant_entry(const Kernels& k, DType t) {
+  switch (t) {
+    case DType::kQ4_K: return k.dot_rows_q4_k;
+    case DType::kQ5_K: return k.dot_rows_q5_k;
+    default: return k.dot_rows_q6_k;
+  }
+}
+
+TEST_P(KernelsTest, KQuantRowsMatchScalarAndReference) {
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (int64_t cols : {256, 512, 1280}) {
+      for (int64_t rows : {1, 7, 33}) {
+        const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 17));
+        auto x = random_floats(cols, 19);
+        x[3] = 40.f;  // an outlier: coarse activation scale in block 0
+        const int64_t nb = cols / kActBlockK;
+        std::vector<int8_t> qs(cols);
+        std::vector<float> d(nb), xq(cols);
+        std::vector<int16_t> bsums(cols / 16);
+        scalar_.quantize_act_q8k(x.data(), cols, qs.data(), d.data(), bsums.data());
+        for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlockK];
+        const QuantizedVectorK qv{qs.data(), d.data(), bsums.data(), cols};
+        std::vector<float> got(rows), want(rows);
+        kquant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
+        kquant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* w = tm.deq.data() + r * cols;
+          // Exact integer sums per block on both sides; the per-block float
+          // terms (scale products, int->float of sums up to 2^28) round.
+          const double s_q = abs_dot(w, xq.data(), cols);
+          ASSERT_NEAR(got[r], want[r], 64 * (nb + 8) * kU * s_q + 1e-30)
+              << dtype_name(t) << " cols " << cols << " row " << r;
+          double exact = 0, quant_bound = 0;
+          for (int64_t i = 0; i < cols; ++i) {
+            exact += double(w[i]) * double(x[i]);
+            quant_bound += std::fabs(double(w[i])) * d[i / kActBlockK] * 0.5001;
+          }
+          ASSERT_NEAR(got[r], exact, quant_bound + 64 * cols * kU * abs_dot(w, x.data(), cols))
+              << dtype_name(t) << " cols " << cols << " row " << r;
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
@@ -168,7 +233,8 @@ INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()
 // reference one, with strides, several tokens and two threads.
 TEST(Matmul, MatchesReference) {
   ThreadPool pool(2);
-  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K}) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K,
+                  DType::kQ6_K, DType::kQ5_0}) {
     const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96, n_tok = 3;
     const int64_t x_stride = cols + 5, y_stride = rows + 3;
     const auto tm = random_matrix(t, rows, cols, 11);
@@ -176,19 +242,21 @@ TEST(Matmul, MatchesReference) {
     std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
     matmul(tm.m, x.data(), n_tok, x_stride, got.data(), y_stride, pool);
     matmul_reference(tm.m, x.data(), n_tok, x_stride, want.data(), y_stride, pool);
-    const bool quantized_act = t == DType::kQ8_0 || t == DType::kQ4_0;
+    const bool quantized_act = t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K ||
+                               t == DType::kQ5_K || t == DType::kQ6_K;
+    const int act_block = dtype_info(t).block_elems > 32 ? kActBlockK : kActBlock;
     for (int64_t tok = 0; tok < n_tok; ++tok) {
       const float* xt = x.data() + tok * x_stride;
       for (int64_t r = 0; r < rows; ++r) {
         const float* w = tm.deq.data() + r * cols;
         double tol = 2 * cols * kU * abs_dot(w, xt, cols);
         if (quantized_act) {
-          for (int64_t b = 0; b < cols / kActBlock; ++b) {
+          for (int64_t b = 0; b < cols / act_block; ++b) {
             float amax = 0;
             double wsum = 0;
-            for (int j = 0; j < kActBlock; ++j) {
-              amax = std::max(amax, std::fabs(xt[b * kActBlock + j]));
-              wsum += std::fabs(w[b * kActBlock + j]);
+            for (int j = 0; j < act_block; ++j) {
+              amax = std::max(amax, std::fabs(xt[b * act_block + j]));
+              wsum += std::fabs(w[b * act_block + j]);
             }
             tol += 0.5001 * amax / 127 * wsum;
           }

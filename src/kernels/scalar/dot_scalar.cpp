@@ -96,6 +96,7 @@ void fill_kernels_scalar(Kernels& k) {
   k.quantize_act_q8 = quantize_act_q8;
   k.dot_rows_q8_0 = dot_rows_q8_0;
   k.dot_rows_q4_0 = dot_rows_q4_0;
+  fill_kernels_scalar_kquant(k);
 }
 
 }  // namespace nagi

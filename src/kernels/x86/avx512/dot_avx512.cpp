@@ -131,6 +131,7 @@ void fill_kernels_avx512(Kernels& k) {
   k.dot_rows_bf16 = dot_rows<2, load_bf16>;
   k.dot_rows_q8_0 = dot_rows_quant<Q8_0>;
   k.dot_rows_q4_0 = dot_rows_quant<Q4_0>;
+  fill_kernels_avx512_kquant(k);
 }
 
 }  // namespace nagi
