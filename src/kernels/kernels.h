@@ -44,6 +44,13 @@ using DotRowsF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows
                               const float* x, float* y);
 using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                              const QuantizedVector& x, float* y);
+// Prefill GEMM over many tokens: Y[t, r] for t < n_tok, r < n_rows, with
+// Y rows y_stride floats apart (y points at row 0 of this call's rows). The
+// activation of token t is qs[t * cols ..], d[t * cols / 32 ..] (as
+// quantize_act_q8 writes it) and sums[t * cols / 32 + b] = the sum of block
+// b's qs. Same integer block dots as the row kernels.
+using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
+                          const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);
 using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                               const QuantizedVectorK& x, float* y);
 
@@ -66,6 +73,9 @@ struct Kernels {
   DotRowsQ8KFn dot_rows_q4_k = nullptr;
   DotRowsQ8KFn dot_rows_q5_k = nullptr;
   DotRowsQ8KFn dot_rows_q6_k = nullptr;
+  // Prefill GEMMs (scalar: the row kernels token by token).
+  GemmQ8Fn gemm_q8_0 = nullptr;
+  GemmQ8Fn gemm_q4_0 = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };

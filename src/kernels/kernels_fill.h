@@ -14,6 +14,7 @@ void fill_kernels_avx2(Kernels& k);
 void fill_kernels_avx512(Kernels& k);
 void fill_kernels_avx2_kquant(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx512_kquant(Kernels& k);  // called by fill_kernels_avx512
+void fill_kernels_avx512_gemm(Kernels& k);    // called by fill_kernels_avx512
 #endif
 
 }  // namespace nagi

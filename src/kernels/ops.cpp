@@ -95,6 +95,22 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
   const int8_t* qs = act_qs.data();
   const float* qd = act_d.data();
   const int16_t* qb = act_bsums.data();
+  // Prefill: the GEMM (weights packed per panel, reused by every token).
+  const GemmQ8Fn gemm = w.dtype == DType::kQ8_0 ? k.gemm_q8_0 : w.dtype == DType::kQ4_0 ? k.gemm_q4_0 : nullptr;
+  if (gemm != nullptr && n_tok >= kGemmMinTokens) {
+    thread_local std::vector<int32_t> act_sums;
+    act_sums.resize(static_cast<size_t>(n_tok * n_blocks));
+    for (int64_t i = 0; i < n_tok * n_blocks; ++i) {
+      int32_t sum = 0;
+      for (int j = 0; j < kActBlock; ++j) sum += qs[i * kActBlock + j];
+      act_sums[i] = sum;
+    }
+    const int32_t* sums = act_sums.data();
+    pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
+      gemm(w.row(begin), w.row_bytes, end - begin, w.cols, qs, qd, sums, n_tok, y + begin, y_stride);
+    });
+    return;
+  }
   // Rows go to threads in multiples of 16, so chunks stay balanced (within
   // 16 rows) and every thread gets work once there are 16 rows per thread.
   pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {

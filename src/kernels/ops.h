@@ -40,6 +40,9 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
 
+// From this many tokens on, Q8_0/Q4_0 matmuls use the kernel table's GEMM.
+inline constexpr int64_t kGemmMinTokens = 8;
+
 // matmul with an explicit kernel table (benchmarks and tests of one ISA).
 void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool);

@@ -226,6 +226,44 @@ TEST_P(KernelsTest, KQuantRowsMatchScalarAndReference) {
   }
 }
 
+TEST_P(KernelsTest, GemmMatchesRowKernels) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+    for (int64_t cols : {32, 96, 1024 + 32}) {
+      for (int64_t rows : {1, 15, 16, 17, 40}) {
+        for (int64_t n_tok : {1, 3, 4, 5, 9}) {
+          const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + n_tok));
+          const auto x = random_floats(n_tok * cols, 21);
+          const int64_t nb = cols / kActBlock, y_stride = rows + 3;
+          std::vector<int8_t> qs(n_tok * cols);
+          std::vector<float> d(n_tok * nb);
+          std::vector<int32_t> sums(n_tok * nb);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
+          }
+          for (int64_t i = 0; i < n_tok * nb; ++i) {
+            for (int j = 0; j < kActBlock; ++j) sums[i] += qs[i * kActBlock + j];
+          }
+          std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
+          const GemmQ8Fn gemm = t == DType::kQ8_0 ? k_.gemm_q8_0 : k_.gemm_q4_0;
+          gemm(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(), y_stride);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            const QuantizedVector qv{qs.data() + tok * cols, d.data() + tok * nb, cols};
+            quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data() + tok * y_stride);
+            std::vector<float> xq(cols);
+            for (int64_t i = 0; i < cols; ++i) xq[i] = qs[tok * cols + i] * d[tok * nb + i / kActBlock];
+            for (int64_t r = 0; r < rows; ++r) {
+              const double s_q = abs_dot(tm.deq.data() + r * cols, xq.data(), cols);
+              ASSERT_NEAR(got[tok * y_stride + r], want[tok * y_stride + r], 4 * (nb + 8) * kU * s_q + 1e-30)
+                  << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
@@ -235,7 +273,8 @@ TEST(Matmul, MatchesReference) {
   ThreadPool pool(2);
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K,
                   DType::kQ6_K, DType::kQ5_0}) {
-    const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96, n_tok = 3;
+   for (int64_t n_tok : {int64_t(3), kGemmMinTokens + 3}) {
+    const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96;
     const int64_t x_stride = cols + 5, y_stride = rows + 3;
     const auto tm = random_matrix(t, rows, cols, 11);
     const auto x = random_floats(n_tok * x_stride, 12);
@@ -267,6 +306,7 @@ TEST(Matmul, MatchesReference) {
       // Padding between rows of Y is left alone.
       for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
     }
+   }
   }
 }
 

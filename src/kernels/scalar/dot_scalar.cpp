@@ -85,6 +85,17 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
   }
 }
 
+// The reference GEMM: the row kernel once per token.
+template <DotRowsQ8Fn kDot>
+void gemm_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
+               const int32_t* /*sums*/, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t nb = cols / kActBlock;
+  for (int64_t t = 0; t < n_tok; ++t) {
+    const QuantizedVector x{qs + t * cols, d + t * nb, cols};
+    kDot(w, row_bytes, n_rows, cols, x, y + t * y_stride);
+  }
+}
+
 }  // namespace
 
 void fill_kernels_scalar(Kernels& k) {
@@ -96,6 +107,8 @@ void fill_kernels_scalar(Kernels& k) {
   k.quantize_act_q8 = quantize_act_q8;
   k.dot_rows_q8_0 = dot_rows_q8_0;
   k.dot_rows_q4_0 = dot_rows_q4_0;
+  k.gemm_q8_0 = gemm_rows<dot_rows_q8_0>;
+  k.gemm_q4_0 = gemm_rows<dot_rows_q4_0>;
   fill_kernels_scalar_kquant(k);
 }
 

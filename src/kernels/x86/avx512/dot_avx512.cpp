@@ -132,6 +132,7 @@ void fill_kernels_avx512(Kernels& k) {
   k.dot_rows_q8_0 = dot_rows_quant<Q8_0>;
   k.dot_rows_q4_0 = dot_rows_quant<Q4_0>;
   fill_kernels_avx512_kquant(k);
+  fill_kernels_avx512_gemm(k);
 }
 
 }  // namespace nagi

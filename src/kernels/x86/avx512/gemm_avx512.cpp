@@ -1,0 +1,139 @@
+// AVX-512 VNNI GEMM for prefill: Q8_0 / Q4_0 weights x int8 activations of
+// many tokens. Each thread packs a panel of 16 weight rows into a small
+// buffer, transposed in 4-byte groups so one 512-bit register holds 4
+// consecutive weights of all 16 rows; vpdpbusd against the broadcast 4
+// activation bytes of one token then accumulates a whole 32-value block of
+// 16 rows in 16 int32 lanes (8 steps). The panel stays in L1/L2 while every
+// token passes over it. Block scales: one cvt + mul + fma per block, token.
+#include <immintrin.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+namespace {
+
+constexpr int kPanel = 16;                  // rows per panel (one per int32 lane)
+constexpr int kBlockPacked = kPanel * 32;   // bytes of one packed block (8 steps x 64)
+
+// No std::vector / std::min here: their template code compiled with AVX-512
+// flags could be the copy the linker keeps for baseline callers.
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// A grow-only 64-byte-aligned scratch buffer (one per thread).
+struct Scratch {
+  void* p = nullptr;
+  size_t size = 0;
+  ~Scratch() { std::free(p); }
+  void* get(size_t bytes) {
+    if (bytes > size) {
+      std::free(p);
+      size = (bytes + 63) & ~size_t(63);
+      p = std::aligned_alloc(64, size);
+    }
+    return p;
+  }
+};
+
+inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
+
+// Packs rows [0, n) (n <= 16) of the panel; missing rows are zero weights
+// with zero scale. Weights become unsigned: Q8_0 w + 128, Q4_0 nibble (w + 8).
+template <bool kQ4>
+void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
+  constexpr int kBlockBytes = kQ4 ? 18 : 34;
+  for (int64_t b = 0; b < nb; ++b) {
+    uint32_t* pb = reinterpret_cast<uint32_t*>(packed + b * kBlockPacked);
+    for (int j = 0; j < kPanel; ++j) {
+      if (j >= n) {
+        for (int s = 0; s < 8; ++s) pb[s * kPanel + j] = 0;
+        dw[b * kPanel + j] = 0.f;
+        continue;
+      }
+      const uint8_t* blk = w + j * row_bytes + b * kBlockBytes;
+      dw[b * kPanel + j] = half_to_f32(blk);
+      uint32_t q[8];
+      if (kQ4) {
+        uint32_t raw[4];
+        std::memcpy(raw, blk + 2, 16);
+        for (int s = 0; s < 4; ++s) {
+          q[s] = raw[s] & 0x0f0f0f0fu;             // values 0..15
+          q[s + 4] = (raw[s] >> 4) & 0x0f0f0f0fu;  // values 16..31
+        }
+      } else {
+        std::memcpy(q, blk + 2, 32);
+        for (int s = 0; s < 8; ++s) q[s] ^= 0x80808080u;
+      }
+      for (int s = 0; s < 8; ++s) pb[s * kPanel + j] = q[s];
+    }
+  }
+}
+
+// T tokens over one packed panel: y_t[0..n) for each token t.
+template <int T>
+void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8_t* qs, const float* qd,
+                  const int32_t* corr, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const int8_t* a[T];
+  for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb = packed + b * kBlockPacked;
+    __m512i s[T];
+    // Start from -bias * sum(a): the unsigned weights' offset, exactly.
+    for (int t = 0; t < T; ++t) s[t] = _mm512_set1_epi32(-corr[(t0 + t) * nb + b]);
+    for (int k = 0; k < 8; ++k) {
+      const __m512i wv = _mm512_load_si512(pb + 64 * k);
+      for (int t = 0; t < T; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, a[t] + 32 * b + 4 * k, 4);
+        s[t] = _mm512_dpbusd_epi32(s[t], wv, _mm512_set1_epi32(a4));
+      }
+    }
+    const __m512 dwv = _mm512_load_ps(dw + b * kPanel);
+    for (int t = 0; t < T; ++t) {
+      const __m512 scale = _mm512_mul_ps(dwv, _mm512_set1_ps(qd[(t0 + t) * nb + b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), scale, acc[t]);
+    }
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, acc[t]);
+}
+
+template <bool kQ4>
+void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
+            const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t nb = cols / 32;
+  constexpr int kBias = kQ4 ? 8 : 128;
+  thread_local Scratch scratch;
+  const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
+  const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
+  auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + dw_bytes + size_t(n_tok * nb) * sizeof(int32_t)));
+  uint8_t* packed = base;
+  float* dw = reinterpret_cast<float*>(base + packed_bytes);
+  int32_t* corr = reinterpret_cast<int32_t*>(base + packed_bytes + dw_bytes);
+  for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * act_sums[i];
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+    const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+    pack_panel<kQ4>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) panel_kernel<4>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    switch (n_tok - t) {
+      case 3: panel_kernel<3>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel<2>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel<1>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx512_gemm(Kernels& k) {
+  k.gemm_q8_0 = gemm_q<false>;
+  k.gemm_q4_0 = gemm_q<true>;
+}
+
+}  // namespace nagi
