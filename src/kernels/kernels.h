@@ -47,8 +47,10 @@ using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 // Prefill GEMM over many tokens: Y[t, r] for t < n_tok, r < n_rows, with
 // Y rows y_stride floats apart (y points at row 0 of this call's rows). The
 // activation of token t is qs[t * cols ..], d[t * cols / 32 ..] (as
-// quantize_act_q8 writes it) and sums[t * cols / 32 + b] = the sum of block
-// b's qs. Same integer block dots as the row kernels.
+// quantize_act_q8 writes it, blocks of 32 for every weight type) and
+// sums[t * cols / 16 + g] = the sum of qs[16 g .. 16 g + 15] of token t.
+// Q8_0/Q4_0: the same exact integer block dots as the row kernels; K-quants:
+// exact integer sub-block dots, scales and mins applied in f32.
 using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
                           const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);
 using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
@@ -76,6 +78,9 @@ struct Kernels {
   // Prefill GEMMs (scalar: the row kernels token by token).
   GemmQ8Fn gemm_q8_0 = nullptr;
   GemmQ8Fn gemm_q4_0 = nullptr;
+  GemmQ8Fn gemm_q4_k = nullptr;
+  GemmQ8Fn gemm_q5_k = nullptr;
+  GemmQ8Fn gemm_q6_k = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };

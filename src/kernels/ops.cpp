@@ -73,11 +73,46 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
     case DType::kQ6_K: dot_k = k.dot_rows_q6_k; break;
     default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
   }
+  // Prefill: the GEMM (weights packed per panel, reused by every token). Its
+  // activation is quantized per 32 for every weight type, with per-16 sums.
+  GemmQ8Fn gemm = nullptr;
+  if (n_tok >= kGemmMinTokens) {
+    switch (w.dtype) {
+      case DType::kQ8_0: gemm = k.gemm_q8_0; break;
+      case DType::kQ4_0: gemm = k.gemm_q4_0; break;
+      case DType::kQ4_K: gemm = k.gemm_q4_k; break;
+      case DType::kQ5_K: gemm = k.gemm_q5_k; break;
+      case DType::kQ6_K: gemm = k.gemm_q6_k; break;
+      default: break;
+    }
+  }
   // Integer kernels take the activation quantized once per matmul (per token),
   // not once per row. Buffers belong to the calling thread; workers only read.
   thread_local std::vector<int8_t> act_qs;
   thread_local std::vector<float> act_d;
   thread_local std::vector<int16_t> act_bsums;
+  if (gemm != nullptr) {
+    const int64_t nb = w.cols / kActBlock, ng = w.cols / 16;
+    act_qs.resize(static_cast<size_t>(n_tok * w.cols));
+    act_d.resize(static_cast<size_t>(n_tok * nb));
+    thread_local std::vector<int32_t> act_sums;
+    act_sums.resize(static_cast<size_t>(n_tok * ng));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * nb);
+    }
+    for (int64_t g = 0; g < n_tok * ng; ++g) {
+      int32_t sum = 0;
+      for (int j = 0; j < 16; ++j) sum += act_qs[g * 16 + j];
+      act_sums[g] = sum;
+    }
+    const int8_t* qs = act_qs.data();
+    const float* qd = act_d.data();
+    const int32_t* sums = act_sums.data();
+    pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
+      gemm(w.row(begin), w.row_bytes, end - begin, w.cols, qs, qd, sums, n_tok, y + begin, y_stride);
+    });
+    return;
+  }
   const int64_t n_blocks = dot_k != nullptr ? w.cols / kActBlockK : w.cols / kActBlock;
   if (dot_q != nullptr || dot_k != nullptr) {
     act_qs.resize(static_cast<size_t>(n_tok * w.cols));
@@ -95,24 +130,6 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
   const int8_t* qs = act_qs.data();
   const float* qd = act_d.data();
   const int16_t* qb = act_bsums.data();
-  // Prefill: the GEMM (weights packed per panel, reused by every token).
-  const GemmQ8Fn gemm = w.dtype == DType::kQ8_0 ? k.gemm_q8_0 : w.dtype == DType::kQ4_0 ? k.gemm_q4_0 : nullptr;
-  if (gemm != nullptr && n_tok >= kGemmMinTokens) {
-    thread_local std::vector<int32_t> act_sums;
-    act_sums.resize(static_cast<size_t>(n_tok * n_blocks));
-    for (int64_t i = 0; i < n_tok * n_blocks; ++i) {
-      int32_t sum = 0;
-      for (int j = 0; j < kActBlock; ++j) sum += qs[i * kActBlock + j];
-      act_sums[i] = sum;
-    }
-    const int32_t* sums = act_sums.data();
-    pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
-      gemm(w.row(begin), w.row_bytes, end - begin, w.cols, qs, qd, sums, n_tok, y + begin, y_stride);
-    });
-    return;
-  }
-  // Rows go to threads in multiples of 16, so chunks stay balanced (within
-  // 16 rows) and every thread gets work once there are 16 rows per thread.
   pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
     // With several tokens, walk the rows in small tiles so a tile's weights
     // stay in cache while every token passes over them.

@@ -236,12 +236,12 @@ TEST_P(KernelsTest, GemmMatchesRowKernels) {
           const int64_t nb = cols / kActBlock, y_stride = rows + 3;
           std::vector<int8_t> qs(n_tok * cols);
           std::vector<float> d(n_tok * nb);
-          std::vector<int32_t> sums(n_tok * nb);
+          std::vector<int32_t> sums(n_tok * cols / 16);
           for (int64_t tok = 0; tok < n_tok; ++tok) {
             scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
           }
-          for (int64_t i = 0; i < n_tok * nb; ++i) {
-            for (int j = 0; j < kActBlock; ++j) sums[i] += qs[i * kActBlock + j];
+          for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
+            for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
           }
           std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
           const GemmQ8Fn gemm = t == DType::kQ8_0 ? k_.gemm_q8_0 : k_.gemm_q4_0;
@@ -254,6 +254,59 @@ TEST_P(KernelsTest, GemmMatchesRowKernels) {
             for (int64_t r = 0; r < rows; ++r) {
               const double s_q = abs_dot(tm.deq.data() + r * cols, xq.data(), cols);
               ASSERT_NEAR(got[tok * y_stride + r], want[tok * y_stride + r], 4 * (nb + 8) * kU * s_q + 1e-30)
+                  << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
+GemmQ8Fn gemm_entry(const Kernels& k, DType t) {
+  switch (t) {
+    case DType::kQ4_K: return k.gemm_q4_k;
+    case DType::kQ5_K: return k.gemm_q5_k;
+    default: return k.gemm_q6_k;
+  }
+}
+
+// K-quant GEMMs against the exact dot of the dequantized weights and the
+// dequantized activation: integer sub-block sums are exact; each sub-block
+// adds two f32 terms (scale * sum, min * sum(a)) of at most 3 max|w| sum|xq|.
+TEST_P(KernelsTest, KQuantGemmMatchesDequantizedDot) {
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (int64_t cols : {256, 768}) {
+      for (int64_t rows : {1, 16, 21}) {
+        for (int64_t n_tok : {1, 4, 7}) {
+          const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 3));
+          const auto x = random_floats(n_tok * cols, 23);
+          const int64_t nb = cols / kActBlock, y_stride = rows + 2;
+          std::vector<int8_t> qs(n_tok * cols);
+          std::vector<float> d(n_tok * nb);
+          std::vector<int32_t> sums(n_tok * cols / 16);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
+          }
+          for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
+            for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
+          }
+          std::vector<float> got(n_tok * y_stride, -1.f);
+          gemm_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(),
+                            y_stride);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const float* w = tm.deq.data() + r * cols;
+              double exact = 0, wmax = 0, xsum = 0;
+              for (int64_t i = 0; i < cols; ++i) {
+                const double xq = double(qs[tok * cols + i]) * d[tok * nb + i / kActBlock];
+                exact += double(w[i]) * xq;
+                wmax = std::max(wmax, std::fabs(double(w[i])));
+                xsum += std::fabs(xq);
+              }
+              const double tol = 4 * (cols / 16 + 8) * kU * 3 * wmax * xsum;
+              ASSERT_NEAR(got[tok * y_stride + r], exact, tol)
                   << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
             }
             for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);

@@ -85,6 +85,24 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
   }
 }
 
+// The reference GEMM for K-quants: rows dequantized to f32, dotted in double
+// with the dequantized activation (the SIMD GEMM's exact-integer sub-block
+// sums equal these products up to the f32 rounding of its scale terms).
+template <DType kType>
+void gemm_dequant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
+                  const int32_t* /*sums*/, int64_t n_tok, float* y, int64_t y_stride) {
+  std::vector<float> row(static_cast<size_t>(cols));
+  const int64_t nb = cols / kActBlock;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    dequantize_row(kType, w + r * row_bytes, row.data(), cols);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      double sum = 0;
+      for (int64_t i = 0; i < cols; ++i) sum += double(row[i]) * qs[t * cols + i] * d[t * nb + i / kActBlock];
+      y[t * y_stride + r] = static_cast<float>(sum);
+    }
+  }
+}
+
 // The reference GEMM: the row kernel once per token.
 template <DotRowsQ8Fn kDot>
 void gemm_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
@@ -109,6 +127,9 @@ void fill_kernels_scalar(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_q4_0;
   k.gemm_q8_0 = gemm_rows<dot_rows_q8_0>;
   k.gemm_q4_0 = gemm_rows<dot_rows_q4_0>;
+  k.gemm_q4_k = gemm_dequant<DType::kQ4_K>;
+  k.gemm_q5_k = gemm_dequant<DType::kQ5_K>;
+  k.gemm_q6_k = gemm_dequant<DType::kQ6_K>;
   fill_kernels_scalar_kquant(k);
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/kernels_fill.h"
+#include "kernels/kquant_layout.h"
 
 namespace nagi {
 namespace {
@@ -114,7 +115,7 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   uint8_t* packed = base;
   float* dw = reinterpret_cast<float*>(base + packed_bytes);
   int32_t* corr = reinterpret_cast<int32_t*>(base + packed_bytes + dw_bytes);
-  for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * act_sums[i];
+  for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * (act_sums[2 * i] + act_sums[2 * i + 1]);
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
     const int n = static_cast<int>(min64(kPanel, n_rows - r0));
     pack_panel<kQ4>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
@@ -129,11 +130,166 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   }
 }
 
+// ---- K-quants: value = dw[s] * u - mw[s] per sub-block s of G values, u an
+// unsigned byte (Q4_K/Q5_K: G = 32, dw = d * sc, mw = dmin * m; Q6_K: G = 16,
+// u = q in [0, 63], dw = d * sc, mw = 32 * d * sc). Against an activation
+// quantized per 32 (dx, a): y = sum_s dx * (dw[s] * sum(u a) - mw[s] * sum(a)).
+
+// Unpacks one 256-value super-block of a row into u (as 64 words of 4 bytes)
+// and its sub-block dw / mw.
+void unpack_q4_k(const uint8_t* b, uint32_t* u, float* dw, float* mw, bool q5) {
+  alignas(16) uint8_t sm[16];
+  kq::unpack_scales_mins(b + 4, sm);
+  const float d = half_to_f32(b), dmin = half_to_f32(b + 2);
+  for (int s = 0; s < 8; ++s) {
+    dw[s] = d * float(sm[s]);
+    mw[s] = dmin * float(sm[8 + s]);
+  }
+  uint32_t ql[32], qh[8];
+  std::memcpy(ql, q5 ? b + 48 : b + 16, 128);
+  if (q5) std::memcpy(qh, b + 16, 32);
+  for (int c = 0; c < 4; ++c) {
+    for (int i = 0; i < 8; ++i) {
+      uint32_t lo = ql[8 * c + i] & 0x0f0f0f0fu, hi = (ql[8 * c + i] >> 4) & 0x0f0f0f0fu;
+      if (q5) {
+        lo |= ((qh[i] >> (2 * c)) & 0x01010101u) << 4;
+        hi |= ((qh[i] >> (2 * c + 1)) & 0x01010101u) << 4;
+      }
+      u[16 * c + i] = lo;
+      u[16 * c + 8 + i] = hi;
+    }
+  }
+}
+
+void unpack_q6_k(const uint8_t* b, uint32_t* u, float* dw, float* mw) {
+  const float d = half_to_f32(b + 208);
+  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+  for (int g = 0; g < 16; ++g) {
+    dw[g] = d * float(sc[g]);
+    mw[g] = 32.f * dw[g];
+  }
+  for (int h = 0; h < 2; ++h) {
+    uint32_t ql[16], qh[8];
+    std::memcpy(ql, b + 64 * h, 64);
+    std::memcpy(qh, b + 128 + 32 * h, 32);
+    const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    for (int i = 0; i < 8; ++i) {
+      u[32 * h + i] = (ql[i] & m4) | ((qh[i] & m2) << 4);
+      u[32 * h + 8 + i] = (ql[8 + i] & m4) | (((qh[i] >> 2) & m2) << 4);
+      u[32 * h + 16 + i] = ((ql[i] >> 4) & m4) | (((qh[i] >> 4) & m2) << 4);
+      u[32 * h + 24 + i] = ((ql[8 + i] >> 4) & m4) | (((qh[i] >> 6) & m2) << 4);
+    }
+  }
+}
+
+enum class KType { kQ4K, kQ5K, kQ6K };
+
+template <KType kType>
+void pack_panel_k(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint8_t* packed, float* dw, float* mw) {
+  constexpr int kG = kType == KType::kQ6K ? 16 : 32;
+  constexpr int kSubs = 256 / kG;
+  constexpr int kBlockBytes = kType == KType::kQ4K ? kq::kQ4KBytes : kType == KType::kQ5K ? kq::kQ5KBytes : kq::kQ6KBytes;
+  const int64_t n_super = cols / 256, n_sub = cols / kG;
+  uint32_t* pw = reinterpret_cast<uint32_t*>(packed);
+  for (int j = 0; j < kPanel; ++j) {
+    if (j >= n) {
+      for (int64_t i = 0; i < cols / 4; ++i) pw[i * kPanel + j] = 0;
+      for (int64_t s = 0; s < n_sub; ++s) dw[s * kPanel + j] = mw[s * kPanel + j] = 0.f;
+      continue;
+    }
+    for (int64_t sb = 0; sb < n_super; ++sb) {
+      const uint8_t* b = w + j * row_bytes + sb * kBlockBytes;
+      uint32_t u[64];
+      float sdw[kSubs], smw[kSubs];
+      if (kType == KType::kQ6K) {
+        unpack_q6_k(b, u, sdw, smw);
+      } else {
+        unpack_q4_k(b, u, sdw, smw, kType == KType::kQ5K);
+      }
+      for (int i = 0; i < 64; ++i) pw[(sb * 64 + i) * kPanel + j] = u[i];
+      for (int s = 0; s < kSubs; ++s) {
+        dw[(sb * kSubs + s) * kPanel + j] = sdw[s];
+        mw[(sb * kSubs + s) * kPanel + j] = smw[s];
+      }
+    }
+  }
+}
+
+// T tokens over one packed K-quant panel. xa[t * n_sub + s] = dx * sum(a) of
+// sub-block s of token t.
+template <int kG, int T>
+void panel_kernel_k(const uint8_t* packed, const float* dw, const float* mw, int64_t n_sub, const int8_t* qs,
+                    const float* qd, const float* xa, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
+  constexpr int kSteps = kG / 4;
+  const int64_t nb = cols / 32;
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < n_sub; ++s) {
+    const uint8_t* pb = packed + s * kSteps * 64;
+    __m512i acc_i[T];
+    for (int t = 0; t < T; ++t) acc_i[t] = _mm512_setzero_si512();
+    for (int k = 0; k < kSteps; ++k) {
+      const __m512i wv = _mm512_load_si512(pb + 64 * k);
+      for (int t = 0; t < T; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, qs + (t0 + t) * cols + s * kG + 4 * k, 4);
+        acc_i[t] = _mm512_dpbusd_epi32(acc_i[t], wv, _mm512_set1_epi32(a4));
+      }
+    }
+    const __m512 dwv = _mm512_load_ps(dw + s * kPanel), mwv = _mm512_load_ps(mw + s * kPanel);
+    const int64_t blk = s * kG / 32;
+    for (int t = 0; t < T; ++t) {
+      const __m512 scale = _mm512_mul_ps(dwv, _mm512_set1_ps(qd[(t0 + t) * nb + blk]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc_i[t]), scale, acc[t]);
+      acc[t] = _mm512_fnmadd_ps(mwv, _mm512_set1_ps(xa[(t0 + t) * n_sub + s]), acc[t]);
+    }
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, acc[t]);
+}
+
+template <KType kType>
+void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
+            const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
+  constexpr int kG = kType == KType::kQ6K ? 16 : 32;
+  const int64_t n_sub = cols / kG, nb = cols / 32;
+  thread_local Scratch scratch;
+  const size_t packed_bytes = static_cast<size_t>(cols) * kPanel;
+  const size_t dw_bytes = static_cast<size_t>(n_sub) * kPanel * sizeof(float);
+  auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + 2 * dw_bytes + size_t(n_tok * n_sub) * sizeof(float)));
+  uint8_t* packed = base;
+  float* dw = reinterpret_cast<float*>(base + packed_bytes);
+  float* mw = reinterpret_cast<float*>(base + packed_bytes + dw_bytes);
+  float* xa = reinterpret_cast<float*>(base + packed_bytes + 2 * dw_bytes);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (int64_t s = 0; s < n_sub; ++s) {
+      const int32_t* g = act_sums + t * (cols / 16) + s * (kG / 16);
+      const int32_t sum = kG == 16 ? g[0] : g[0] + g[1];
+      xa[t * n_sub + s] = qd[t * nb + s * kG / 32] * float(sum);
+    }
+  }
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+    const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+    pack_panel_k<kType>(w + r0 * row_bytes, row_bytes, n, cols, packed, dw, mw);
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) panel_kernel_k<kG, 4>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n);
+    switch (n_tok - t) {
+      case 3: panel_kernel_k<kG, 3>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel_k<kG, 2>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel_k<kG, 1>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx512_gemm(Kernels& k) {
   k.gemm_q8_0 = gemm_q<false>;
   k.gemm_q4_0 = gemm_q<true>;
+  k.gemm_q4_k = gemm_k<KType::kQ4K>;
+  k.gemm_q5_k = gemm_k<KType::kQ5K>;
+  k.gemm_q6_k = gemm_k<KType::kQ6K>;
 }
 
 }  // namespace nagi
