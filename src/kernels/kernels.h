@@ -53,6 +53,10 @@ using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 // exact integer sub-block dots, scales and mins applied in f32.
 using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
                           const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);
+// Prefill GEMM for F16/BF16 weights against the exact f32 activation
+// (token t at x + t * x_stride).
+using GemmF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x,
+                           int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride);
 using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                               const QuantizedVectorK& x, float* y);
 
@@ -81,6 +85,8 @@ struct Kernels {
   GemmQ8Fn gemm_q4_k = nullptr;
   GemmQ8Fn gemm_q5_k = nullptr;
   GemmQ8Fn gemm_q6_k = nullptr;
+  GemmF32Fn gemm_f16 = nullptr;
+  GemmF32Fn gemm_bf16 = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };

@@ -73,6 +73,16 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
     case DType::kQ6_K: dot_k = k.dot_rows_q6_k; break;
     default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
   }
+  // Prefill, F16/BF16: the float GEMM (panels converted to f32 once).
+  const GemmF32Fn gemm_f = n_tok < kGemmMinTokens ? nullptr
+                           : w.dtype == DType::kF16 ? k.gemm_f16
+                           : w.dtype == DType::kBF16 ? k.gemm_bf16 : nullptr;
+  if (gemm_f != nullptr) {
+    pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
+      gemm_f(w.row(begin), w.row_bytes, end - begin, w.cols, x, x_stride, n_tok, y + begin, y_stride);
+    });
+    return;
+  }
   // Prefill: the GEMM (weights packed per panel, reused by every token). Its
   // activation is quantized per 32 for every weight type, with per-16 sums.
   GemmQ8Fn gemm = nullptr;

@@ -317,6 +317,34 @@ TEST_P(KernelsTest, KQuantGemmMatchesDequantizedDot) {
   }
 }
 
+TEST_P(KernelsTest, FloatGemmMatchesRows) {
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (int64_t cols : {7, 32, 33, 1024 + 16}) {
+      for (int64_t rows : {1, 16, 19}) {
+        for (int64_t n_tok : {1, 5, 6, 13}) {
+          const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 7));
+          const int64_t x_stride = cols + 3, y_stride = rows + 2;
+          const auto x = random_floats(n_tok * x_stride, 29);
+          std::vector<float> got(n_tok * y_stride, -1.f);
+          (t == DType::kF16 ? k_.gemm_f16 : k_.gemm_bf16)(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), x_stride,
+                                                          n_tok, got.data(), y_stride);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const float* w = tm.deq.data() + r * cols;
+              const float* xt = x.data() + tok * x_stride;
+              double exact = 0;
+              for (int64_t i = 0; i < cols; ++i) exact += double(w[i]) * double(xt[i]);
+              ASSERT_NEAR(got[tok * y_stride + r], exact, cols * kU * abs_dot(w, xt, cols) + 1e-30)
+                  << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 

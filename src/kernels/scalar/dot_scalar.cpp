@@ -103,6 +103,13 @@ void gemm_dequant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
   }
 }
 
+// The reference float GEMM: the row kernel once per token.
+template <DotRowsF32Fn kDot>
+void gemm_rows_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, int64_t x_stride,
+                 int64_t n_tok, float* y, int64_t y_stride) {
+  for (int64_t t = 0; t < n_tok; ++t) kDot(w, row_bytes, n_rows, cols, x + t * x_stride, y + t * y_stride);
+}
+
 // The reference GEMM: the row kernel once per token.
 template <DotRowsQ8Fn kDot>
 void gemm_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
@@ -127,6 +134,8 @@ void fill_kernels_scalar(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_q4_0;
   k.gemm_q8_0 = gemm_rows<dot_rows_q8_0>;
   k.gemm_q4_0 = gemm_rows<dot_rows_q4_0>;
+  k.gemm_f16 = gemm_rows_f<dot_rows_converted<DType::kF16>>;
+  k.gemm_bf16 = gemm_rows_f<dot_rows_converted<DType::kBF16>>;
   k.gemm_q4_k = gemm_dequant<DType::kQ4_K>;
   k.gemm_q5_k = gemm_dequant<DType::kQ5_K>;
   k.gemm_q6_k = gemm_dequant<DType::kQ6_K>;
