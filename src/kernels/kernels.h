@@ -63,6 +63,10 @@ using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows
 struct Kernels {
   const char* isa = "scalar";
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  // Attention helpers (f32 or f16 K/V rows): dot with an f32 vector, y += a * x.
+  float (*dot_f16)(const uint16_t* a, const float* b, int64_t n) = nullptr;
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;
   // Weights F32 / F16 / BF16 against an exact f32 activation (no activation
   // rounding: F32 models must keep matching f32 references to ~1e-5).
   DotRowsF32Fn dot_rows_f32 = nullptr;

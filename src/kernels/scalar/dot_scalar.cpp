@@ -103,6 +103,18 @@ void gemm_dequant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
   }
 }
 
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  float s = 0.f;
+  for (int64_t i = 0; i < n; ++i) s += fp16_to_f32(a[i]) * b[i];
+  return s;
+}
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_f32(x[i]);
+}
+
 // The reference float GEMM: the row kernel once per token.
 template <DotRowsF32Fn kDot>
 void gemm_rows_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, int64_t x_stride,
@@ -126,6 +138,9 @@ void gemm_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
 void fill_kernels_scalar(Kernels& k) {
   k.isa = "scalar";
   k.dot_f32 = dot_f32;
+  k.dot_f16 = dot_f16;
+  k.axpy_f32 = axpy_f32;
+  k.axpy_f16 = axpy_f16;
   k.dot_rows_f32 = dot_rows_f32;
   k.dot_rows_f16 = dot_rows_converted<DType::kF16>;
   k.dot_rows_bf16 = dot_rows_converted<DType::kBF16>;

@@ -60,6 +60,24 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return dot_row<4, load_f32, scalar_f32>(reinterpret_cast<const uint8_t*>(a), b, n);
 }
 
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  return dot_row<2, load_f16, scalar_f16>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
+void axpy(float a, const uint8_t* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, Load(x + i * kElemBytes), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * Scalar(x, i);
+}
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  axpy<4, load_f32, scalar_f32>(a, reinterpret_cast<const uint8_t*>(x), y, n);
+}
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
+  axpy<2, load_f16, scalar_f16>(a, reinterpret_cast<const uint8_t*>(x), y, n);
+}
+
 template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
   for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load, Scalar>(w + r * row_bytes, x, cols);
@@ -114,6 +132,9 @@ void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
 void fill_kernels_avx2(Kernels& k) {
   k.isa = "avx2";
   k.dot_f32 = dot_f32;
+  k.dot_f16 = dot_f16;
+  k.axpy_f32 = axpy_f32;
+  k.axpy_f16 = axpy_f16;
   k.dot_rows_f32 = dot_rows<4, load_f32, scalar_f32>;
   k.dot_rows_f16 = dot_rows<2, load_f16, scalar_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16, scalar_bf16>;
