@@ -72,6 +72,8 @@ void register_all() {
       auto* b = benchmark::RegisterBenchmark((base + std::string(nagi::isa_name(isa))).c_str(), BM_matmul,
                                              dtype, isa, false);
       b->Args({1, 1, 3072})->Args({1, 2, 3072})->UseRealTime();
+      // L2-resident (compute-bound) single-thread decode shape.
+      if (isa != nagi::Isa::kScalar) b->Args({1, 1, 256});
       // The tied output matrix of Qwen3-0.6B: streams from DRAM, not cache.
       if (isa != nagi::Isa::kScalar && dtype != nagi::DType::kF32) b->Args({1, 2, 151936});
       if (dtype == nagi::DType::kF32) b->Args({16, 2, 3072});

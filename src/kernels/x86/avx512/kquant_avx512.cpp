@@ -29,6 +29,26 @@ alignas(64) constexpr int16_t kIdxK6[4][32] = {
 // (stored at 8 + k/2 of the unpacked scales/mins).
 alignas(32) constexpr int16_t kIdxMins[16] = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
 
+// Same arithmetic as the scalar quantizer, so the results are bit-identical.
+// Each 16-lane register is one group of the per-16 sums.
+void quantize_act_q8k(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) {
+  for (int64_t b = 0; b < n / kActBlockK; ++b) {
+    const float* xb = x + b * kActBlockK;
+    __m512 mx = _mm512_setzero_ps();
+    for (int g = 0; g < 16; ++g) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(xb + 16 * g)));
+    const float amax = _mm512_reduce_max_ps(mx);
+    const float scale = amax / 127.f;
+    const float inv = scale != 0.f ? 1.f / scale : 0.f;
+    d[b] = scale;
+    const __m512 iv = _mm512_set1_ps(inv);
+    for (int g = 0; g < 16; ++g) {
+      const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16 * g), iv));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * kActBlockK + 16 * g), _mm512_cvtsepi32_epi8(q));
+      bsums[b * 16 + g] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+  }
+}
+
 template <bool kHasHigh>
 void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                     const QuantizedVectorK& x, float* y) {
@@ -119,6 +139,7 @@ void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
 }  // namespace
 
 void fill_kernels_avx512_kquant(Kernels& k) {
+  k.quantize_act_q8k = quantize_act_q8k;
   k.dot_rows_q4_k = dot_rows_q45_k<false>;
   k.dot_rows_q5_k = dot_rows_q45_k<true>;
   k.dot_rows_q6_k = dot_rows_q6_k;
