@@ -36,7 +36,14 @@ void ThreadPool::worker_loop(int index) {
     if (gen == seen) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
       for (int i = 1;; ++i) {
-        NAGI_CPU_RELAX();
+        // Pause-spin first; after ~1000 rounds yield between checks, so an
+        // oversubscribed machine (more runnable threads than cores) still
+        // runs the thread that has the work.
+        if (i < 1024) {
+          NAGI_CPU_RELAX();
+        } else {
+          std::this_thread::yield();
+        }
         gen = generation_.load(std::memory_order_acquire);
         if (gen != seen) break;
         if ((i & 63) == 0 && std::chrono::steady_clock::now() > deadline) break;

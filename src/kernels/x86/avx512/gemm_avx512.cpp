@@ -38,6 +38,17 @@ struct Scratch {
   }
 };
 
+// Tile schedule of the Q8_0/Q4_0 GEMM: row-major (panel by panel, all tokens)
+// unless NAGI_GEMM_ORDER=morton (kept for measurements, docs/KERNELS.md).
+constexpr int64_t kTokenTile = 64;
+bool gemm_morton_order() {
+  static const bool morton = [] {
+    const char* e = std::getenv("NAGI_GEMM_ORDER");
+    return e != nullptr && e[0] == 'm';
+  }();
+  return morton;
+}
+
 inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
 // Packs rows [0, n) (n <= 16) of the panel; missing rows are zero weights
@@ -116,17 +127,49 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   float* dw = reinterpret_cast<float*>(base + packed_bytes);
   int32_t* corr = reinterpret_cast<int32_t*>(base + packed_bytes + dw_bytes);
   for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * (act_sums[2 * i] + act_sums[2 * i + 1]);
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
-    const int n = static_cast<int>(min64(kPanel, n_rows - r0));
-    pack_panel<kQ4>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
-    int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) panel_kernel<4>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
-    switch (n_tok - t) {
-      case 3: panel_kernel<3>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 2: panel_kernel<2>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 1: panel_kernel<1>(packed, dw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+  auto run_tokens = [&](const uint8_t* pk, const float* pdw, int64_t r0, int n, int64_t t_begin, int64_t t_end) {
+    int64_t t = t_begin;
+    for (; t + 4 <= t_end; t += 4) panel_kernel<4>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    switch (t_end - t) {
+      case 3: panel_kernel<3>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel<2>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel<1>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
       default: break;
     }
+  };
+  const int64_t n_panels = (n_rows + kPanel - 1) / kPanel;
+  if (!gemm_morton_order() || n_tok <= kTokenTile || n_panels == 1) {
+    // Row-major (the default, faster on 512 tokens: see docs/KERNELS.md): one
+    // panel packed at a time, every token over it.
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+      const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+      pack_panel<kQ4>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
+      run_tokens(packed, dw, r0, n, 0, n_tok);
+    }
+    return;
+  }
+  // Morton (Z) order over (panel, block of kTokenTile tokens) tiles: every
+  // panel of this call is packed once up front, then tiles are visited in Z
+  // order so both the panels and the token blocks in use stay cache-sized.
+  thread_local Scratch all_scratch;
+  auto* all = static_cast<uint8_t*>(all_scratch.get(size_t(n_panels) * (packed_bytes + dw_bytes)));
+  for (int64_t p = 0; p < n_panels; ++p) {
+    const int n = static_cast<int>(min64(kPanel, n_rows - p * kPanel));
+    uint8_t* pk = all + p * (packed_bytes + dw_bytes);
+    pack_panel<kQ4>(w + p * kPanel * row_bytes, row_bytes, n, nb, pk, reinterpret_cast<float*>(pk + packed_bytes));
+  }
+  const int64_t n_tb = (n_tok + kTokenTile - 1) / kTokenTile;
+  const int64_t side = int64_t(1) << (64 - __builtin_clzll(uint64_t((n_panels > n_tb ? n_panels : n_tb) - 1)));
+  for (int64_t z = 0; z < side * side; ++z) {
+    int64_t p = 0, tb = 0;  // de-interleave the bits of z
+    for (int bit = 0; (int64_t(1) << (2 * bit)) < side * side; ++bit) {
+      p |= ((z >> (2 * bit)) & 1) << bit;
+      tb |= ((z >> (2 * bit + 1)) & 1) << bit;
+    }
+    if (p >= n_panels || tb >= n_tb) continue;
+    const uint8_t* pk = all + p * (packed_bytes + dw_bytes);
+    run_tokens(pk, reinterpret_cast<const float*>(pk + packed_bytes), p * kPanel,
+               static_cast<int>(min64(kPanel, n_rows - p * kPanel)), tb * kTokenTile, min64(n_tok, (tb + 1) * kTokenTile));
   }
 }
 
