@@ -14,73 +14,102 @@ namespace {
 
 constexpr int kTile = 64;  // keys per tile
 constexpr int kMaxGroup = 16;
+constexpr int kMaxRows = 64;  // query rows (tokens x group heads) per work item
 
 inline const uint8_t* kv_row(const void* base, const AttentionParams& p, int64_t pos, int g) {
   const size_t elem = p.kv_type == KvType::kF32 ? 4 : 2;
   return static_cast<const uint8_t*>(base) + (static_cast<size_t>(pos) * p.kv_stride + size_t(g) * p.head_dim) * elem;
 }
 
-// One (KV head g, token t): the `group` q heads of g over keys [lo, hi].
-void flash_one(const Kernels& k, const AttentionParams& p, int g, int t, int group, float* scores, float* acc) {
-  const int hd = p.head_dim;
-  const int64_t pos = int64_t(p.pos0) + t;
-  const int64_t lo = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0, hi = pos;
-  float m[kMaxGroup], l[kMaxGroup];
-  for (int i = 0; i < group; ++i) {
-    m[i] = -INFINITY;
-    l[i] = 0.f;
+// One (KV head g, tokens [t0, t0 + nt)): the `group` q heads of g for each of
+// the nt tokens (rows r = tt * group + i) over their causal key ranges. Each
+// K and V row is loaded once for all nt * group query rows.
+void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int nt, int group, float* scores,
+                 float* acc, float* kt, float* vt) {
+  const int hd = p.head_dim, rows = nt * group;
+  const int64_t pos_first = int64_t(p.pos0) + t0, pos_last = pos_first + nt - 1;
+  const int64_t lo_first = p.window > 0 ? std::max<int64_t>(0, pos_first - p.window + 1) : 0;
+  float m[kMaxRows], l[kMaxRows];
+  for (int r = 0; r < rows; ++r) {
+    m[r] = -INFINITY;
+    l[r] = 0.f;
   }
-  std::fill(acc, acc + size_t(group) * hd, 0.f);
-  const float* q0 = p.q + int64_t(t) * p.q_stride + int64_t(g) * group * hd;
+  std::fill(acc, acc + size_t(rows) * hd, 0.f);
   const bool f16 = p.kv_type == KvType::kF16;
-  for (int64_t j0 = lo; j0 <= hi; j0 += kTile) {
-    const int n = static_cast<int>(std::min<int64_t>(kTile, hi - j0 + 1));
-    // Scores of the tile: each K row is loaded once for the whole group.
+  const float* q_rows[kMaxRows];
+  for (int tt = 0; tt < nt; ++tt) {
+    for (int i = 0; i < group; ++i) {
+      q_rows[tt * group + i] = p.q + int64_t(t0 + tt) * p.q_stride + (int64_t(g) * group + i) * hd;
+    }
+  }
+  for (int64_t j0 = lo_first; j0 <= pos_last; j0 += kTile) {
+    const int n = static_cast<int>(std::min<int64_t>(kTile, pos_last - j0 + 1));
+    // The tile's keys, transposed (kt[d][j]) and in f32; V rows in f32.
     for (int j = 0; j < n; ++j) {
       const uint8_t* kr = kv_row(p.k, p, j0 + j, g);
-      for (int i = 0; i < group; ++i) {
-        const float* qi = q0 + i * hd;
-        const float s = f16 ? k.dot_f16(reinterpret_cast<const uint16_t*>(kr), qi, hd)
-                            : k.dot_f32(reinterpret_cast<const float*>(kr), qi, hd);
-        scores[i * kTile + j] = s * p.scale;
+      if (f16) {
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(kr);
+        for (int d = 0; d < hd; ++d) kt[d * kTile + j] = fp16_to_f32(h[d]);
+      } else {
+        const float* f = reinterpret_cast<const float*>(kr);
+        for (int d = 0; d < hd; ++d) kt[d * kTile + j] = f[d];
       }
     }
-    // Online softmax: rescale the running sums once per tile.
-    for (int i = 0; i < group; ++i) {
-      float* si = scores + i * kTile;
-      float mx = m[i];
-      for (int j = 0; j < n; ++j) mx = std::max(mx, si[j]);
-      const float corr = std::exp(m[i] - mx);  // 0 on the first tile (m = -inf)
-      float sum = 0.f;
-      for (int j = 0; j < n; ++j) {
-        si[j] = std::exp(si[j] - mx);
-        sum += si[j];
-      }
-      l[i] = l[i] * corr + sum;
-      m[i] = mx;
-      if (corr != 1.f) {
-        float* ai = acc + size_t(i) * hd;
-        for (int d = 0; d < hd; ++d) ai[d] *= corr;
-      }
-    }
-    // Weighted V rows, each loaded once for the group.
+    // V rows copied contiguous: cache rows are kv_stride apart (often a
+    // multiple of 4 KiB), which would map a tile's rows onto few L1 sets.
     for (int j = 0; j < n; ++j) {
       const uint8_t* vr = kv_row(p.v, p, j0 + j, g);
-      for (int i = 0; i < group; ++i) {
-        float* ai = acc + size_t(i) * hd;
-        if (f16) {
-          k.axpy_f16(scores[i * kTile + j], reinterpret_cast<const uint16_t*>(vr), ai, hd);
-        } else {
-          k.axpy_f32(scores[i * kTile + j], reinterpret_cast<const float*>(vr), ai, hd);
-        }
+      if (f16) {
+        const uint16_t* h = reinterpret_cast<const uint16_t*>(vr);
+        for (int d = 0; d < hd; ++d) vt[j * hd + d] = fp16_to_f32(h[d]);
+      } else {
+        std::memcpy(vt + size_t(j) * hd, vr, size_t(hd) * sizeof(float));
       }
     }
+    const float* v = vt;
+    const int64_t v_stride = hd;
+    k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
+    // Keys outside a token's range (future, or before its window) -> -inf.
+    for (int tt = 0; tt < nt; ++tt) {
+      const int64_t pos = pos_first + tt;
+      for (int j = 0; j < n; ++j) {
+        const int64_t key = j0 + j;
+        if (key <= pos && (p.window <= 0 || key > pos - p.window)) continue;
+        for (int i = 0; i < group; ++i) scores[(tt * group + i) * kTile + j] = -INFINITY;
+      }
+    }
+    // Online softmax: rescale each row's running sums once per tile.
+    for (int r = 0; r < rows; ++r) {
+      float* sr = scores + r * kTile;
+      float mx = m[r];
+      for (int j = 0; j < n; ++j) mx = std::max(mx, sr[j]);
+      if (mx == -INFINITY) {  // nothing visible yet in this row
+        for (int j = 0; j < n; ++j) sr[j] = 0.f;
+        continue;
+      }
+      const float corr = std::exp(m[r] - mx);  // 0 on the row's first tile (m = -inf)
+      float sum = 0.f;
+      for (int j = 0; j < n; ++j) {
+        sr[j] = std::exp(sr[j] - mx);  // exp(-inf) = 0 for hidden keys
+        sum += sr[j];
+      }
+      l[r] = l[r] * corr + sum;
+      m[r] = mx;
+      if (corr != 1.f) {
+        float* ar = acc + size_t(r) * hd;
+        for (int d = 0; d < hd; ++d) ar[d] *= corr;
+      }
+    }
+    k.attn_pv(scores, kTile, rows, v, v_stride, n, hd, acc);
   }
-  for (int i = 0; i < group; ++i) {
-    float* o = p.out + int64_t(t) * p.out_stride + (int64_t(g) * group + i) * hd;
-    const float inv = l[i] > 0.f ? 1.f / l[i] : 0.f;
-    const float* ai = acc + size_t(i) * hd;
-    for (int d = 0; d < hd; ++d) o[d] = ai[d] * inv;
+  for (int tt = 0; tt < nt; ++tt) {
+    for (int i = 0; i < group; ++i) {
+      const int r = tt * group + i;
+      float* o = p.out + int64_t(t0 + tt) * p.out_stride + (int64_t(g) * group + i) * hd;
+      const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;
+      const float* ar = acc + size_t(r) * hd;
+      for (int d = 0; d < hd; ++d) o[d] = ar[d] * inv;
+    }
   }
 }
 
@@ -92,15 +121,24 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
   if (p.n_tok <= 0) return;
   const int group = p.n_head / p.n_kv_head;
   if (group > kMaxGroup) return attention_reference(p);  // no such model yet (> 16 q heads per KV head)
-  const int64_t items = int64_t(p.n_kv_head) * p.n_tok;
-  pool.parallel_for(items, [&](int64_t begin, int64_t end) {
-    thread_local std::vector<float> scores, acc;
-    scores.resize(size_t(kMaxGroup) * kTile);
-    acc.resize(size_t(group) * p.head_dim);
-    for (int64_t it = begin; it < end; ++it) {
-      // Token-major order: neighbouring items share a token's q rows and the KV rows stay hot.
-      const int t = static_cast<int>(it / p.n_kv_head), g = static_cast<int>(it % p.n_kv_head);
-      flash_one(k, p, g, t, group, scores.data(), acc.data());
+  // Work items: (KV head, block of bt tokens), bt * group <= kMaxRows query rows.
+  const int bt = std::max(1, kMaxRows / group);
+  const int64_t n_blocks = (p.n_tok + bt - 1) / bt;
+  const int64_t items = int64_t(p.n_kv_head) * n_blocks;
+  // Items are dealt round-robin: causal rows grow with the token index, so
+  // contiguous chunks would give the last thread most of the work.
+  const int n_threads = static_cast<int>(std::min<int64_t>(pool.size(), items));
+  pool.run([&](int tid) {
+    if (tid >= n_threads) return;
+    thread_local std::vector<float> scores, acc, kt, vt;
+    scores.resize(size_t(kMaxRows) * kTile);
+    acc.resize(size_t(kMaxRows) * p.head_dim);
+    kt.resize(size_t(kTile) * p.head_dim);
+    vt.resize(size_t(kTile) * p.head_dim);
+    for (int64_t it = tid; it < items; it += n_threads) {
+      const int b = static_cast<int>(it / p.n_kv_head), g = static_cast<int>(it % p.n_kv_head);
+      const int t0 = b * bt;
+      flash_block(k, p, g, t0, std::min(bt, p.n_tok - t0), group, scores.data(), acc.data(), kt.data(), vt.data());
     }
   });
 }

@@ -67,6 +67,13 @@ struct Kernels {
   float (*dot_f16)(const uint16_t* a, const float* b, int64_t n) = nullptr;
   void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;
+  // Attention tiles. s[r * s_stride + j] = scale * dot(q_rows[r], key j) for
+  // r < rows, j < n, with the keys given transposed: kt[d * kt_stride + j].
+  void (*attn_scores)(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                      float scale, float* s, int64_t s_stride) = nullptr;
+  // acc[r * hd + d] += sum_j p[r * p_stride + j] * v[j * v_stride + d].
+  void (*attn_pv)(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd,
+                  float* acc) = nullptr;
   // Weights F32 / F16 / BF16 against an exact f32 activation (no activation
   // rounding: F32 models must keep matching f32 references to ~1e-5).
   DotRowsF32Fn dot_rows_f32 = nullptr;

@@ -72,6 +72,70 @@ void axpy(float a, const uint8_t* x, float* y, int64_t n) {
 void axpy_f32(float a, const float* x, float* y, int64_t n) { axpy<4, load_f32>(a, reinterpret_cast<const uint8_t*>(x), y, n); }
 void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) { axpy<2, load_f16>(a, reinterpret_cast<const uint8_t*>(x), y, n); }
 
+// Scores of one query row against up to 64 transposed keys: 4 accumulators
+// of 16 keys, one broadcast q[d] per step; no horizontal sums.
+void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                 float scale, float* s, int64_t s_stride) {
+  for (int j0 = 0; j0 < n; j0 += 64) {
+    const int nj = n - j0 < 64 ? n - j0 : 64;
+    __mmask16 m[4];
+    for (int c = 0; c < 4; ++c) {
+      const int left = nj - 16 * c;
+      m[c] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float* q = q_rows[r];
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      const float* kd = kt + j0;
+      for (int d = 0; d < hd; ++d, kd += kt_stride) {
+        const __m512 qd = _mm512_set1_ps(q[d]);
+        a0 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[0], kd), a0);
+        a1 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[1], kd + 16), a1);
+        a2 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[2], kd + 32), a2);
+        a3 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[3], kd + 48), a3);
+      }
+      const __m512 sc = _mm512_set1_ps(scale);
+      float* sr = s + r * s_stride + j0;
+      _mm512_mask_storeu_ps(sr, m[0], _mm512_mul_ps(a0, sc));
+      _mm512_mask_storeu_ps(sr + 16, m[1], _mm512_mul_ps(a1, sc));
+      _mm512_mask_storeu_ps(sr + 32, m[2], _mm512_mul_ps(a2, sc));
+      _mm512_mask_storeu_ps(sr + 48, m[3], _mm512_mul_ps(a3, sc));
+    }
+  }
+}
+
+// Weighted sum of V rows into each accumulator row, 64 columns at a time in
+// registers (loaded and stored once per call, not once per key).
+void attn_pv(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd, float* acc) {
+  for (int r = 0; r < rows; ++r) {
+    const float* pr = p + r * p_stride;
+    float* ar = acc + int64_t(r) * hd;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+      __mmask16 m[4];
+      for (int c = 0; c < 4; ++c) {
+        const int left = hd - d0 - 16 * c;
+        m[c] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+      }
+      __m512 a0 = _mm512_maskz_loadu_ps(m[0], ar + d0), a1 = _mm512_maskz_loadu_ps(m[1], ar + d0 + 16);
+      __m512 a2 = _mm512_maskz_loadu_ps(m[2], ar + d0 + 32), a3 = _mm512_maskz_loadu_ps(m[3], ar + d0 + 48);
+      const float* vj = v + d0;
+      for (int j = 0; j < n; ++j, vj += v_stride) {
+        const float w = pr[j];
+        if (w == 0.f) continue;
+        const __m512 wv = _mm512_set1_ps(w);
+        a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[0], vj), a0);
+        a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[1], vj + 16), a1);
+        a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[2], vj + 32), a2);
+        a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[3], vj + 48), a3);
+      }
+      _mm512_mask_storeu_ps(ar + d0, m[0], a0);
+      _mm512_mask_storeu_ps(ar + d0 + 16, m[1], a1);
+      _mm512_mask_storeu_ps(ar + d0 + 32, m[2], a2);
+      _mm512_mask_storeu_ps(ar + d0 + 48, m[3], a3);
+    }
+  }
+}
+
 template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
   for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load>(w + r * row_bytes, x, cols);
@@ -255,6 +319,8 @@ void fill_kernels_avx512(Kernels& k) {
   k.dot_f16 = dot_f16;
   k.axpy_f32 = axpy_f32;
   k.axpy_f16 = axpy_f16;
+  k.attn_scores = attn_scores;
+  k.attn_pv = attn_pv;
   k.dot_rows_f32 = dot_rows<4, load_f32>;
   k.dot_rows_f16 = dot_rows<2, load_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16>;
