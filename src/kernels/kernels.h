@@ -90,7 +90,8 @@ struct Kernels {
   DotRowsQ8KFn dot_rows_q4_k = nullptr;
   DotRowsQ8KFn dot_rows_q5_k = nullptr;
   DotRowsQ8KFn dot_rows_q6_k = nullptr;
-  // Prefill GEMMs (scalar: the row kernels token by token).
+  // Prefill GEMMs; null where an ISA has none (matmul then runs that ISA's
+  // row kernels token by token).
   GemmQ8Fn gemm_q8_0 = nullptr;
   GemmQ8Fn gemm_q4_0 = nullptr;
   GemmQ8Fn gemm_q4_k = nullptr;

@@ -85,24 +85,6 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
   }
 }
 
-// The reference GEMM for K-quants: rows dequantized to f32, dotted in double
-// with the dequantized activation (the SIMD GEMM's exact-integer sub-block
-// sums equal these products up to the f32 rounding of its scale terms).
-template <DType kType>
-void gemm_dequant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
-                  const int32_t* /*sums*/, int64_t n_tok, float* y, int64_t y_stride) {
-  std::vector<float> row(static_cast<size_t>(cols));
-  const int64_t nb = cols / kActBlock;
-  for (int64_t r = 0; r < n_rows; ++r) {
-    dequantize_row(kType, w + r * row_bytes, row.data(), cols);
-    for (int64_t t = 0; t < n_tok; ++t) {
-      double sum = 0;
-      for (int64_t i = 0; i < cols; ++i) sum += double(row[i]) * qs[t * cols + i] * d[t * nb + i / kActBlock];
-      y[t * y_stride + r] = static_cast<float>(sum);
-    }
-  }
-}
-
 float dot_f16(const uint16_t* a, const float* b, int64_t n) {
   float s = 0.f;
   for (int64_t i = 0; i < n; ++i) s += fp16_to_f32(a[i]) * b[i];
@@ -139,24 +121,6 @@ void attn_pv(const float* p, int64_t p_stride, int rows, const float* v, int64_t
   }
 }
 
-// The reference float GEMM: the row kernel once per token.
-template <DotRowsF32Fn kDot>
-void gemm_rows_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, int64_t x_stride,
-                 int64_t n_tok, float* y, int64_t y_stride) {
-  for (int64_t t = 0; t < n_tok; ++t) kDot(w, row_bytes, n_rows, cols, x + t * x_stride, y + t * y_stride);
-}
-
-// The reference GEMM: the row kernel once per token.
-template <DotRowsQ8Fn kDot>
-void gemm_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
-               const int32_t* /*sums*/, int64_t n_tok, float* y, int64_t y_stride) {
-  const int64_t nb = cols / kActBlock;
-  for (int64_t t = 0; t < n_tok; ++t) {
-    const QuantizedVector x{qs + t * cols, d + t * nb, cols};
-    kDot(w, row_bytes, n_rows, cols, x, y + t * y_stride);
-  }
-}
-
 }  // namespace
 
 void fill_kernels_scalar(Kernels& k) {
@@ -173,13 +137,6 @@ void fill_kernels_scalar(Kernels& k) {
   k.quantize_act_q8 = quantize_act_q8;
   k.dot_rows_q8_0 = dot_rows_q8_0;
   k.dot_rows_q4_0 = dot_rows_q4_0;
-  k.gemm_q8_0 = gemm_rows<dot_rows_q8_0>;
-  k.gemm_q4_0 = gemm_rows<dot_rows_q4_0>;
-  k.gemm_f16 = gemm_rows_f<dot_rows_converted<DType::kF16>>;
-  k.gemm_bf16 = gemm_rows_f<dot_rows_converted<DType::kBF16>>;
-  k.gemm_q4_k = gemm_dequant<DType::kQ4_K>;
-  k.gemm_q5_k = gemm_dequant<DType::kQ5_K>;
-  k.gemm_q6_k = gemm_dequant<DType::kQ6_K>;
   fill_kernels_scalar_kquant(k);
 }
 
