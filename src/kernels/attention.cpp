@@ -127,8 +127,11 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
   const int64_t items = int64_t(p.n_kv_head) * n_blocks;
   // Items are dealt round-robin: causal rows grow with the token index, so
   // contiguous chunks would give the last thread most of the work.
-  const int n_threads = static_cast<int>(std::min<int64_t>(pool.size(), items));
-  pool.run([&](int tid) {
+  // Small problems (a few keys, tiny heads) stay on the calling thread.
+  const int64_t macs = int64_t(p.n_tok) * p.n_head * (int64_t(p.pos0) + p.n_tok) * p.head_dim * 2;
+  const int64_t by_work = std::max<int64_t>(1, macs / (int64_t(1) << 18));
+  const int n_threads = static_cast<int>(std::min<int64_t>(std::min<int64_t>(pool.size(), items), by_work));
+  auto work = [&](int tid) {
     if (tid >= n_threads) return;
     thread_local std::vector<float> scores, acc, kt, vt;
     scores.resize(size_t(kMaxRows) * kTile);
@@ -140,7 +143,12 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
       const int t0 = b * bt;
       flash_block(k, p, g, t0, std::min(bt, p.n_tok - t0), group, scores.data(), acc.data(), kt.data(), vt.data());
     }
-  });
+  };
+  if (n_threads == 1) {
+    work(0);
+  } else {
+    pool.run(work);
+  }
 }
 
 void attention_reference(const AttentionParams& p) {

@@ -57,8 +57,25 @@ void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, fl
   matmul_with(kernels(), w, x, n_tok, x_stride, y, y_stride, pool);
 }
 
+namespace {
+
+// Rows per thread chunk: a multiple of 16 (the GEMM panel), and no more
+// threads than the work pays for (each needs >= kMinMacsPerThread multiply-
+// adds, else the hand-off costs more than it saves: stories260K-sized
+// matrices run on the calling thread alone).
+constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
+int64_t row_grain(const Matrix& w, int64_t n_tok, const ThreadPool& pool) {
+  const int64_t work = w.rows * w.cols * n_tok;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(pool.size(), work / kMinMacsPerThread));
+  const int64_t per = (w.rows + parts - 1) / parts;
+  return std::max<int64_t>(16, (per + 15) / 16 * 16);
+}
+
+}  // namespace
+
 void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool) {
+  const int64_t grain = row_grain(w, n_tok, pool);
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
   DotRowsQ8KFn dot_k = nullptr;
@@ -78,7 +95,7 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
                            : w.dtype == DType::kF16 ? k.gemm_f16
                            : w.dtype == DType::kBF16 ? k.gemm_bf16 : nullptr;
   if (gemm_f != nullptr) {
-    pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
+    pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
       gemm_f(w.row(begin), w.row_bytes, end - begin, w.cols, x, x_stride, n_tok, y + begin, y_stride);
     });
     return;
@@ -118,7 +135,7 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
     const int8_t* qs = act_qs.data();
     const float* qd = act_d.data();
     const int32_t* sums = act_sums.data();
-    pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
+    pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
       gemm(w.row(begin), w.row_bytes, end - begin, w.cols, qs, qd, sums, n_tok, y + begin, y_stride);
     });
     return;
@@ -140,7 +157,7 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
   const int8_t* qs = act_qs.data();
   const float* qd = act_d.data();
   const int16_t* qb = act_bsums.data();
-  pool.parallel_for(w.rows, 16, [&](int64_t begin, int64_t end) {
+  pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
     // With several tokens, walk the rows in small tiles so a tile's weights
     // stay in cache while every token passes over them.
     const int64_t tile = n_tok == 1 ? end - begin : 16;
