@@ -161,6 +161,26 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
   }
 }
 
+TEST_P(KernelsTest, QuantizersMatchScalarBitForBit) {
+  const int64_t n = 1024 + 256;
+  auto x = random_floats(n, 31, 3.f);
+  for (int j = 0; j < 32; ++j) x[32 + j] = 0.f;
+  x[5] = 1e-30f;
+  std::vector<int8_t> qa(n), qb(n);
+  std::vector<float> da(n / kActBlock), db(n / kActBlock);
+  k_.quantize_act_q8(x.data(), n, qa.data(), da.data());
+  scalar_.quantize_act_q8(x.data(), n, qb.data(), db.data());
+  EXPECT_EQ(qa, qb);
+  EXPECT_EQ(da, db);
+  std::vector<float> dka(n / kActBlockK), dkb(n / kActBlockK);
+  std::vector<int16_t> ska(n / 16), skb(n / 16);
+  k_.quantize_act_q8k(x.data(), n, qa.data(), dka.data(), ska.data());
+  scalar_.quantize_act_q8k(x.data(), n, qb.data(), dkb.data(), skb.data());
+  EXPECT_EQ(qa, qb);
+  EXPECT_EQ(dka, dkb);
+  EXPECT_EQ(ska, skb);
+}
+
 TEST_P(KernelsTest, QuantizedActivationKRoundTrip) {
   const int64_t n = 256 * 3;
   auto x = random_floats(n, 4);
