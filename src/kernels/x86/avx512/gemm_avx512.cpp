@@ -55,30 +55,31 @@ inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsign
 // with zero scale. Weights become unsigned: Q8_0 w + 128, Q4_0 nibble (w + 8).
 template <bool kQ4>
 void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
+  // Dword s of every row's block b in one gather: a 16 x 8 dword transpose
+  // per block. Rows >= n are masked off (zero weights, zero scale).
   constexpr int kBlockBytes = kQ4 ? 18 : 34;
+  const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
+  const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(static_cast<int>(row_bytes)));
+  const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < nb; ++b) {
-    uint32_t* pb = reinterpret_cast<uint32_t*>(packed + b * kBlockPacked);
-    for (int j = 0; j < kPanel; ++j) {
-      if (j >= n) {
-        for (int s = 0; s < 8; ++s) pb[s * kPanel + j] = 0;
-        dw[b * kPanel + j] = 0.f;
-        continue;
+    const uint8_t* blk = w + b * kBlockBytes;
+    __m512i* pb = reinterpret_cast<__m512i*>(packed + b * kBlockPacked);
+    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk, 1);
+    _mm512_store_ps(dw + b * kPanel, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d16)));
+    if (kQ4) {
+      const __m512i m4 = _mm512_set1_epi8(0x0f);
+      for (int s = 0; s < 4; ++s) {
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        _mm512_store_si512(pb + s, _mm512_and_si512(q, m4));                             // values 4s..4s+3
+        _mm512_store_si512(pb + s + 4, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));  // values 16+4s..
       }
-      const uint8_t* blk = w + j * row_bytes + b * kBlockBytes;
-      dw[b * kPanel + j] = half_to_f32(blk);
-      uint32_t q[8];
-      if (kQ4) {
-        uint32_t raw[4];
-        std::memcpy(raw, blk + 2, 16);
-        for (int s = 0; s < 4; ++s) {
-          q[s] = raw[s] & 0x0f0f0f0fu;             // values 0..15
-          q[s + 4] = (raw[s] >> 4) & 0x0f0f0f0fu;  // values 16..31
-        }
-      } else {
-        std::memcpy(q, blk + 2, 32);
-        for (int s = 0; s < 8; ++s) q[s] ^= 0x80808080u;
+    } else {
+      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+      for (int s = 0; s < 8; ++s) {
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        _mm512_store_si512(pb + s, _mm512_mask_xor_epi32(zero, rows, q, flip));
       }
-      for (int s = 0; s < 8; ++s) pb[s * kPanel + j] = q[s];
     }
   }
 }
