@@ -302,7 +302,7 @@ TEST_P(KernelsTest, KQuantGemmMatchesDequantizedDot) {
   for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     for (int64_t cols : {256, 768}) {
       for (int64_t rows : {1, 16, 21}) {
-        for (int64_t n_tok : {1, 4, 7}) {
+        for (int64_t n_tok : {1, 4, 7, 9, 17}) {
           const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 3));
           const auto x = random_floats(n_tok * cols, 23);
           const int64_t nb = cols / kActBlock, y_stride = rows + 2;

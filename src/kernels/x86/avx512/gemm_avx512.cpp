@@ -130,8 +130,13 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * (act_sums[2 * i] + act_sums[2 * i + 1]);
   auto run_tokens = [&](const uint8_t* pk, const float* pdw, int64_t r0, int n, int64_t t_begin, int64_t t_end) {
     int64_t t = t_begin;
-    for (; t + 4 <= t_end; t += 4) panel_kernel<4>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    // 8 tokens: 8 independent vpdpbusd chains hide its latency.
+    for (; t + 8 <= t_end; t += 8) panel_kernel<8>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
     switch (t_end - t) {
+      case 7: panel_kernel<7>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 6: panel_kernel<6>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 5: panel_kernel<5>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 4: panel_kernel<4>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
       case 3: panel_kernel<3>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
       case 2: panel_kernel<2>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
       case 1: panel_kernel<1>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
@@ -316,8 +321,12 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
     const int n = static_cast<int>(min64(kPanel, n_rows - r0));
     pack_panel_k<kType>(w + r0 * row_bytes, row_bytes, n, cols, packed, dw, mw);
     int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) panel_kernel_k<kG, 4>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n);
+    for (; t + 8 <= n_tok; t += 8) panel_kernel_k<kG, 8>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n);
     switch (n_tok - t) {
+      case 7: panel_kernel_k<kG, 7>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 6: panel_kernel_k<kG, 6>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 5: panel_kernel_k<kG, 5>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 4: panel_kernel_k<kG, 4>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
       case 3: panel_kernel_k<kG, 3>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
       case 2: panel_kernel_k<kG, 2>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
       case 1: panel_kernel_k<kG, 1>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
