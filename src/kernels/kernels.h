@@ -84,6 +84,9 @@ struct Kernels {
   // Q8_0 / Q4_0 weights against a quantized activation (integer dot per block).
   DotRowsQ8Fn dot_rows_q8_0 = nullptr;
   DotRowsQ8Fn dot_rows_q4_0 = nullptr;
+  DotRowsQ8Fn dot_rows_q4_1 = nullptr;
+  DotRowsQ8Fn dot_rows_q5_0 = nullptr;
+  DotRowsQ8Fn dot_rows_q5_1 = nullptr;
   // Quantizes n floats (a multiple of 256) into qs[n], d[n / 256], bsums[n / 16].
   void (*quantize_act_q8k)(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) = nullptr;
   // K-quant weights against a QuantizedVectorK (exact int32 dot per 256 block).

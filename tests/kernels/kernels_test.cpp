@@ -74,7 +74,13 @@ DotRowsF32Fn float_entry(const Kernels& k, DType t) {
   }
 }
 DotRowsQ8Fn quant_entry(const Kernels& k, DType t) {
-  return t == DType::kQ8_0 ? k.dot_rows_q8_0 : k.dot_rows_q4_0;
+  switch (t) {
+    case DType::kQ8_0: return k.dot_rows_q8_0;
+    case DType::kQ4_0: return k.dot_rows_q4_0;
+    case DType::kQ4_1: return k.dot_rows_q4_1;
+    case DType::kQ5_0: return k.dot_rows_q5_0;
+    default: return k.dot_rows_q5_1;
+  }
 }
 
 class KernelsTest : public ::testing::TestWithParam<Isa> {
@@ -126,7 +132,7 @@ TEST_P(KernelsTest, QuantizedActivationRoundTrip) {
 }
 
 TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
     for (int64_t cols : {32, 64, 96, 160, 4096 + 32}) {
       for (int64_t rows : {1, 7, 33}) {
         const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
@@ -377,7 +383,7 @@ INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()
 TEST(Matmul, MatchesReference) {
   ThreadPool pool(2);
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K,
-                  DType::kQ6_K, DType::kQ5_0}) {
+                  DType::kQ6_K, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
    for (int64_t n_tok : {int64_t(3), kGemmMinTokens + 3}) {
     const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96;
     const int64_t x_stride = cols + 5, y_stride = rows + 3;
@@ -386,8 +392,7 @@ TEST(Matmul, MatchesReference) {
     std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
     matmul(tm.m, x.data(), n_tok, x_stride, got.data(), y_stride, pool);
     matmul_reference(tm.m, x.data(), n_tok, x_stride, want.data(), y_stride, pool);
-    const bool quantized_act = t == DType::kQ8_0 || t == DType::kQ4_0 || t == DType::kQ4_K ||
-                               t == DType::kQ5_K || t == DType::kQ6_K;
+    const bool quantized_act = t != DType::kF32 && t != DType::kF16 && t != DType::kBF16;
     const int act_block = dtype_info(t).block_elems > 32 ? kActBlockK : kActBlock;
     for (int64_t tok = 0; tok < n_tok; ++tok) {
       const float* xt = x.data() + tok * x_stride;

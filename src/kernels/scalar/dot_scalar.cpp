@@ -138,6 +138,7 @@ void fill_kernels_scalar(Kernels& k) {
   k.dot_rows_q8_0 = dot_rows_q8_0;
   k.dot_rows_q4_0 = dot_rows_q4_0;
   fill_kernels_scalar_kquant(k);
+  fill_kernels_scalar_q451(k);
 }
 
 }  // namespace nagi

@@ -173,6 +173,7 @@ void fill_kernels_avx2(Kernels& k) {
   k.dot_rows_q8_0 = dot_rows_quant<34, load_q8_0>;
   k.dot_rows_q4_0 = dot_rows_quant<18, load_q4_0>;
   fill_kernels_avx2_kquant(k);
+  fill_kernels_avx2_q451(k);
 }
 
 }  // namespace nagi
