@@ -21,9 +21,17 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
+// Only the owning thread writes generation_: the job counter times two, plus
+// 1 for a parallel_for, so a worker learns the kind of job from the same load
+// that tells it there is one.
+void ThreadPool::publish(bool chunked) {
+  const uint32_t g = generation_.load(std::memory_order_relaxed);
+  generation_.store((((g >> 1) + 1) << 1) | (chunked ? 1u : 0u), std::memory_order_seq_cst);
+}
+
 ThreadPool::~ThreadPool() {
   stop_.store(true, std::memory_order_seq_cst);
-  generation_.fetch_add(1, std::memory_order_seq_cst);
+  publish(false);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
@@ -60,8 +68,41 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = gen;
     if (stop_.load(std::memory_order_acquire)) return;
-    (*job_)(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (gen & 1) {
+      run_chunks();  // safe even if that job is long finished: claims just fail
+    } else {
+      (*job_)(index);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+}
+
+namespace {
+constexpr int kChunkBits = 12, kActiveBits = 16;
+constexpr uint64_t kActiveMask = (uint64_t(1) << kActiveBits) - 1;
+constexpr uint64_t kChunkMask = (uint64_t(1) << kChunkBits) - 1;
+inline uint64_t st_active(uint64_t s) { return s & kActiveMask; }
+inline uint64_t st_next(uint64_t s) { return (s >> kActiveBits) & kChunkMask; }
+inline uint64_t st_chunks(uint64_t s) { return (s >> (kActiveBits + kChunkBits)) & kChunkMask; }
+}  // namespace
+
+void ThreadPool::run_chunks() {
+  for (;;) {
+    uint64_t s = for_state_.load(std::memory_order_acquire);
+    uint64_t next;
+    do {
+      next = st_next(s);
+      if (next >= st_chunks(s)) return;
+      // next + 1 and active + 1 in one step.
+    } while (!for_state_.compare_exchange_weak(s, s + (uint64_t(1) << kActiveBits) + 1, std::memory_order_acq_rel,
+                                               std::memory_order_acquire));
+    // The job is alive while our `active` count is up; its fields are stable.
+    const int64_t chunks = static_cast<int64_t>(st_chunks(s));
+    const int64_t c = static_cast<int64_t>(next);
+    const int64_t begin = std::min(for_n_, for_units_ * c / chunks * for_grain_);
+    const int64_t end = std::min(for_n_, for_units_ * (c + 1) / chunks * for_grain_);
+    if (begin < end) (*for_fn_)(begin, end);
+    for_state_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
@@ -72,7 +113,7 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
   }
   job_ = &fn;
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes job_ and pending_
+  publish(false);  // publishes job_ and pending_
   if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
   fn(0);
   // Workers finish about when we do; spin, then yield (never sleep: the
@@ -95,17 +136,32 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   const int64_t units = (n + grain - 1) / grain;
-  const int parts = static_cast<int>(std::min<int64_t>(units, n_threads_));
-  if (parts == 1) {
+  const int64_t chunks = std::min<int64_t>({units, int64_t(4) * n_threads_, int64_t(kChunkMask)});
+  if (chunks == 1 || n_threads_ == 1) {
     fn(0, n);
     return;
   }
-  run([&](int t) {
-    if (t >= parts) return;
-    const int64_t begin = std::min(n, units * t / parts * grain);
-    const int64_t end = std::min(n, units * (t + 1) / parts * grain);
-    if (begin < end) fn(begin, end);
-  });
+  for_fn_ = &fn;
+  for_n_ = n;
+  for_grain_ = grain;
+  for_units_ = units;
+  for_ticket_ = (for_ticket_ + 1) & 0xffffffu;
+  for_state_.store((uint64_t(for_ticket_) << 40) | (uint64_t(chunks) << (kActiveBits + kChunkBits)),
+                   std::memory_order_release);
+  publish(true);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+  run_chunks();
+  // Every chunk is claimed; wait for the ones still running elsewhere.
+  for (int i = 0;; ++i) {
+    const uint64_t st = for_state_.load(std::memory_order_acquire);
+    if (st_active(st) == 0) break;
+    if (i < 4096) {
+      NAGI_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  for_fn_ = nullptr;
 }
 
 int ThreadPool::default_threads() {

@@ -34,7 +34,13 @@ class ThreadPool {
 
   // Like parallel_for, but chunk boundaries are multiples of `grain` (the last
   // chunk takes the remainder), and the grains are spread so chunk sizes differ
-  // by at most one grain. Uses min(size(), ceil(n / grain)) threads.
+  // by at most one grain: min(4 * size(), ceil(n / grain)) chunks.
+  //
+  // Chunks are claimed dynamically (an atomic counter), not assigned per
+  // thread: the caller takes chunks too and returns as soon as every chunk is
+  // done, without waiting for workers that have not woken up yet. On a
+  // machine with more runnable threads than cores that is the difference
+  // between one scheduler delay per job and none.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   // Physical cores where they can be counted, else hardware_concurrency.
@@ -45,14 +51,26 @@ class ThreadPool {
 
  private:
   void worker_loop(int index);
+  // Claims and runs chunks of the current parallel_for until none are left.
+  void run_chunks();
+  // Publishes a job: bumps generation_ (low bit: 1 for a parallel_for).
+  void publish(bool chunked);
 
   int n_threads_;
   std::vector<std::thread> workers_;
   const std::function<void(int)>* job_ = nullptr;  // published by generation_ (release)
-  std::atomic<uint32_t> generation_{0};
+  std::atomic<uint32_t> generation_{0};  // see publish()
   std::atomic<int> pending_{0};   // workers still running the current job
   std::atomic<int> sleepers_{0};  // workers parked (or about to park) on generation_
   std::atomic<bool> stop_{false};
+  // parallel_for state: [ticket:24 | chunks:12 | next:12 | active:16]. A
+  // chunk is claimed by a CAS that also raises `active`, so the caller can
+  // return once next == chunks and active == 0: no thread will touch the
+  // job afterwards (a late CAS fails on the count or the ticket).
+  std::atomic<uint64_t> for_state_{0};
+  const std::function<void(int64_t, int64_t)>* for_fn_ = nullptr;
+  int64_t for_n_ = 0, for_grain_ = 1, for_units_ = 0;
+  uint32_t for_ticket_ = 0;
 };
 
 }  // namespace nagi

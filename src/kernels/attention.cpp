@@ -125,29 +125,28 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
   const int bt = std::max(1, kMaxRows / group);
   const int64_t n_blocks = (p.n_tok + bt - 1) / bt;
   const int64_t items = int64_t(p.n_kv_head) * n_blocks;
-  // Items are dealt round-robin: causal rows grow with the token index, so
-  // contiguous chunks would give the last thread most of the work.
   // Small problems (a few keys, tiny heads) stay on the calling thread.
   const int64_t macs = int64_t(p.n_tok) * p.n_head * (int64_t(p.pos0) + p.n_tok) * p.head_dim * 2;
   const int64_t by_work = std::max<int64_t>(1, macs / (int64_t(1) << 18));
   const int n_threads = static_cast<int>(std::min<int64_t>(std::min<int64_t>(pool.size(), items), by_work));
-  auto work = [&](int tid) {
-    if (tid >= n_threads) return;
+  auto work = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> scores, acc, kt, vt;
     scores.resize(size_t(kMaxRows) * kTile);
     acc.resize(size_t(kMaxRows) * p.head_dim);
     kt.resize(size_t(kTile) * p.head_dim);
     vt.resize(size_t(kTile) * p.head_dim);
-    for (int64_t it = tid; it < items; it += n_threads) {
+    for (int64_t it = begin; it < end; ++it) {
       const int b = static_cast<int>(it / p.n_kv_head), g = static_cast<int>(it % p.n_kv_head);
       const int t0 = b * bt;
       flash_block(k, p, g, t0, std::min(bt, p.n_tok - t0), group, scores.data(), acc.data(), kt.data(), vt.data());
     }
   };
   if (n_threads == 1) {
-    work(0);
+    work(0, items);
   } else {
-    pool.run(work);
+    // Chunks are claimed dynamically (4 per thread), which also evens out the
+    // causal rows' growing cost.
+    pool.parallel_for(items, 1, work);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <thread>
 #include <vector>
@@ -55,7 +56,8 @@ TEST(ThreadPool, ParallelForCoversRangeOnce) {
         });
         for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i], 1) << "n " << n << " i " << i;
         const int64_t units = (n + grain - 1) / grain;
-        EXPECT_EQ(chunks.load(), std::min<int64_t>(units, threads)) << "n " << n << " grain " << grain;
+        const int64_t want = threads == 1 ? std::min<int64_t>(units, 1) : std::min<int64_t>(units, 4 * threads);
+        EXPECT_EQ(chunks.load(), want) << "n " << n << " grain " << grain;
       }
     }
   }
@@ -63,10 +65,45 @@ TEST(ThreadPool, ParallelForCoversRangeOnce) {
 
 TEST(ThreadPool, BalancedChunks) {
   ThreadPool pool(2);
-  std::vector<int64_t> sizes(2, 0);
-  pool.parallel_for(3072, 16, [&](int64_t b, int64_t e) { sizes[b == 0 ? 0 : 1] = e - b; });
+  std::mutex mu;
+  std::vector<int64_t> sizes;
+  pool.parallel_for(3072, 16, [&](int64_t b, int64_t e) {
+    std::lock_guard<std::mutex> lock(mu);
+    sizes.push_back(e - b);
+  });
+  ASSERT_EQ(sizes.size(), 8u);  // 4 chunks per thread, claimed dynamically
+  for (int64_t s : sizes) EXPECT_EQ(s, 384);
+  sizes.clear();
+  pool.parallel_for(3072, 1536, [&](int64_t b, int64_t e) {  // matmul's split: one chunk per thread
+    std::lock_guard<std::mutex> lock(mu);
+    sizes.push_back(e - b);
+  });
+  ASSERT_EQ(sizes.size(), 2u);
   EXPECT_EQ(sizes[0], 1536);
   EXPECT_EQ(sizes[1], 1536);
+}
+
+// The caller does not wait for workers that are asleep or busy elsewhere:
+// when the chunks are done, parallel_for returns. Interleaves run() and
+// parallel_for so late workers meet jobs of the other kind.
+TEST(ThreadPool, MixedJobsStayExact) {
+  for (int threads : {2, 3, 4}) {
+    ThreadPool pool(threads);
+    std::vector<int64_t> hits(1000, 0);
+    std::atomic<int64_t> runs{0};
+    for (int job = 0; job < 500; ++job) {
+      if (job % 3 == 0) {
+        pool.run([&](int) { runs.fetch_add(1); });
+      } else {
+        pool.parallel_for(1000, 7, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) ++hits[i];
+        });
+      }
+    }
+    const int64_t n_for = 500 - (500 + 2) / 3;
+    for (int64_t h : hits) ASSERT_EQ(h, n_for);
+    EXPECT_EQ(runs.load(), int64_t((500 + 2) / 3) * threads);
+  }
 }
 
 TEST(ThreadPool, DestroyWhileParkedOrSpinning) {
