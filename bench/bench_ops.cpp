@@ -27,7 +27,8 @@ std::vector<uint8_t> random_matrix(nagi::DType dtype, int64_t rows, int64_t cols
   return out;
 }
 
-// One decode-shaped matmul (args: tokens, threads) of Qwen3-0.6B's FFN size,
+// One decode-shaped matmul (args: tokens, threads, rows; 1024 columns), e.g.
+// Qwen3-0.6B's FFN (3072 rows) or output (151936 rows) size,
 // with one ISA's kernel table, or the reference matmul when `reference`.
 void BM_matmul(benchmark::State& state, nagi::DType dtype, nagi::Isa isa, bool reference) {
   if (!nagi::isa_supported(isa)) {
@@ -35,7 +36,7 @@ void BM_matmul(benchmark::State& state, nagi::DType dtype, nagi::Isa isa, bool r
     return;
   }
   const nagi::Kernels k = nagi::make_kernels(isa);
-  const int64_t rows = 3072, cols = 1024, n_tok = state.range(0);
+  const int64_t rows = state.range(2), cols = 1024, n_tok = state.range(0);
   const auto bytes = random_matrix(dtype, rows, cols);
   nagi::Matrix m{dtype, rows, cols, *nagi::dtype_bytes(dtype, cols), bytes.data()};
   std::vector<float> x(static_cast<size_t>(n_tok * cols), 0.5f), y(static_cast<size_t>(n_tok * rows));
@@ -49,6 +50,9 @@ void BM_matmul(benchmark::State& state, nagi::DType dtype, nagi::Isa isa, bool r
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes.size()));
+  // Multiply-adds per second (prefill-shaped runs are compute-bound).
+  state.counters["MAC/s"] = benchmark::Counter(double(state.iterations()) * double(n_tok * rows * cols),
+                                               benchmark::Counter::kIsRate);
 }
 
 void register_all() {
@@ -56,16 +60,25 @@ void register_all() {
                                                         {"f16", nagi::DType::kF16},
                                                         {"bf16", nagi::DType::kBF16},
                                                         {"q8_0", nagi::DType::kQ8_0},
-                                                        {"q4_0", nagi::DType::kQ4_0}};
+                                                        {"q4_0", nagi::DType::kQ4_0},
+                                                        {"q4_k", nagi::DType::kQ4_K},
+                                                        {"q5_k", nagi::DType::kQ5_K},
+                                                        {"q6_k", nagi::DType::kQ6_K}};
   for (const auto& [tname, dtype] : types) {
     const std::string base = std::string("BM_matmul/") + tname + "/";
     benchmark::RegisterBenchmark((base + "reference").c_str(), BM_matmul, dtype, nagi::Isa::kScalar, true)
-        ->Args({1, 1})->Args({1, 2})->UseRealTime();
+        ->Args({1, 1, 3072})->Args({1, 2, 3072})->UseRealTime();
     for (nagi::Isa isa : {nagi::Isa::kScalar, nagi::Isa::kAvx2, nagi::Isa::kAvx512}) {
       auto* b = benchmark::RegisterBenchmark((base + std::string(nagi::isa_name(isa))).c_str(), BM_matmul,
                                              dtype, isa, false);
-      b->Args({1, 1})->Args({1, 2})->UseRealTime();
-      if (dtype == nagi::DType::kF32) b->Args({16, 2});
+      b->Args({1, 1, 3072})->Args({1, 2, 3072})->UseRealTime();
+      // L2-resident (compute-bound) single-thread decode shape.
+      if (isa != nagi::Isa::kScalar) b->Args({1, 1, 256});
+      // The tied output matrix of Qwen3-0.6B: streams from DRAM, not cache.
+      if (isa != nagi::Isa::kScalar && dtype != nagi::DType::kF32) b->Args({1, 2, 151936});
+      if (dtype == nagi::DType::kF32) b->Args({16, 2, 3072});
+      // Prefill: 512 tokens through the FFN matrix.
+      if (isa != nagi::Isa::kScalar) b->Args({512, 1, 3072})->Args({512, 2, 3072});
     }
   }
 }

@@ -1,8 +1,19 @@
 #include "base/thread_pool.h"
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NAGI_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define NAGI_CPU_RELAX() asm volatile("yield" ::: "memory")
+#else
+#define NAGI_CPU_RELAX() ((void)0)
+#endif
 
 namespace nagi {
 
@@ -10,31 +21,88 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
+// Only the owning thread writes generation_: the job counter times two, plus
+// 1 for a parallel_for, so a worker learns the kind of job from the same load
+// that tells it there is one.
+void ThreadPool::publish(bool chunked) {
+  const uint32_t g = generation_.load(std::memory_order_relaxed);
+  generation_.store((((g >> 1) + 1) << 1) | (chunked ? 1u : 0u), std::memory_order_seq_cst);
+}
+
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  start_cv_.notify_all();
+  stop_.store(true, std::memory_order_seq_cst);
+  publish(false);
+  generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    const std::function<void(int)>* job;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
+    // Spin first: the next job of a decode step usually comes within microseconds.
+    uint32_t gen = generation_.load(std::memory_order_acquire);
+    if (gen == seen) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+      for (int i = 1;; ++i) {
+        // Pause-spin first; after ~1000 rounds yield between checks, so an
+        // oversubscribed machine (more runnable threads than cores) still
+        // runs the thread that has the work.
+        if (i < 1024) {
+          NAGI_CPU_RELAX();
+        } else {
+          std::this_thread::yield();
+        }
+        gen = generation_.load(std::memory_order_acquire);
+        if (gen != seen) break;
+        if ((i & 63) == 0 && std::chrono::steady_clock::now() > deadline) break;
+      }
     }
-    (*job)(index);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+    // Then park. sleepers_ is raised before the re-check (both seq_cst), so a
+    // publisher either sees a sleeper and notifies, or we see its generation.
+    while (gen == seen) {
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      gen = generation_.load(std::memory_order_seq_cst);
+      if (gen == seen) generation_.wait(seen, std::memory_order_seq_cst);
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      gen = generation_.load(std::memory_order_acquire);
     }
+    seen = gen;
+    if (stop_.load(std::memory_order_acquire)) return;
+    if (gen & 1) {
+      run_chunks();  // safe even if that job is long finished: claims just fail
+    } else {
+      (*job_)(index);
+      pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+}
+
+namespace {
+constexpr int kChunkBits = 12, kActiveBits = 16;
+constexpr uint64_t kActiveMask = (uint64_t(1) << kActiveBits) - 1;
+constexpr uint64_t kChunkMask = (uint64_t(1) << kChunkBits) - 1;
+inline uint64_t st_active(uint64_t s) { return s & kActiveMask; }
+inline uint64_t st_next(uint64_t s) { return (s >> kActiveBits) & kChunkMask; }
+inline uint64_t st_chunks(uint64_t s) { return (s >> (kActiveBits + kChunkBits)) & kChunkMask; }
+}  // namespace
+
+void ThreadPool::run_chunks() {
+  for (;;) {
+    uint64_t s = for_state_.load(std::memory_order_acquire);
+    uint64_t next;
+    do {
+      next = st_next(s);
+      if (next >= st_chunks(s)) return;
+      // next + 1 and active + 1 in one step.
+    } while (!for_state_.compare_exchange_weak(s, s + (uint64_t(1) << kActiveBits) + 1, std::memory_order_acq_rel,
+                                               std::memory_order_acquire));
+    // The job is alive while our `active` count is up; its fields are stable.
+    const int64_t chunks = static_cast<int64_t>(st_chunks(s));
+    const int64_t c = static_cast<int64_t>(next);
+    const int64_t begin = std::min(for_n_, for_units_ * c / chunks * for_grain_);
+    const int64_t end = std::min(for_n_, for_units_ * (c + 1) / chunks * for_grain_);
+    if (begin < end) (*for_fn_)(begin, end);
+    for_state_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
@@ -43,32 +111,57 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    pending_ = n_threads_ - 1;
-    ++generation_;
-  }
-  start_cv_.notify_all();
+  job_ = &fn;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  publish(false);  // publishes job_ and pending_
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
   fn(0);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  // Workers finish about when we do; spin, then yield (never sleep: the
+  // remaining work is at most one chunk).
+  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < 4096) {
+      NAGI_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  parallel_for(n, 1, fn);
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int parts = static_cast<int>(std::min<int64_t>(n, n_threads_));
-  if (parts == 1) {
+  if (grain < 1) grain = 1;
+  const int64_t units = (n + grain - 1) / grain;
+  const int64_t chunks = std::min<int64_t>({units, int64_t(4) * n_threads_, int64_t(kChunkMask)});
+  if (chunks == 1 || n_threads_ == 1) {
     fn(0, n);
     return;
   }
-  run([&](int t) {
-    if (t >= parts) return;
-    const int64_t begin = n * t / parts;
-    const int64_t end = n * (t + 1) / parts;
-    if (begin < end) fn(begin, end);
-  });
+  for_fn_ = &fn;
+  for_n_ = n;
+  for_grain_ = grain;
+  for_units_ = units;
+  for_ticket_ = (for_ticket_ + 1) & 0xffffffu;
+  for_state_.store((uint64_t(for_ticket_) << 40) | (uint64_t(chunks) << (kActiveBits + kChunkBits)),
+                   std::memory_order_release);
+  publish(true);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+  run_chunks();
+  // Every chunk is claimed; wait for the ones still running elsewhere.
+  for (int i = 0;; ++i) {
+    const uint64_t st = for_state_.load(std::memory_order_acquire);
+    if (st_active(st) == 0) break;
+    if (i < 4096) {
+      NAGI_CPU_RELAX();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  for_fn_ = nullptr;
 }
 
 int ThreadPool::default_threads() {

@@ -26,16 +26,54 @@ struct QuantizedVector {
 };
 inline constexpr int kActBlock = 32;
 
+// An f32 vector quantized for the K-quants (like GGML's Q8_K): blocks of 256
+// values, x[i] ~= qs[i] * d[i / 256] with d = max|x| / 127 over the block, and
+// bsums[j] = the sum of qs[16j .. 16j+15] (the K-quants' per-sub-block
+// offsets and mins multiply these). n is a whole number of blocks.
+struct QuantizedVectorK {
+  const int8_t* qs = nullptr;
+  const float* d = nullptr;
+  const int16_t* bsums = nullptr;
+  int64_t n = 0;
+};
+inline constexpr int kActBlockK = 256;
+
 // y[r] = dot(row r of W, x) for r < n_rows; row r starts at w + r * row_bytes
 // and holds `cols` values of the entry's dtype.
 using DotRowsF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                               const float* x, float* y);
 using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                              const QuantizedVector& x, float* y);
+// Prefill GEMM over many tokens: Y[t, r] for t < n_tok, r < n_rows, with
+// Y rows y_stride floats apart (y points at row 0 of this call's rows). The
+// activation of token t is qs[t * cols ..], d[t * cols / 32 ..] (as
+// quantize_act_q8 writes it, blocks of 32 for every weight type) and
+// sums[t * cols / 16 + g] = the sum of qs[16 g .. 16 g + 15] of token t.
+// Q8_0/Q4_0: the same exact integer block dots as the row kernels; K-quants:
+// exact integer sub-block dots, scales and mins applied in f32.
+using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
+                          const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);
+// Prefill GEMM for F16/BF16 weights against the exact f32 activation
+// (token t at x + t * x_stride).
+using GemmF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x,
+                           int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride);
+using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                              const QuantizedVectorK& x, float* y);
 
 struct Kernels {
   const char* isa = "scalar";
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  // Attention helpers (f32 or f16 K/V rows): dot with an f32 vector, y += a * x.
+  float (*dot_f16)(const uint16_t* a, const float* b, int64_t n) = nullptr;
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n) = nullptr;
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) = nullptr;
+  // Attention tiles. s[r * s_stride + j] = scale * dot(q_rows[r], key j) for
+  // r < rows, j < n, with the keys given transposed: kt[d * kt_stride + j].
+  void (*attn_scores)(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                      float scale, float* s, int64_t s_stride) = nullptr;
+  // acc[r * hd + d] += sum_j p[r * p_stride + j] * v[j * v_stride + d].
+  void (*attn_pv)(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd,
+                  float* acc) = nullptr;
   // Weights F32 / F16 / BF16 against an exact f32 activation (no activation
   // rounding: F32 models must keep matching f32 references to ~1e-5).
   DotRowsF32Fn dot_rows_f32 = nullptr;
@@ -46,6 +84,24 @@ struct Kernels {
   // Q8_0 / Q4_0 weights against a quantized activation (integer dot per block).
   DotRowsQ8Fn dot_rows_q8_0 = nullptr;
   DotRowsQ8Fn dot_rows_q4_0 = nullptr;
+  DotRowsQ8Fn dot_rows_q4_1 = nullptr;
+  DotRowsQ8Fn dot_rows_q5_0 = nullptr;
+  DotRowsQ8Fn dot_rows_q5_1 = nullptr;
+  // Quantizes n floats (a multiple of 256) into qs[n], d[n / 256], bsums[n / 16].
+  void (*quantize_act_q8k)(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) = nullptr;
+  // K-quant weights against a QuantizedVectorK (exact int32 dot per 256 block).
+  DotRowsQ8KFn dot_rows_q4_k = nullptr;
+  DotRowsQ8KFn dot_rows_q5_k = nullptr;
+  DotRowsQ8KFn dot_rows_q6_k = nullptr;
+  // Prefill GEMMs; null where an ISA has none (matmul then runs that ISA's
+  // row kernels token by token).
+  GemmQ8Fn gemm_q8_0 = nullptr;
+  GemmQ8Fn gemm_q4_0 = nullptr;
+  GemmQ8Fn gemm_q4_k = nullptr;
+  GemmQ8Fn gemm_q5_k = nullptr;
+  GemmQ8Fn gemm_q6_k = nullptr;
+  GemmF32Fn gemm_f16 = nullptr;
+  GemmF32Fn gemm_bf16 = nullptr;
 };
 
 enum class Isa { kScalar, kAvx2, kAvx512 };

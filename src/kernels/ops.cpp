@@ -57,33 +57,110 @@ void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, fl
   matmul_with(kernels(), w, x, n_tok, x_stride, y, y_stride, pool);
 }
 
+namespace {
+
+// Rows per thread chunk: a multiple of 16 (the GEMM panel), and no more
+// threads than the work pays for (each needs >= kMinMacsPerThread multiply-
+// adds, else the hand-off costs more than it saves: stories260K-sized
+// matrices run on the calling thread alone).
+constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
+int64_t row_grain(const Matrix& w, int64_t n_tok, const ThreadPool& pool) {
+  const int64_t work = w.rows * w.cols * n_tok;
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(pool.size(), work / kMinMacsPerThread));
+  const int64_t per = (w.rows + parts - 1) / parts;
+  return std::max<int64_t>(16, (per + 15) / 16 * 16);
+}
+
+}  // namespace
+
 void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
                  float* y, int64_t y_stride, ThreadPool& pool) {
+  const int64_t grain = row_grain(w, n_tok, pool);
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
+  DotRowsQ8KFn dot_k = nullptr;
   switch (w.dtype) {
     case DType::kF32: dot_f = k.dot_rows_f32; break;
     case DType::kF16: dot_f = k.dot_rows_f16; break;
     case DType::kBF16: dot_f = k.dot_rows_bf16; break;
     case DType::kQ8_0: dot_q = k.dot_rows_q8_0; break;
     case DType::kQ4_0: dot_q = k.dot_rows_q4_0; break;
+    case DType::kQ4_1: dot_q = k.dot_rows_q4_1; break;
+    case DType::kQ5_0: dot_q = k.dot_rows_q5_0; break;
+    case DType::kQ5_1: dot_q = k.dot_rows_q5_1; break;
+    case DType::kQ4_K: dot_k = k.dot_rows_q4_k; break;
+    case DType::kQ5_K: dot_k = k.dot_rows_q5_k; break;
+    case DType::kQ6_K: dot_k = k.dot_rows_q6_k; break;
     default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
+  }
+  // Prefill, F16/BF16: the float GEMM (panels converted to f32 once).
+  const GemmF32Fn gemm_f = n_tok < kGemmMinTokens ? nullptr
+                           : w.dtype == DType::kF16 ? k.gemm_f16
+                           : w.dtype == DType::kBF16 ? k.gemm_bf16 : nullptr;
+  if (gemm_f != nullptr) {
+    pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
+      gemm_f(w.row(begin), w.row_bytes, end - begin, w.cols, x, x_stride, n_tok, y + begin, y_stride);
+    });
+    return;
+  }
+  // Prefill: the GEMM (weights packed per panel, reused by every token). Its
+  // activation is quantized per 32 for every weight type, with per-16 sums.
+  GemmQ8Fn gemm = nullptr;
+  if (n_tok >= kGemmMinTokens) {
+    switch (w.dtype) {
+      case DType::kQ8_0: gemm = k.gemm_q8_0; break;
+      case DType::kQ4_0: gemm = k.gemm_q4_0; break;
+      case DType::kQ4_K: gemm = k.gemm_q4_k; break;
+      case DType::kQ5_K: gemm = k.gemm_q5_k; break;
+      case DType::kQ6_K: gemm = k.gemm_q6_k; break;
+      default: break;
+    }
   }
   // Integer kernels take the activation quantized once per matmul (per token),
   // not once per row. Buffers belong to the calling thread; workers only read.
   thread_local std::vector<int8_t> act_qs;
   thread_local std::vector<float> act_d;
-  const int64_t n_blocks = w.cols / kActBlock;
-  if (dot_q != nullptr) {
+  thread_local std::vector<int16_t> act_bsums;
+  if (gemm != nullptr) {
+    const int64_t nb = w.cols / kActBlock, ng = w.cols / 16;
+    act_qs.resize(static_cast<size_t>(n_tok * w.cols));
+    act_d.resize(static_cast<size_t>(n_tok * nb));
+    thread_local std::vector<int32_t> act_sums;
+    act_sums.resize(static_cast<size_t>(n_tok * ng));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * nb);
+    }
+    for (int64_t g = 0; g < n_tok * ng; ++g) {
+      int32_t sum = 0;
+      for (int j = 0; j < 16; ++j) sum += act_qs[g * 16 + j];
+      act_sums[g] = sum;
+    }
+    const int8_t* qs = act_qs.data();
+    const float* qd = act_d.data();
+    const int32_t* sums = act_sums.data();
+    pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
+      gemm(w.row(begin), w.row_bytes, end - begin, w.cols, qs, qd, sums, n_tok, y + begin, y_stride);
+    });
+    return;
+  }
+  const int64_t n_blocks = dot_k != nullptr ? w.cols / kActBlockK : w.cols / kActBlock;
+  if (dot_q != nullptr || dot_k != nullptr) {
     act_qs.resize(static_cast<size_t>(n_tok * w.cols));
     act_d.resize(static_cast<size_t>(n_tok * n_blocks));
+    if (dot_k != nullptr) act_bsums.resize(static_cast<size_t>(n_tok * (w.cols / 16)));
     for (int64_t t = 0; t < n_tok; ++t) {
-      k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks);
+      if (dot_k != nullptr) {
+        k.quantize_act_q8k(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks,
+                           act_bsums.data() + t * (w.cols / 16));
+      } else {
+        k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks);
+      }
     }
   }
   const int8_t* qs = act_qs.data();
   const float* qd = act_d.data();
-  pool.parallel_for(w.rows, [&](int64_t begin, int64_t end) {
+  const int16_t* qb = act_bsums.data();
+  pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
     // With several tokens, walk the rows in small tiles so a tile's weights
     // stay in cache while every token passes over them.
     const int64_t tile = n_tok == 1 ? end - begin : 16;
@@ -93,9 +170,12 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
         float* out = y + t * y_stride + r0;
         if (dot_f != nullptr) {
           dot_f(w.row(r0), w.row_bytes, n, w.cols, x + t * x_stride, out);
-        } else {
+        } else if (dot_q != nullptr) {
           const QuantizedVector xq{qs + t * w.cols, qd + t * n_blocks, w.cols};
           dot_q(w.row(r0), w.row_bytes, n, w.cols, xq, out);
+        } else {
+          const QuantizedVectorK xq{qs + t * w.cols, qd + t * n_blocks, qb + t * (w.cols / 16), w.cols};
+          dot_k(w.row(r0), w.row_bytes, n, w.cols, xq, out);
         }
       }
     }

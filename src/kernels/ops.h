@@ -34,10 +34,14 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // x_stride floats apart, Y rows y_stride. Rows of W are split across threads.
 // Uses the runtime-selected kernels (kernels.h): F32/F16/BF16 weights against
 // the exact f32 activation; Q8_0/Q4_0 weights against the activation
-// quantized to int8 per block of 32, which adds a small relative error (see
+// quantized to int8 per block of 32, Q4_K/Q5_K/Q6_K against it quantized per
+// block of 256 (Q8_K-style), which adds a small relative error (see
 // docs/KERNELS.md); other types go through matmul_reference.
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
+
+// From this many tokens on, Q8_0/Q4_0 matmuls use the kernel table's GEMM.
+inline constexpr int64_t kGemmMinTokens = 8;
 
 // matmul with an explicit kernel table (benchmarks and tests of one ISA).
 void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,

@@ -74,7 +74,13 @@ DotRowsF32Fn float_entry(const Kernels& k, DType t) {
   }
 }
 DotRowsQ8Fn quant_entry(const Kernels& k, DType t) {
-  return t == DType::kQ8_0 ? k.dot_rows_q8_0 : k.dot_rows_q4_0;
+  switch (t) {
+    case DType::kQ8_0: return k.dot_rows_q8_0;
+    case DType::kQ4_0: return k.dot_rows_q4_0;
+    case DType::kQ4_1: return k.dot_rows_q4_1;
+    case DType::kQ5_0: return k.dot_rows_q5_0;
+    default: return k.dot_rows_q5_1;
+  }
 }
 
 class KernelsTest : public ::testing::TestWithParam<Isa> {
@@ -126,7 +132,7 @@ TEST_P(KernelsTest, QuantizedActivationRoundTrip) {
 }
 
 TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
     for (int64_t cols : {32, 64, 96, 160, 4096 + 32}) {
       for (int64_t rows : {1, 7, 33}) {
         const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
@@ -161,6 +167,214 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
   }
 }
 
+TEST_P(KernelsTest, QuantizersMatchScalarBitForBit) {
+  const int64_t n = 1024 + 256;
+  auto x = random_floats(n, 31, 3.f);
+  for (int j = 0; j < 32; ++j) x[32 + j] = 0.f;
+  x[5] = 1e-30f;
+  std::vector<int8_t> qa(n), qb(n);
+  std::vector<float> da(n / kActBlock), db(n / kActBlock);
+  k_.quantize_act_q8(x.data(), n, qa.data(), da.data());
+  scalar_.quantize_act_q8(x.data(), n, qb.data(), db.data());
+  EXPECT_EQ(qa, qb);
+  EXPECT_EQ(da, db);
+  std::vector<float> dka(n / kActBlockK), dkb(n / kActBlockK);
+  std::vector<int16_t> ska(n / 16), skb(n / 16);
+  k_.quantize_act_q8k(x.data(), n, qa.data(), dka.data(), ska.data());
+  scalar_.quantize_act_q8k(x.data(), n, qb.data(), dkb.data(), skb.data());
+  EXPECT_EQ(qa, qb);
+  EXPECT_EQ(dka, dkb);
+  EXPECT_EQ(ska, skb);
+}
+
+TEST_P(KernelsTest, QuantizedActivationKRoundTrip) {
+  const int64_t n = 256 * 3;
+  auto x = random_floats(n, 4);
+  for (int j = 0; j < 256; ++j) x[256 + j] = 0.f;  // an all-zero block: scale 0
+  std::vector<int8_t> qs(n);
+  std::vector<float> d(n / kActBlockK);
+  std::vector<int16_t> bsums(n / 16);
+  k_.quantize_act_q8k(x.data(), n, qs.data(), d.data(), bsums.data());
+  EXPECT_EQ(d[1], 0.f);
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_GE(qs[i], -127);
+    ASSERT_NEAR(qs[i] * d[i / kActBlockK], x[i], 0.5001 * d[i / kActBlockK] + 1e-30) << i;
+  }
+  for (int64_t g = 0; g < n / 16; ++g) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += qs[g * 16 + j];
+    ASSERT_EQ(bsums[g], s) << g;
+  }
+}
+
+DotRowsQ8KFn kquant_entry(const Kernels& k, DType t) {
+  switch (t) {
+    case DType::kQ4_K: return k.dot_rows_q4_k;
+    case DType::kQ5_K: return k.dot_rows_q5_k;
+    default: return k.dot_rows_q6_k;
+  }
+}
+
+TEST_P(KernelsTest, KQuantRowsMatchScalarAndReference) {
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (int64_t cols : {256, 512, 1280}) {
+      for (int64_t rows : {1, 7, 33}) {
+        const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 17));
+        auto x = random_floats(cols, 19);
+        x[3] = 40.f;  // an outlier: coarse activation scale in block 0
+        const int64_t nb = cols / kActBlockK;
+        std::vector<int8_t> qs(cols);
+        std::vector<float> d(nb), xq(cols);
+        std::vector<int16_t> bsums(cols / 16);
+        scalar_.quantize_act_q8k(x.data(), cols, qs.data(), d.data(), bsums.data());
+        for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlockK];
+        const QuantizedVectorK qv{qs.data(), d.data(), bsums.data(), cols};
+        std::vector<float> got(rows), want(rows);
+        kquant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
+        kquant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* w = tm.deq.data() + r * cols;
+          // Exact integer sums per block on both sides; the per-block float
+          // terms (scale products, int->float of sums up to 2^28) round.
+          const double s_q = abs_dot(w, xq.data(), cols);
+          ASSERT_NEAR(got[r], want[r], 64 * (nb + 8) * kU * s_q + 1e-30)
+              << dtype_name(t) << " cols " << cols << " row " << r;
+          double exact = 0, quant_bound = 0;
+          for (int64_t i = 0; i < cols; ++i) {
+            exact += double(w[i]) * double(x[i]);
+            quant_bound += std::fabs(double(w[i])) * d[i / kActBlockK] * 0.5001;
+          }
+          ASSERT_NEAR(got[r], exact, quant_bound + 64 * cols * kU * abs_dot(w, x.data(), cols))
+              << dtype_name(t) << " cols " << cols << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(KernelsTest, GemmMatchesRowKernels) {
+  if (k_.gemm_q8_0 == nullptr) GTEST_SKIP() << "no GEMM at this level";
+  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+    for (int64_t cols : {32, 96, 1024 + 32}) {
+      for (int64_t rows : {1, 15, 16, 17, 40}) {
+        for (int64_t n_tok : {1, 3, 4, 5, 9, 70}) {
+          if (n_tok > 9 && cols > 96) continue;  // > 64 tokens: several token tiles (NAGI_GEMM_ORDER=morton)
+          const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + n_tok));
+          const auto x = random_floats(n_tok * cols, 21);
+          const int64_t nb = cols / kActBlock, y_stride = rows + 3;
+          std::vector<int8_t> qs(n_tok * cols);
+          std::vector<float> d(n_tok * nb);
+          std::vector<int32_t> sums(n_tok * cols / 16);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
+          }
+          for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
+            for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
+          }
+          std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
+          const GemmQ8Fn gemm = t == DType::kQ8_0 ? k_.gemm_q8_0 : k_.gemm_q4_0;
+          gemm(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(), y_stride);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            const QuantizedVector qv{qs.data() + tok * cols, d.data() + tok * nb, cols};
+            quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data() + tok * y_stride);
+            std::vector<float> xq(cols);
+            for (int64_t i = 0; i < cols; ++i) xq[i] = qs[tok * cols + i] * d[tok * nb + i / kActBlock];
+            for (int64_t r = 0; r < rows; ++r) {
+              const double s_q = abs_dot(tm.deq.data() + r * cols, xq.data(), cols);
+              ASSERT_NEAR(got[tok * y_stride + r], want[tok * y_stride + r], 4 * (nb + 8) * kU * s_q + 1e-30)
+                  << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
+GemmQ8Fn gemm_entry(const Kernels& k, DType t) {
+  switch (t) {
+    case DType::kQ4_K: return k.gemm_q4_k;
+    case DType::kQ5_K: return k.gemm_q5_k;
+    default: return k.gemm_q6_k;
+  }
+}
+
+// K-quant GEMMs against the exact dot of the dequantized weights and the
+// dequantized activation: integer sub-block sums are exact; each sub-block
+// adds two f32 terms (scale * sum, min * sum(a)) of at most 3 max|w| sum|xq|.
+TEST_P(KernelsTest, KQuantGemmMatchesDequantizedDot) {
+  if (k_.gemm_q4_k == nullptr) GTEST_SKIP() << "no GEMM at this level";
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    for (int64_t cols : {256, 768}) {
+      for (int64_t rows : {1, 16, 21}) {
+        for (int64_t n_tok : {1, 4, 7, 9, 17}) {
+          const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 3));
+          const auto x = random_floats(n_tok * cols, 23);
+          const int64_t nb = cols / kActBlock, y_stride = rows + 2;
+          std::vector<int8_t> qs(n_tok * cols);
+          std::vector<float> d(n_tok * nb);
+          std::vector<int32_t> sums(n_tok * cols / 16);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
+          }
+          for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
+            for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
+          }
+          std::vector<float> got(n_tok * y_stride, -1.f);
+          gemm_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(),
+                            y_stride);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const float* w = tm.deq.data() + r * cols;
+              double exact = 0, wmax = 0, xsum = 0;
+              for (int64_t i = 0; i < cols; ++i) {
+                const double xq = double(qs[tok * cols + i]) * d[tok * nb + i / kActBlock];
+                exact += double(w[i]) * xq;
+                wmax = std::max(wmax, std::fabs(double(w[i])));
+                xsum += std::fabs(xq);
+              }
+              const double tol = 4 * (cols / 16 + 8) * kU * 3 * wmax * xsum;
+              ASSERT_NEAR(got[tok * y_stride + r], exact, tol)
+                  << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(KernelsTest, FloatGemmMatchesRows) {
+  if (k_.gemm_f16 == nullptr) GTEST_SKIP() << "no GEMM at this level";
+  for (DType t : {DType::kF16, DType::kBF16}) {
+    for (int64_t cols : {7, 32, 33, 1024 + 16}) {
+      for (int64_t rows : {1, 16, 19}) {
+        for (int64_t n_tok : {1, 5, 6, 13}) {
+          const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 7));
+          const int64_t x_stride = cols + 3, y_stride = rows + 2;
+          const auto x = random_floats(n_tok * x_stride, 29);
+          std::vector<float> got(n_tok * y_stride, -1.f);
+          (t == DType::kF16 ? k_.gemm_f16 : k_.gemm_bf16)(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), x_stride,
+                                                          n_tok, got.data(), y_stride);
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const float* w = tm.deq.data() + r * cols;
+              const float* xt = x.data() + tok * x_stride;
+              double exact = 0;
+              for (int64_t i = 0; i < cols; ++i) exact += double(w[i]) * double(xt[i]);
+              ASSERT_NEAR(got[tok * y_stride + r], exact, cols * kU * abs_dot(w, xt, cols) + 1e-30)
+                  << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
+            }
+            for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
+          }
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()),
                          [](const auto& info) { return std::string(isa_name(info.param)); });
 
@@ -168,27 +382,30 @@ INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()
 // reference one, with strides, several tokens and two threads.
 TEST(Matmul, MatchesReference) {
   ThreadPool pool(2);
-  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K}) {
-    const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96, n_tok = 3;
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K,
+                  DType::kQ6_K, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
+   for (int64_t n_tok : {int64_t(3), kGemmMinTokens + 3}) {
+    const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96;
     const int64_t x_stride = cols + 5, y_stride = rows + 3;
     const auto tm = random_matrix(t, rows, cols, 11);
     const auto x = random_floats(n_tok * x_stride, 12);
     std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
     matmul(tm.m, x.data(), n_tok, x_stride, got.data(), y_stride, pool);
     matmul_reference(tm.m, x.data(), n_tok, x_stride, want.data(), y_stride, pool);
-    const bool quantized_act = t == DType::kQ8_0 || t == DType::kQ4_0;
+    const bool quantized_act = t != DType::kF32 && t != DType::kF16 && t != DType::kBF16;
+    const int act_block = dtype_info(t).block_elems > 32 ? kActBlockK : kActBlock;
     for (int64_t tok = 0; tok < n_tok; ++tok) {
       const float* xt = x.data() + tok * x_stride;
       for (int64_t r = 0; r < rows; ++r) {
         const float* w = tm.deq.data() + r * cols;
         double tol = 2 * cols * kU * abs_dot(w, xt, cols);
         if (quantized_act) {
-          for (int64_t b = 0; b < cols / kActBlock; ++b) {
+          for (int64_t b = 0; b < cols / act_block; ++b) {
             float amax = 0;
             double wsum = 0;
-            for (int j = 0; j < kActBlock; ++j) {
-              amax = std::max(amax, std::fabs(xt[b * kActBlock + j]));
-              wsum += std::fabs(w[b * kActBlock + j]);
+            for (int j = 0; j < act_block; ++j) {
+              amax = std::max(amax, std::fabs(xt[b * act_block + j]));
+              wsum += std::fabs(w[b * act_block + j]);
             }
             tol += 0.5001 * amax / 127 * wsum;
           }
@@ -199,6 +416,7 @@ TEST(Matmul, MatchesReference) {
       // Padding between rows of Y is left alone.
       for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
     }
+   }
   }
 }
 

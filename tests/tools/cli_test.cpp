@@ -137,5 +137,32 @@ TEST_F(Cli, ErrorsAreClearAndExitNonZero) {
   EXPECT_NE(o.out.find("top_p"), std::string::npos);
 }
 
+TEST_F(Cli, BenchJsonReportsSpeedsAndRoofline) {
+  // Tiny sizes and a given bandwidth: checks the fields, not the speed.
+  const auto o = sh("bench -m " + stories("stories260K.gguf") + " -p 4,8 -n 4 -r 2 -t 2 --bw 40 --json");
+  ASSERT_EQ(o.status, 0) << o.out;
+  const auto j = nlohmann::json::parse(o.out.substr(o.out.find('{')));
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_GT(j["load_ms"].get<double>(), 0.0);
+  EXPECT_GT(j["peak_rss_mib"].get<double>(), 0.0);
+  EXPECT_GT(j["weight_bytes"].get<double>(), 0.0);
+  ASSERT_EQ(j["prefill"].size(), 2u);
+  EXPECT_EQ(j["prefill"][1]["n_tokens"], 8);
+  EXPECT_EQ(j["prefill"][1]["runs"].size(), 2u);
+  EXPECT_GT(j["prefill"][0]["tokens_per_s"].get<double>(), 0.0);
+  const auto& d = j["decode"];
+  EXPECT_EQ(d["n_tokens"], 4);
+  EXPECT_GT(d["tokens_per_s"].get<double>(), 0.0);
+  EXPECT_GT(d["bytes_per_token"].get<double>(), j["weight_bytes"].get<double>());
+  EXPECT_NEAR(d["achieved_gbs"].get<double>(), d["tokens_per_s"].get<double>() * d["bytes_per_token"].get<double>() / 1e9, 1e-6);
+  EXPECT_NEAR(d["roofline_pct"].get<double>(), 100.0 * d["achieved_gbs"].get<double>() / 40.0, 1e-6);
+}
+
+TEST_F(Cli, BenchRejectsBadSizes) {
+  const auto o = sh("bench -m " + stories("stories260K.gguf") + " -p 4,x -n 2");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.out.find("-p"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace nagi

@@ -62,14 +62,18 @@ nagi::DType parse_dtype(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"nagi-mkmodel: write a random-weight model"};
-  std::string preset = "tiny", format = "gguf", out, dtype = "f32";
+  std::string preset = "tiny", format = "gguf", out, dtype = "f32", output_dtype;
   ModelConfig over;
   int shards = 1;
   std::string tokenizer_dir, pre;
   app.add_option("--preset", preset, "qwen3-0.6b, qwen2.5-0.5b, smollm2-135m, lfm2-350m, qwen3.5-0.8b, gemma3-270m or tiny")->capture_default_str();
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
-  app.add_option("--dtype", dtype, "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")->capture_default_str();
+  app.add_option("--dtype", dtype,
+                 "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, or q4_k_m "
+                 "(llama.cpp's mix: Q4_K, Q6_K output/embedding and some attn_v/ffn_down)")->capture_default_str();
+  app.add_option("--output-dtype", output_dtype,
+                 "gguf: type of the output/embedding matrix (llama.cpp's Q4_0 files: q6_k)");
   app.add_option("--shards", shards, "hf: number of safetensors shards");
   app.add_option("--tokenizer", tokenizer_dir, "gguf: embed this byte-level HF tokenizer folder (tokenizer.json, chat template) as a 'gpt2' vocabulary");
   app.add_option("--pre", pre, "gguf with --tokenizer: tokenizer.ggml.pre (default: guessed: llama-bpe, qwen2 or gpt2)");
@@ -134,7 +138,6 @@ int main(int argc, char** argv) {
       throw nagi::Error(nagi::ErrorCode::kInvalidArgument,
                         "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, lfm2, qwen35, gemma3");
     }
-    nagi::mkmodel::WriteOptions o{.dtype = parse_dtype(dtype), .shards = shards, .tokenizer_dir = tokenizer_dir, .pre = pre};
     if (!tokenizer_dir.empty()) {
       if (format != "gguf") throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--tokenizer: only with --format gguf");
       // The embedding needs a row per token.
@@ -142,6 +145,14 @@ int main(int argc, char** argv) {
       const int n = nagi::mkmodel::write_gpt2_vocab(tokenizer_dir, pre, probe);
       if (!o_vocab->count()) c.n_vocab = n;
     }
+    const bool q4_k_m = dtype == "q4_k_m";
+    nagi::mkmodel::WriteOptions o;
+    o.dtype = parse_dtype(q4_k_m ? "q4_k" : dtype);
+    o.shards = shards;
+    o.q4_k_m = q4_k_m;
+    if (!output_dtype.empty()) o.output_dtype = parse_dtype(output_dtype);
+    o.tokenizer_dir = tokenizer_dir;
+    o.pre = pre;
     if (format == "hf") {
       nagi::mkmodel::write_hf_folder(c, o, out);
     } else if (format == "gguf") {

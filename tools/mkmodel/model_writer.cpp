@@ -252,6 +252,32 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
              (fs::path(dir) / "tokenizer_config.json").string());
 }
 
+namespace {
+
+// The stored type of one GGUF tensor under the options (see WriteOptions).
+DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tensor& t) {
+  if (!t.is_matrix) return DType::kF32;
+  const int64_t cols = t.shape.back();
+  const auto fits = [&](DType d) { return cols % dtype_info(d).block_elems == 0; };
+  const bool is_output = t.name == "output.weight" || t.name == "token_embd.weight";
+  if (is_output && o.output_dtype) return *o.output_dtype;
+  if (o.q4_k_m) {
+    const DType hi = fits(DType::kQ6_K) ? DType::kQ6_K : DType::kQ8_0;
+    if (is_output) return hi;
+    const bool v = t.name.ends_with("attn_v.weight"), down = t.name.ends_with("ffn_down.weight");
+    if (v || down) {
+      const int layer = std::stoi(t.name.substr(4, t.name.find('.', 4) - 4));
+      const int n = c.n_layer;
+      const bool more_bits = layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2;
+      if (more_bits) return hi;
+    }
+    return fits(o.dtype) ? o.dtype : DType::kQ8_0;
+  }
+  return o.dtype;
+}
+
+}  // namespace
+
 void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& path) {
   if (c.arch == "qwen35") return write_qwen35_gguf(c, o, path);
   GgufWriter w;
@@ -300,7 +326,7 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
       const int heads = t.name.ends_with("attn_q.weight") ? c.n_head : c.n_head_kv;
       values = permute_for_interleaved_rope(values, t.shape[0], t.shape[1], heads);
     }
-    const DType dt = t.is_matrix ? o.dtype : DType::kF32;
+    const DType dt = gguf_tensor_dtype(c, o, t);
     const std::string name = a == "lfm2" ? lfm2_gguf_name(t.name) : t.name;
     w.add_tensor(name, dt, t.shape, encode(dt, values, name));
   });

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "format/dtype.h"
 
 namespace nagi {
@@ -52,6 +54,13 @@ struct ModelConfig {
 
 struct WriteOptions {
   DType dtype = DType::kF32;  // matrices; norms and biases stay F32
+  // llama.cpp's Q4_K_M choices (llama-quantize): output/embedding Q6_K, and
+  // attn_v / ffn_down Q6_K on the layers its use_more_bits() picks (first and
+  // last eighth, every third in between); every other matrix `dtype` (Q4_K).
+  bool q4_k_m = false;
+  // Type of the output / token-embedding matrices (GGUF only); unset: `dtype`.
+  // llama-quantize's Q4_0 files use Q6_K here: `--dtype q4_0 --output-dtype q6_k`.
+  std::optional<DType> output_dtype;
   int shards = 1;             // HF only: >1 writes model-0000i-of-0000n.safetensors + index
   std::string tokenizer_dir;  // GGUF only: embed this byte-level HF tokenizer (see hf_vocab.h)
   std::string pre;            // its tokenizer.ggml.pre ("" = guess)

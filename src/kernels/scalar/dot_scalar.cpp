@@ -85,17 +85,60 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
   }
 }
 
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  float s = 0.f;
+  for (int64_t i = 0; i < n; ++i) s += fp16_to_f32(a[i]) * b[i];
+  return s;
+}
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_f32(x[i]);
+}
+
+void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                 float scale, float* s, int64_t s_stride) {
+  for (int r = 0; r < rows; ++r) {
+    float* sr = s + r * s_stride;
+    for (int j = 0; j < n; ++j) sr[j] = 0.f;
+    for (int d = 0; d < hd; ++d) {
+      const float qd = q_rows[r][d];
+      const float* kd = kt + d * kt_stride;
+      for (int j = 0; j < n; ++j) sr[j] += qd * kd[j];
+    }
+    for (int j = 0; j < n; ++j) sr[j] *= scale;
+  }
+}
+void attn_pv(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd, float* acc) {
+  for (int r = 0; r < rows; ++r) {
+    float* ar = acc + int64_t(r) * hd;
+    for (int j = 0; j < n; ++j) {
+      const float w = p[r * p_stride + j];
+      const float* vj = v + j * v_stride;
+      for (int d = 0; d < hd; ++d) ar[d] += w * vj[d];
+    }
+  }
+}
+
 }  // namespace
 
 void fill_kernels_scalar(Kernels& k) {
   k.isa = "scalar";
   k.dot_f32 = dot_f32;
+  k.dot_f16 = dot_f16;
+  k.axpy_f32 = axpy_f32;
+  k.axpy_f16 = axpy_f16;
+  k.attn_scores = attn_scores;
+  k.attn_pv = attn_pv;
   k.dot_rows_f32 = dot_rows_f32;
   k.dot_rows_f16 = dot_rows_converted<DType::kF16>;
   k.dot_rows_bf16 = dot_rows_converted<DType::kBF16>;
   k.quantize_act_q8 = quantize_act_q8;
   k.dot_rows_q8_0 = dot_rows_q8_0;
   k.dot_rows_q4_0 = dot_rows_q4_0;
+  fill_kernels_scalar_kquant(k);
+  fill_kernels_scalar_q451(k);
 }
 
 }  // namespace nagi

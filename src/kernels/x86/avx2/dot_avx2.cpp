@@ -60,6 +60,24 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return dot_row<4, load_f32, scalar_f32>(reinterpret_cast<const uint8_t*>(a), b, n);
 }
 
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  return dot_row<2, load_f16, scalar_f16>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
+void axpy(float a, const uint8_t* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, Load(x + i * kElemBytes), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * Scalar(x, i);
+}
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  axpy<4, load_f32, scalar_f32>(a, reinterpret_cast<const uint8_t*>(x), y, n);
+}
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
+  axpy<2, load_f16, scalar_f16>(a, reinterpret_cast<const uint8_t*>(x), y, n);
+}
+
 template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
   for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load, Scalar>(w + r * row_bytes, x, cols);
@@ -109,16 +127,53 @@ void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
   }
 }
 
+// Same arithmetic as the scalar quantizer (max |x|, d = max / 127, x * (1/d)
+// rounded to nearest even by cvtps under the default MXCSR), so the results
+// are bit-identical.
+void quantize_act_q8(const float* x, int64_t n, int8_t* qs, float* d) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < n / kActBlock; ++b) {
+    const float* xb = x + b * kActBlock;
+    __m256 v[4], mx = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      mx = _mm256_max_ps(mx, _mm256_and_ps(v[i], abs_mask));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float scale = amax / 127.f;
+    const float inv = scale != 0.f ? 1.f / scale : 0.f;
+    d[b] = scale;
+    const __m256 iv = _mm256_set1_ps(inv);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], iv));
+    // Pack 32 int32 -> 32 int8 (values are within [-127, 127]); packs work
+    // per 128-bit lane, so fix the order with one permute.
+    const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * kActBlock),
+                        _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx2(Kernels& k) {
   k.isa = "avx2";
   k.dot_f32 = dot_f32;
+  k.dot_f16 = dot_f16;
+  k.quantize_act_q8 = quantize_act_q8;
+  k.axpy_f32 = axpy_f32;
+  k.axpy_f16 = axpy_f16;
   k.dot_rows_f32 = dot_rows<4, load_f32, scalar_f32>;
   k.dot_rows_f16 = dot_rows<2, load_f16, scalar_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16, scalar_bf16>;
   k.dot_rows_q8_0 = dot_rows_quant<34, load_q8_0>;
   k.dot_rows_q4_0 = dot_rows_quant<18, load_q4_0>;
+  fill_kernels_avx2_kquant(k);
+  fill_kernels_avx2_q451(k);
 }
 
 }  // namespace nagi

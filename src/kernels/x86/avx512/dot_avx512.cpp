@@ -3,6 +3,8 @@
 // AVX2 file, it includes no header whose inline code baseline files share.
 #include <immintrin.h>
 
+#include <cstdlib>
+
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
@@ -49,6 +51,89 @@ float dot_row(const uint8_t* w, const float* x, int64_t n) {
 
 float dot_f32(const float* a, const float* b, int64_t n) {
   return dot_row<4, load_f32>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  return dot_row<2, load_f16>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
+void axpy(float a, const uint8_t* x, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, Load(x + i * kElemBytes, 0xffff), _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, Load(x + i * kElemBytes, m), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+void axpy_f32(float a, const float* x, float* y, int64_t n) { axpy<4, load_f32>(a, reinterpret_cast<const uint8_t*>(x), y, n); }
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) { axpy<2, load_f16>(a, reinterpret_cast<const uint8_t*>(x), y, n); }
+
+// Scores of one query row against up to 64 transposed keys: 4 accumulators
+// of 16 keys, one broadcast q[d] per step; no horizontal sums.
+void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                 float scale, float* s, int64_t s_stride) {
+  for (int j0 = 0; j0 < n; j0 += 64) {
+    const int nj = n - j0 < 64 ? n - j0 : 64;
+    __mmask16 m[4];
+    for (int c = 0; c < 4; ++c) {
+      const int left = nj - 16 * c;
+      m[c] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float* q = q_rows[r];
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      const float* kd = kt + j0;
+      for (int d = 0; d < hd; ++d, kd += kt_stride) {
+        const __m512 qd = _mm512_set1_ps(q[d]);
+        a0 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[0], kd), a0);
+        a1 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[1], kd + 16), a1);
+        a2 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[2], kd + 32), a2);
+        a3 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[3], kd + 48), a3);
+      }
+      const __m512 sc = _mm512_set1_ps(scale);
+      float* sr = s + r * s_stride + j0;
+      _mm512_mask_storeu_ps(sr, m[0], _mm512_mul_ps(a0, sc));
+      _mm512_mask_storeu_ps(sr + 16, m[1], _mm512_mul_ps(a1, sc));
+      _mm512_mask_storeu_ps(sr + 32, m[2], _mm512_mul_ps(a2, sc));
+      _mm512_mask_storeu_ps(sr + 48, m[3], _mm512_mul_ps(a3, sc));
+    }
+  }
+}
+
+// Weighted sum of V rows into each accumulator row, 64 columns at a time in
+// registers (loaded and stored once per call, not once per key).
+void attn_pv(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd, float* acc) {
+  for (int r = 0; r < rows; ++r) {
+    const float* pr = p + r * p_stride;
+    float* ar = acc + int64_t(r) * hd;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+      __mmask16 m[4];
+      for (int c = 0; c < 4; ++c) {
+        const int left = hd - d0 - 16 * c;
+        m[c] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+      }
+      __m512 a0 = _mm512_maskz_loadu_ps(m[0], ar + d0), a1 = _mm512_maskz_loadu_ps(m[1], ar + d0 + 16);
+      __m512 a2 = _mm512_maskz_loadu_ps(m[2], ar + d0 + 32), a3 = _mm512_maskz_loadu_ps(m[3], ar + d0 + 48);
+      const float* vj = v + d0;
+      for (int j = 0; j < n; ++j, vj += v_stride) {
+        const float w = pr[j];
+        if (w == 0.f) continue;
+        const __m512 wv = _mm512_set1_ps(w);
+        a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[0], vj), a0);
+        a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[1], vj + 16), a1);
+        a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[2], vj + 32), a2);
+        a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[3], vj + 48), a3);
+      }
+      _mm512_mask_storeu_ps(ar + d0, m[0], a0);
+      _mm512_mask_storeu_ps(ar + d0 + 16, m[1], a1);
+      _mm512_mask_storeu_ps(ar + d0 + 32, m[2], a2);
+      _mm512_mask_storeu_ps(ar + d0 + 48, m[3], a3);
+    }
+  }
 }
 
 template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
@@ -121,16 +206,129 @@ void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
   }
 }
 
+// Same arithmetic as the scalar quantizer (max |x|, d = max / 127, x * (1/d)
+// rounded to nearest even), so the results are bit-identical.
+void quantize_act_q8(const float* x, int64_t n, int8_t* qs, float* d) {
+  for (int64_t b = 0; b < n / kActBlock; ++b) {
+    const __m512 x0 = _mm512_loadu_ps(x + b * kActBlock), x1 = _mm512_loadu_ps(x + b * kActBlock + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(x0), _mm512_abs_ps(x1)));
+    const float scale = amax / 127.f;
+    const float inv = scale != 0.f ? 1.f / scale : 0.f;
+    d[b] = scale;
+    const __m512 iv = _mm512_set1_ps(inv);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, iv)), q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, iv));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * kActBlock), _mm512_cvtsepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * kActBlock + 16), _mm512_cvtsepi32_epi8(q1));
+  }
+}
+
+// Q4_0, 16 blocks at a time. The block scales are gathered (16 f16 -> f32 in
+// one go) instead of converted one by one; the +8 offset of the nibbles is
+// removed in f32 per row: y = sum_b dw_b dx_b sum(q a) - sum_b dw_b (8 dx_b sum(a)),
+// where the second factor depends only on the activation (computed once per
+// call). The activation is copied once per call with each pair of blocks
+// reordered [b0 0-15, b1 0-15, b0 16-31, b1 16-31], the order one
+// 256-bit load of two blocks' nibbles gives after masking and shifting.
+struct ScratchBuf {
+  void* p = nullptr;
+  size_t size = 0;
+  ~ScratchBuf() { std::free(p); }
+  void* get(size_t bytes) {
+    if (bytes > size) {
+      std::free(p);
+      size = (bytes + 63) & ~size_t(63);
+      p = std::aligned_alloc(64, size);
+    }
+    return p;
+  }
+};
+
+alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
+    {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},       {2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
+    {4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5},       {6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7},
+    {8, 8, 8, 8, 9, 9, 9, 9, 8, 8, 8, 8, 9, 9, 9, 9},       {10, 10, 10, 10, 11, 11, 11, 11, 10, 10, 10, 10, 11, 11, 11, 11},
+    {12, 12, 12, 12, 13, 13, 13, 13, 12, 12, 12, 12, 13, 13, 13, 13},
+    {14, 14, 14, 14, 15, 15, 15, 15, 14, 14, 14, 14, 15, 15, 15, 15}};
+
+void dot_rows_q4_0_wide(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
+                        float* y) {
+  const int64_t blocks = cols / kActBlock, wide = blocks / 16 * 16;
+  thread_local ScratchBuf scratch;
+  auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(wide) * 32 + size_t(wide) * 4));
+  float* xs = reinterpret_cast<float*>(a_perm + wide * 32);
+  const __m512i perm = _mm512_set_epi64(7, 6, 3, 2, 5, 4, 1, 0);
+  for (int64_t i = 0; i + 2 <= wide; i += 2) {
+    const __m512i a = _mm512_loadu_si512(x.qs + i * kActBlock);
+    _mm512_store_si512(a_perm + i * kActBlock, _mm512_permutexvar_epi64(perm, a));
+  }
+  for (int64_t i = 0; i < wide; ++i) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), a);
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    xs[i] = 8.f * x.d[i] * float(_mm_cvtsi128_si32(h));
+  }
+  const __m512i gather_idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                                _mm512_set1_epi32(18));
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  const __m512i bias = _mm512_set1_epi8(8);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    __m512 acc = _mm512_setzero_ps();
+    // The next group's scales are gathered a group ahead (gathers have a long latency).
+    __m512i g_next = wide > 0 ? _mm512_i32gather_epi32(gather_idx, row, 1) : _mm512_setzero_si512();
+    for (int64_t i = 0; i < wide; i += 16) {
+      const uint8_t* b = row + i * 18;
+      for (int c = 0; c < 288; c += 64) _mm_prefetch(reinterpret_cast<const char*>(b + 2 * 288 + c), _MM_HINT_T0);
+      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g_next));
+      if (i + 16 < wide) g_next = _mm512_i32gather_epi32(gather_idx, b + 288, 1);
+      acc = _mm512_fnmadd_ps(dw, _mm512_loadu_ps(xs + i), acc);
+      const __m512 sc = _mm512_mul_ps(dw, _mm512_loadu_ps(x.d + i));
+      for (int p = 0; p < 8; ++p) {
+        const uint8_t* b0 = b + 2 * p * 18;
+        const __m256i t = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 2))),
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 18 + 2)), 1);
+        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
+                                              _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq,
+                                                _mm512_load_si512(a_perm + (i + 2 * p) * kActBlock));
+        const __m512 s = _mm512_permutexvar_ps(_mm512_load_si512(kPairScaleIdx[p]), sc);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
+      }
+    }
+    // Remaining blocks (fewer than 16): one at a time, offset removed in integers.
+    __m256 tail = _mm256_setzero_ps();
+    for (int64_t i = wide; i < blocks; ++i) {
+      const uint8_t* b = row + i * 18;
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
+      const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), Q4_0::load(b + 2), a),
+                                           _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(bias), a));
+      tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_f32(b) * x.d[i]), tail);
+    }
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc, _mm512_zextps256_ps512(tail)));
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx512(Kernels& k) {
   k.isa = "avx512";
   k.dot_f32 = dot_f32;
+  k.dot_f16 = dot_f16;
+  k.axpy_f32 = axpy_f32;
+  k.axpy_f16 = axpy_f16;
+  k.attn_scores = attn_scores;
+  k.attn_pv = attn_pv;
   k.dot_rows_f32 = dot_rows<4, load_f32>;
   k.dot_rows_f16 = dot_rows<2, load_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16>;
   k.dot_rows_q8_0 = dot_rows_quant<Q8_0>;
-  k.dot_rows_q4_0 = dot_rows_quant<Q4_0>;
+  k.dot_rows_q4_0 = dot_rows_q4_0_wide;
+  k.quantize_act_q8 = quantize_act_q8;
+  fill_kernels_avx512_kquant(k);
+  fill_kernels_avx512_gemm(k);
 }
 
 }  // namespace nagi

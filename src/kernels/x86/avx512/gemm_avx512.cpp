@@ -1,0 +1,428 @@
+// AVX-512 VNNI GEMM for prefill: Q8_0 / Q4_0 weights x int8 activations of
+// many tokens. Each thread packs a panel of 16 weight rows into a small
+// buffer, transposed in 4-byte groups so one 512-bit register holds 4
+// consecutive weights of all 16 rows; vpdpbusd against the broadcast 4
+// activation bytes of one token then accumulates a whole 32-value block of
+// 16 rows in 16 int32 lanes (8 steps). The panel stays in L1/L2 while every
+// token passes over it. Block scales: one cvt + mul + fma per block, token.
+#include <immintrin.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/kernels_fill.h"
+#include "kernels/kquant_layout.h"
+
+namespace nagi {
+namespace {
+
+constexpr int kPanel = 16;                  // rows per panel (one per int32 lane)
+constexpr int kBlockPacked = kPanel * 32;   // bytes of one packed block (8 steps x 64)
+
+// No std::vector / std::min here: their template code compiled with AVX-512
+// flags could be the copy the linker keeps for baseline callers.
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// A grow-only 64-byte-aligned scratch buffer (one per thread).
+struct Scratch {
+  void* p = nullptr;
+  size_t size = 0;
+  ~Scratch() { std::free(p); }
+  void* get(size_t bytes) {
+    if (bytes > size) {
+      std::free(p);
+      size = (bytes + 63) & ~size_t(63);
+      p = std::aligned_alloc(64, size);
+    }
+    return p;
+  }
+};
+
+// Tile schedule of the Q8_0/Q4_0 GEMM: row-major (panel by panel, all tokens)
+// unless NAGI_GEMM_ORDER=morton (kept for measurements, docs/KERNELS.md).
+constexpr int64_t kTokenTile = 64;
+bool gemm_morton_order() {
+  static const bool morton = [] {
+    const char* e = std::getenv("NAGI_GEMM_ORDER");
+    return e != nullptr && e[0] == 'm';
+  }();
+  return morton;
+}
+
+inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
+
+// Packs rows [0, n) (n <= 16) of the panel; missing rows are zero weights
+// with zero scale. Weights become unsigned: Q8_0 w + 128, Q4_0 nibble (w + 8).
+template <bool kQ4>
+void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
+  // Dword s of every row's block b in one gather: a 16 x 8 dword transpose
+  // per block. Rows >= n are masked off (zero weights, zero scale).
+  constexpr int kBlockBytes = kQ4 ? 18 : 34;
+  const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
+  const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(static_cast<int>(row_bytes)));
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = w + b * kBlockBytes;
+    __m512i* pb = reinterpret_cast<__m512i*>(packed + b * kBlockPacked);
+    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk, 1);
+    _mm512_store_ps(dw + b * kPanel, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d16)));
+    if (kQ4) {
+      const __m512i m4 = _mm512_set1_epi8(0x0f);
+      for (int s = 0; s < 4; ++s) {
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        _mm512_store_si512(pb + s, _mm512_and_si512(q, m4));                             // values 4s..4s+3
+        _mm512_store_si512(pb + s + 4, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));  // values 16+4s..
+      }
+    } else {
+      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+      for (int s = 0; s < 8; ++s) {
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        _mm512_store_si512(pb + s, _mm512_mask_xor_epi32(zero, rows, q, flip));
+      }
+    }
+  }
+}
+
+// T tokens over one packed panel: y_t[0..n) for each token t.
+template <int T>
+void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8_t* qs, const float* qd,
+                  const int32_t* corr, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const int8_t* a[T];
+  for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb = packed + b * kBlockPacked;
+    __m512i s[T];
+    // Start from -bias * sum(a): the unsigned weights' offset, exactly.
+    for (int t = 0; t < T; ++t) s[t] = _mm512_set1_epi32(-corr[(t0 + t) * nb + b]);
+    for (int k = 0; k < 8; ++k) {
+      const __m512i wv = _mm512_load_si512(pb + 64 * k);
+      for (int t = 0; t < T; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, a[t] + 32 * b + 4 * k, 4);
+        s[t] = _mm512_dpbusd_epi32(s[t], wv, _mm512_set1_epi32(a4));
+      }
+    }
+    const __m512 dwv = _mm512_load_ps(dw + b * kPanel);
+    for (int t = 0; t < T; ++t) {
+      const __m512 scale = _mm512_mul_ps(dwv, _mm512_set1_ps(qd[(t0 + t) * nb + b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), scale, acc[t]);
+    }
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, acc[t]);
+}
+
+template <bool kQ4>
+void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
+            const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t nb = cols / 32;
+  constexpr int kBias = kQ4 ? 8 : 128;
+  thread_local Scratch scratch;
+  const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
+  const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
+  auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + dw_bytes + size_t(n_tok * nb) * sizeof(int32_t)));
+  uint8_t* packed = base;
+  float* dw = reinterpret_cast<float*>(base + packed_bytes);
+  int32_t* corr = reinterpret_cast<int32_t*>(base + packed_bytes + dw_bytes);
+  for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * (act_sums[2 * i] + act_sums[2 * i + 1]);
+  auto run_tokens = [&](const uint8_t* pk, const float* pdw, int64_t r0, int n, int64_t t_begin, int64_t t_end) {
+    int64_t t = t_begin;
+    // 8 tokens: 8 independent vpdpbusd chains hide its latency.
+    for (; t + 8 <= t_end; t += 8) panel_kernel<8>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    switch (t_end - t) {
+      case 7: panel_kernel<7>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 6: panel_kernel<6>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 5: panel_kernel<5>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 4: panel_kernel<4>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 3: panel_kernel<3>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel<2>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel<1>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      default: break;
+    }
+  };
+  const int64_t n_panels = (n_rows + kPanel - 1) / kPanel;
+  if (!gemm_morton_order() || n_tok <= kTokenTile || n_panels == 1) {
+    // Row-major (the default, faster on 512 tokens: see docs/KERNELS.md): one
+    // panel packed at a time, every token over it.
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+      const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+      pack_panel<kQ4>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
+      run_tokens(packed, dw, r0, n, 0, n_tok);
+    }
+    return;
+  }
+  // Morton (Z) order over (panel, block of kTokenTile tokens) tiles: every
+  // panel of this call is packed once up front, then tiles are visited in Z
+  // order so both the panels and the token blocks in use stay cache-sized.
+  thread_local Scratch all_scratch;
+  auto* all = static_cast<uint8_t*>(all_scratch.get(size_t(n_panels) * (packed_bytes + dw_bytes)));
+  for (int64_t p = 0; p < n_panels; ++p) {
+    const int n = static_cast<int>(min64(kPanel, n_rows - p * kPanel));
+    uint8_t* pk = all + p * (packed_bytes + dw_bytes);
+    pack_panel<kQ4>(w + p * kPanel * row_bytes, row_bytes, n, nb, pk, reinterpret_cast<float*>(pk + packed_bytes));
+  }
+  const int64_t n_tb = (n_tok + kTokenTile - 1) / kTokenTile;
+  const int64_t side = int64_t(1) << (64 - __builtin_clzll(uint64_t((n_panels > n_tb ? n_panels : n_tb) - 1)));
+  for (int64_t z = 0; z < side * side; ++z) {
+    int64_t p = 0, tb = 0;  // de-interleave the bits of z
+    for (int bit = 0; (int64_t(1) << (2 * bit)) < side * side; ++bit) {
+      p |= ((z >> (2 * bit)) & 1) << bit;
+      tb |= ((z >> (2 * bit + 1)) & 1) << bit;
+    }
+    if (p >= n_panels || tb >= n_tb) continue;
+    const uint8_t* pk = all + p * (packed_bytes + dw_bytes);
+    run_tokens(pk, reinterpret_cast<const float*>(pk + packed_bytes), p * kPanel,
+               static_cast<int>(min64(kPanel, n_rows - p * kPanel)), tb * kTokenTile, min64(n_tok, (tb + 1) * kTokenTile));
+  }
+}
+
+// ---- K-quants: value = dw[s] * u - mw[s] per sub-block s of G values, u an
+// unsigned byte (Q4_K/Q5_K: G = 32, dw = d * sc, mw = dmin * m; Q6_K: G = 16,
+// u = q in [0, 63], dw = d * sc, mw = 32 * d * sc). Against an activation
+// quantized per 32 (dx, a): y = sum_s dx * (dw[s] * sum(u a) - mw[s] * sum(a)).
+
+// Unpacks one 256-value super-block of a row into u (as 64 words of 4 bytes)
+// and its sub-block dw / mw.
+void unpack_q4_k(const uint8_t* b, uint32_t* u, float* dw, float* mw, bool q5) {
+  alignas(16) uint8_t sm[16];
+  kq::unpack_scales_mins(b + 4, sm);
+  const float d = half_to_f32(b), dmin = half_to_f32(b + 2);
+  for (int s = 0; s < 8; ++s) {
+    dw[s] = d * float(sm[s]);
+    mw[s] = dmin * float(sm[8 + s]);
+  }
+  uint32_t ql[32], qh[8];
+  std::memcpy(ql, q5 ? b + 48 : b + 16, 128);
+  if (q5) std::memcpy(qh, b + 16, 32);
+  for (int c = 0; c < 4; ++c) {
+    for (int i = 0; i < 8; ++i) {
+      uint32_t lo = ql[8 * c + i] & 0x0f0f0f0fu, hi = (ql[8 * c + i] >> 4) & 0x0f0f0f0fu;
+      if (q5) {
+        lo |= ((qh[i] >> (2 * c)) & 0x01010101u) << 4;
+        hi |= ((qh[i] >> (2 * c + 1)) & 0x01010101u) << 4;
+      }
+      u[16 * c + i] = lo;
+      u[16 * c + 8 + i] = hi;
+    }
+  }
+}
+
+void unpack_q6_k(const uint8_t* b, uint32_t* u, float* dw, float* mw) {
+  const float d = half_to_f32(b + 208);
+  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+  for (int g = 0; g < 16; ++g) {
+    dw[g] = d * float(sc[g]);
+    mw[g] = 32.f * dw[g];
+  }
+  for (int h = 0; h < 2; ++h) {
+    uint32_t ql[16], qh[8];
+    std::memcpy(ql, b + 64 * h, 64);
+    std::memcpy(qh, b + 128 + 32 * h, 32);
+    const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    for (int i = 0; i < 8; ++i) {
+      u[32 * h + i] = (ql[i] & m4) | ((qh[i] & m2) << 4);
+      u[32 * h + 8 + i] = (ql[8 + i] & m4) | (((qh[i] >> 2) & m2) << 4);
+      u[32 * h + 16 + i] = ((ql[i] >> 4) & m4) | (((qh[i] >> 4) & m2) << 4);
+      u[32 * h + 24 + i] = ((ql[8 + i] >> 4) & m4) | (((qh[i] >> 6) & m2) << 4);
+    }
+  }
+}
+
+enum class KType { kQ4K, kQ5K, kQ6K };
+
+template <KType kType>
+void pack_panel_k(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint8_t* packed, float* dw, float* mw) {
+  constexpr int kG = kType == KType::kQ6K ? 16 : 32;
+  constexpr int kSubs = 256 / kG;
+  constexpr int kBlockBytes = kType == KType::kQ4K ? kq::kQ4KBytes : kType == KType::kQ5K ? kq::kQ5KBytes : kq::kQ6KBytes;
+  const int64_t n_super = cols / 256, n_sub = cols / kG;
+  uint32_t* pw = reinterpret_cast<uint32_t*>(packed);
+  for (int j = 0; j < kPanel; ++j) {
+    if (j >= n) {
+      for (int64_t i = 0; i < cols / 4; ++i) pw[i * kPanel + j] = 0;
+      for (int64_t s = 0; s < n_sub; ++s) dw[s * kPanel + j] = mw[s * kPanel + j] = 0.f;
+      continue;
+    }
+    for (int64_t sb = 0; sb < n_super; ++sb) {
+      const uint8_t* b = w + j * row_bytes + sb * kBlockBytes;
+      uint32_t u[64];
+      float sdw[kSubs], smw[kSubs];
+      if (kType == KType::kQ6K) {
+        unpack_q6_k(b, u, sdw, smw);
+      } else {
+        unpack_q4_k(b, u, sdw, smw, kType == KType::kQ5K);
+      }
+      for (int i = 0; i < 64; ++i) pw[(sb * 64 + i) * kPanel + j] = u[i];
+      for (int s = 0; s < kSubs; ++s) {
+        dw[(sb * kSubs + s) * kPanel + j] = sdw[s];
+        mw[(sb * kSubs + s) * kPanel + j] = smw[s];
+      }
+    }
+  }
+}
+
+// T tokens over one packed K-quant panel. xa[t * n_sub + s] = dx * sum(a) of
+// sub-block s of token t.
+template <int kG, int T>
+void panel_kernel_k(const uint8_t* packed, const float* dw, const float* mw, int64_t n_sub, const int8_t* qs,
+                    const float* qd, const float* xa, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
+  constexpr int kSteps = kG / 4;
+  const int64_t nb = cols / 32;
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < n_sub; ++s) {
+    const uint8_t* pb = packed + s * kSteps * 64;
+    __m512i acc_i[T];
+    for (int t = 0; t < T; ++t) acc_i[t] = _mm512_setzero_si512();
+    for (int k = 0; k < kSteps; ++k) {
+      const __m512i wv = _mm512_load_si512(pb + 64 * k);
+      for (int t = 0; t < T; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, qs + (t0 + t) * cols + s * kG + 4 * k, 4);
+        acc_i[t] = _mm512_dpbusd_epi32(acc_i[t], wv, _mm512_set1_epi32(a4));
+      }
+    }
+    const __m512 dwv = _mm512_load_ps(dw + s * kPanel), mwv = _mm512_load_ps(mw + s * kPanel);
+    const int64_t blk = s * kG / 32;
+    for (int t = 0; t < T; ++t) {
+      const __m512 scale = _mm512_mul_ps(dwv, _mm512_set1_ps(qd[(t0 + t) * nb + blk]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc_i[t]), scale, acc[t]);
+      acc[t] = _mm512_fnmadd_ps(mwv, _mm512_set1_ps(xa[(t0 + t) * n_sub + s]), acc[t]);
+    }
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, acc[t]);
+}
+
+template <KType kType>
+void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
+            const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
+  constexpr int kG = kType == KType::kQ6K ? 16 : 32;
+  const int64_t n_sub = cols / kG, nb = cols / 32;
+  thread_local Scratch scratch;
+  const size_t packed_bytes = static_cast<size_t>(cols) * kPanel;
+  const size_t dw_bytes = static_cast<size_t>(n_sub) * kPanel * sizeof(float);
+  auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + 2 * dw_bytes + size_t(n_tok * n_sub) * sizeof(float)));
+  uint8_t* packed = base;
+  float* dw = reinterpret_cast<float*>(base + packed_bytes);
+  float* mw = reinterpret_cast<float*>(base + packed_bytes + dw_bytes);
+  float* xa = reinterpret_cast<float*>(base + packed_bytes + 2 * dw_bytes);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (int64_t s = 0; s < n_sub; ++s) {
+      const int32_t* g = act_sums + t * (cols / 16) + s * (kG / 16);
+      const int32_t sum = kG == 16 ? g[0] : g[0] + g[1];
+      xa[t * n_sub + s] = qd[t * nb + s * kG / 32] * float(sum);
+    }
+  }
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+    const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+    pack_panel_k<kType>(w + r0 * row_bytes, row_bytes, n, cols, packed, dw, mw);
+    int64_t t = 0;
+    for (; t + 8 <= n_tok; t += 8) panel_kernel_k<kG, 8>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n);
+    switch (n_tok - t) {
+      case 7: panel_kernel_k<kG, 7>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 6: panel_kernel_k<kG, 6>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 5: panel_kernel_k<kG, 5>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 4: panel_kernel_k<kG, 4>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 3: panel_kernel_k<kG, 3>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel_k<kG, 2>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel_k<kG, 1>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
+      default: break;
+    }
+  }
+}
+
+// ---- F16 / BF16: the panel is converted to f32 once, transposed so one
+// register holds column k of 16 rows; each token's x[k] is broadcast into an
+// FMA. Same products as the row kernels (exact f32 activation), only the
+// summation order differs.
+template <bool kBf16>
+void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float* packed) {
+  for (int j = 0; j < kPanel; ++j) {
+    if (j >= n) {
+      for (int64_t c = 0; c < cols; ++c) packed[c * kPanel + j] = 0.f;
+      continue;
+    }
+    const uint8_t* row = w + j * row_bytes;
+    int64_t c = 0;
+    alignas(64) float tmp[16];
+    for (; c + 16 <= cols; c += 16) {
+      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
+      const __m512 v = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+      _mm512_store_ps(tmp, v);
+      for (int i = 0; i < 16; ++i) packed[(c + i) * kPanel + j] = tmp[i];
+    }
+    for (; c < cols; ++c) {
+      const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
+      float v;
+      if (kBf16) {
+        const uint32_t bits = uint32_t(h) << 16;
+        std::memcpy(&v, &bits, 4);
+      } else {
+        v = _cvtsh_ss(h);
+      }
+      packed[c * kPanel + j] = v;
+    }
+  }
+}
+
+template <int T>
+void panel_kernel_f(const float* packed, int64_t cols, const float* x, int64_t x_stride, int64_t t0, float* y,
+                    int64_t y_stride, int n) {
+  __m512 acc[T], acc2[T];
+  for (int t = 0; t < T; ++t) acc[t] = acc2[t] = _mm512_setzero_ps();
+  const float* xt[T];
+  for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_stride;
+  int64_t c = 0;
+  for (; c + 2 <= cols; c += 2) {
+    const __m512 w0 = _mm512_load_ps(packed + c * kPanel), w1 = _mm512_load_ps(packed + (c + 1) * kPanel);
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[t][c]), acc[t]);
+      acc2[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xt[t][c + 1]), acc2[t]);
+    }
+  }
+  for (; c < cols; ++c) {
+    const __m512 w0 = _mm512_load_ps(packed + c * kPanel);
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[t][c]), acc[t]);
+  }
+  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, _mm512_add_ps(acc[t], acc2[t]));
+}
+
+template <bool kBf16>
+void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, int64_t x_stride,
+            int64_t n_tok, float* y, int64_t y_stride) {
+  thread_local Scratch scratch;
+  float* packed = static_cast<float*>(scratch.get(static_cast<size_t>(cols) * kPanel * sizeof(float)));
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+    const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+    pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
+    int64_t t = 0;
+    for (; t + 6 <= n_tok; t += 6) panel_kernel_f<6>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
+    switch (n_tok - t) {
+      case 5: panel_kernel_f<5>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 4: panel_kernel_f<4>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 3: panel_kernel_f<3>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel_f<2>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel_f<1>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx512_gemm(Kernels& k) {
+  k.gemm_q8_0 = gemm_q<false>;
+  k.gemm_q4_0 = gemm_q<true>;
+  k.gemm_q4_k = gemm_k<KType::kQ4K>;
+  k.gemm_q5_k = gemm_k<KType::kQ5K>;
+  k.gemm_q6_k = gemm_k<KType::kQ6K>;
+  k.gemm_f16 = gemm_f<false>;
+  k.gemm_bf16 = gemm_f<true>;
+}
+
+}  // namespace nagi

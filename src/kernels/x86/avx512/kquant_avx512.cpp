@@ -1,0 +1,148 @@
+// AVX-512 VNNI K-quant row dots. Per 64 weights: unpack to unsigned bytes,
+// vpmaddubsw against the int8 activation (pairs of products in int16, no
+// saturation: 63 * 127 * 2 < 2^15), then vpdpwssd multiplies the pairs by
+// their sub-block scale and accumulates in int32. Offsets/mins use the
+// activation's per-16 sums. One float FMA per 256-value block.
+#include <immintrin.h>
+
+#include "kernels/kernels_fill.h"
+#include "kernels/kquant_layout.h"
+
+namespace nagi {
+namespace {
+
+inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
+
+// Lane k (of 32 int16) of the scale vector for 64-value chunk c:
+// Q4_K/Q5_K: scale 2c + k/16 (32-value sub-blocks); Q6_K: 4c + k/8 (16-value groups).
+alignas(64) constexpr int16_t kIdxK4[4][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5},
+    {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+alignas(64) constexpr int16_t kIdxK6[4][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+// Mins of Q4_K/Q5_K against the 16 per-16 activation sums: lane k takes min k/2
+// (stored at 8 + k/2 of the unpacked scales/mins).
+alignas(32) constexpr int16_t kIdxMins[16] = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
+
+// Same arithmetic as the scalar quantizer, so the results are bit-identical.
+// Each 16-lane register is one group of the per-16 sums.
+void quantize_act_q8k(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) {
+  for (int64_t b = 0; b < n / kActBlockK; ++b) {
+    const float* xb = x + b * kActBlockK;
+    __m512 mx = _mm512_setzero_ps();
+    for (int g = 0; g < 16; ++g) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(xb + 16 * g)));
+    const float amax = _mm512_reduce_max_ps(mx);
+    const float scale = amax / 127.f;
+    const float inv = scale != 0.f ? 1.f / scale : 0.f;
+    d[b] = scale;
+    const __m512 iv = _mm512_set1_ps(inv);
+    for (int g = 0; g < 16; ++g) {
+      const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16 * g), iv));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + b * kActBlockK + 16 * g), _mm512_cvtsepi32_epi8(q));
+      bsums[b * 16 + g] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+  }
+}
+
+template <bool kHasHigh>
+void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                    const QuantizedVectorK& x, float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  constexpr int kBlockBytes = kHasHigh ? kq::kQ5KBytes : kq::kQ4KBytes;
+  const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+  const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
+  __m512i idx[4];
+  for (int c = 0; c < 4; ++c) idx[c] = _mm512_load_si512(kIdxK4[c]);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* b = w + r * row_bytes;
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < blocks; ++i, b += kBlockBytes) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kBlockBytes), _MM_HINT_T0);
+      alignas(16) uint8_t sm[16];
+      kq::unpack_scales_mins(b + 4, sm);
+      const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
+      const __m512i sm512 = _mm512_castsi256_si512(sm16);
+      const uint8_t* ql = kHasHigh ? b + 48 : b + 16;
+      const int8_t* a = x.qs + i * kActBlockK;
+      __m256i qh;
+      if (kHasHigh) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+      __m512i isum = _mm512_setzero_si512();
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
+        __m256i lo = _mm256_and_si256(q, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+        if (kHasHigh) {
+          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+        }
+        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        const __m512i p = _mm512_maddubs_epi16(wq, _mm512_loadu_si512(a + 64 * c));
+        isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[c], sm512));
+      }
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
+      const __m256i msum = _mm256_madd_epi16(bs, _mm256_permutexvar_epi16(idx_min, sm16));
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b) * x.d[i]), acc);
+      accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm);
+    }
+    y[r] = _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(accm));
+  }
+}
+
+void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                   const QuantizedVectorK& x, float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
+  __m512i idx[4];
+  for (int c = 0; c < 4; ++c) idx[c] = _mm512_load_si512(kIdxK6[c]);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* b = w + r * row_bytes;
+    __m512 acc = _mm512_setzero_ps();
+    __m256 accc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < blocks; ++i, b += kq::kQ6KBytes) {
+      _mm_prefetch(reinterpret_cast<const char*>(b + 6 * kq::kQ6KBytes), _MM_HINT_T0);
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+      const __m512i sc512 = _mm512_castsi256_si512(sc16);
+      const int8_t* a = x.qs + i * kActBlockK;
+      __m512i isum = _mm512_setzero_si512();
+      for (int h = 0; h < 2; ++h) {
+        const __m512i ql = _mm512_loadu_si512(b + 64 * h);
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+        // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3.
+        const __m512i qh01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const __m512i qh23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qh, 4)),
+                                                _mm256_srli_epi16(qh, 6), 1);
+        const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh01, m2), 4));
+        const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(qh23, m2), 4));
+        const __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512(a + 128 * h));
+        const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(a + 128 * h + 64));
+        isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(idx[2 * h], sc512));
+        isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(idx[2 * h + 1], sc512));
+      }
+      // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g].
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
+      const __m256i corr = _mm256_madd_epi16(bs, sc16);
+      const float dd = half_to_f32(b + 208) * x.d[i];
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd), acc);
+      accc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(32.f * dd), accc);
+    }
+    y[r] = _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(accc));
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx512_kquant(Kernels& k) {
+  k.quantize_act_q8k = quantize_act_q8k;
+  k.dot_rows_q4_k = dot_rows_q45_k<false>;
+  k.dot_rows_q5_k = dot_rows_q45_k<true>;
+  k.dot_rows_q6_k = dot_rows_q6_k;
+}
+
+}  // namespace nagi
