@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Installs nagi's build dependencies from Debian's packages. Idempotent: does
 # nothing (and needs no network) when everything is already installed.
+# Usage: scripts/setup.sh [arm64]  (arm64 adds the aarch64 cross compiler,
+# qemu-user and GoogleTest's sources, for scripts/test-arm64.sh).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build g++ pkg-config
           libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev)
+case "${1:-}" in
+  "") ;;
+  arm64) packages+=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user googletest) ;;
+  *) echo "usage: $0 [arm64]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,5 +1,6 @@
 // Internal: per-ISA table fillers. Each overwrites the entries its ISA
-// implements and leaves the rest. The x86 ones exist only on x86-64 builds.
+// implements and leaves the rest. The x86 ones exist only on x86-64 builds,
+// the ARM ones only on AArch64 builds.
 #pragma once
 
 #include "kernels/kernels.h"
@@ -11,6 +12,11 @@ void fill_kernels_scalar(Kernels& k);
 #define NAGI_HAVE_X86_KERNELS 1
 void fill_kernels_avx2(Kernels& k);
 void fill_kernels_avx512(Kernels& k);
+#endif
+#if defined(__aarch64__)
+#define NAGI_HAVE_NEON_KERNELS 1
+void fill_kernels_neon(Kernels& k);
+void fill_kernels_neon_dot(Kernels& k);
 #endif
 
 }  // namespace nagi
