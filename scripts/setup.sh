@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Installs nagi's build dependencies from Debian's packages. Idempotent: does
 # nothing (and needs no network) when everything is already installed.
+# Usage: scripts/setup.sh [arm64]  (arm64 adds the aarch64 cross compiler,
+# qemu-user and GoogleTest's sources, for scripts/test-arm64.sh).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build g++ pkg-config
           libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev)
-# `setup.sh fuzz`: also clang with libFuzzer (scripts/fuzz.sh).
-if [ "${1:-}" = fuzz ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+# `setup.sh fuzz`: also clang with libFuzzer (scripts/fuzz.sh); `setup.sh arm64`:
+# the aarch64 cross compiler and qemu-user (scripts/test-arm64.sh).
+case "${1:-}" in
+  "") ;;
+  fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+  arm64) packages+=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user googletest) ;;
+  *) echo "usage: $0 [fuzz|arm64]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,9 @@
 #ifdef NAGI_HAVE_X86_KERNELS
 #include <cpuid.h>
 #endif
+#if defined(NAGI_HAVE_NEON_KERNELS) && defined(__linux__)
+#include <sys/auxv.h>  // getauxval, HWCAP_ASIMDDP
+#endif
 
 namespace nagi {
 
@@ -17,12 +20,19 @@ std::string_view isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kNeon: return "neon";
+    case Isa::kNeonDot: return "neondot";
   }
   return "?";
 }
 
+namespace {
+// Every level, lowest first.
+constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot};
+}  // namespace
+
 std::optional<Isa> isa_from_name(std::string_view name) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : kAllIsas) {
     if (isa_name(isa) == name) return isa;
   }
   return std::nullopt;
@@ -50,6 +60,20 @@ bool isa_supported(Isa isa) {
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
 #endif
+#ifdef NAGI_HAVE_NEON_KERNELS
+    // arm/neon/ is baseline ARMv8-A; arm/neon_dot/ is built with
+    // -march=armv8.2-a+dotprod: SDOT plus what v8.1/v8.2 let the compiler
+    // emit unasked (LSE atomics, RDMA, CRC32).
+    case Isa::kNeon: return true;
+    case Isa::kNeonDot: {
+#if defined(__linux__) && defined(HWCAP_ASIMDDP)
+      const unsigned long need = HWCAP_ASIMDDP | HWCAP_ATOMICS | HWCAP_ASIMDRDM | HWCAP_CRC32;
+      return (getauxval(AT_HWCAP) & need) == need;
+#else
+      return false;
+#endif
+    }
+#endif
     default: return false;
   }
 }
@@ -63,19 +87,23 @@ Kernels make_kernels(Isa isa) {
   if (isa == Isa::kAvx2 || isa == Isa::kAvx512) fill_kernels_avx2(k);
   if (isa == Isa::kAvx512) fill_kernels_avx512(k);
 #endif
+#ifdef NAGI_HAVE_NEON_KERNELS
+  if (isa == Isa::kNeon || isa == Isa::kNeonDot) fill_kernels_neon(k);
+  if (isa == Isa::kNeonDot) fill_kernels_neon_dot(k);
+#endif
   return k;
 }
 
 Isa selected_isa() {
   Isa best = Isa::kScalar;
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : kAllIsas) {
     if (isa_supported(isa)) best = isa;
   }
   const char* env = std::getenv("NAGI_ISA");
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512; using %s\n", env,
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512, neon, neondot; using %s\n", env,
                  std::string(isa_name(best)).c_str());
     return best;
   }

@@ -1,11 +1,12 @@
 // Runtime-dispatched compute kernels. `kernels()` returns one table of
 // function pointers chosen once from the CPU's features: the scalar table is
 // complete, and each instruction-set level overwrites the entries it has a
-// faster version of. NAGI_ISA=scalar|avx2|avx512 forces a level (falls back,
-// with a message on stderr, when the CPU lacks it).
+// faster version of. NAGI_ISA=scalar|avx2|avx512|neon|neondot forces a level
+// (falls back, with a message on stderr, when the CPU lacks it).
 //
-// Only this header and kernels.cpp are compiled for baseline x86-64; the
-// per-ISA files live under x86/<isa>/ and are built with their own flags.
+// Only this header and kernels.cpp are compiled for the baseline target
+// (x86-64 / ARMv8-A); the per-ISA files live under x86/<isa>/ and
+// arm/<isa>/ and are built with their own flags.
 #pragma once
 
 #include <cstddef>
@@ -104,7 +105,9 @@ struct Kernels {
   GemmF32Fn gemm_bf16 = nullptr;
 };
 
-enum class Isa { kScalar, kAvx2, kAvx512 };
+// kNeon: ARMv8-A Advanced SIMD (every AArch64 CPU); kNeonDot: plus the
+// dot-product extension (SDOT, HWCAP_ASIMDDP).
+enum class Isa { kScalar, kAvx2, kAvx512, kNeon, kNeonDot };
 
 std::string_view isa_name(Isa isa);
 std::optional<Isa> isa_from_name(std::string_view name);

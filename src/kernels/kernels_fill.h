@@ -1,5 +1,6 @@
 // Internal: per-ISA table fillers. Each overwrites the entries its ISA
-// implements and leaves the rest. The x86 ones exist only on x86-64 builds.
+// implements and leaves the rest. The x86 ones exist only on x86-64 builds,
+// the ARM ones only on AArch64 builds.
 #pragma once
 
 #include "kernels/kernels.h"
@@ -17,6 +18,11 @@ void fill_kernels_avx2_kquant(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx2_q451(Kernels& k);      // called by fill_kernels_avx2
 void fill_kernels_avx512_kquant(Kernels& k);  // called by fill_kernels_avx512
 void fill_kernels_avx512_gemm(Kernels& k);    // called by fill_kernels_avx512
+#endif
+#if defined(__aarch64__)
+#define NAGI_HAVE_NEON_KERNELS 1
+void fill_kernels_neon(Kernels& k);
+void fill_kernels_neon_dot(Kernels& k);
 #endif
 
 }  // namespace nagi

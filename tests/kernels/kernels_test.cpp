@@ -25,7 +25,7 @@ constexpr double kU = 1.0 / 16777216.0;  // f32 unit roundoff
 
 std::vector<Isa> available_isas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
     if (isa_supported(isa)) out.push_back(isa);
   }
   return out;
@@ -129,6 +129,24 @@ TEST_P(KernelsTest, QuantizedActivationRoundTrip) {
     ASSERT_GE(qs[i], -127);
     ASSERT_NEAR(qs[i] * d[i / kActBlock], x[i], 0.5001 * d[i / kActBlock] + 1e-30) << i;
   }
+}
+
+// Every ISA rounds the activation like the scalar kernel (d = max|x| / 127,
+// q = nearbyint(x * (1 / d))), so Q8_0/Q4_0 results differ between ISAs only
+// in float summation order.
+TEST_P(KernelsTest, QuantizedActivationMatchesScalar) {
+  const int64_t n = 1024;
+  auto x = random_floats(n, 4);
+  for (int j = 0; j < 32; ++j) x[96 + j] = 0.f;                   // scale 0
+  // d = 127 / 127 = 1, so x / d = k + 1/2 are exact ties (to even: 0, 2, -2, ...).
+  for (int j = 0; j < 31; ++j) x[128 + j] = float(j - 15) - 0.5f;
+  x[128 + 31] = 127.f;
+  std::vector<int8_t> got_q(n), want_q(n);
+  std::vector<float> got_d(n / kActBlock), want_d(n / kActBlock);
+  k_.quantize_act_q8(x.data(), n, got_q.data(), got_d.data());
+  scalar_.quantize_act_q8(x.data(), n, want_q.data(), want_d.data());
+  EXPECT_EQ(got_d, want_d);
+  EXPECT_EQ(got_q, want_q);
 }
 
 TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
