@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/thread_pool.h"
+#include "kernels/attention.h"
 #include "model/mixers/tree_mask.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
@@ -123,38 +124,65 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   const std::vector<uint8_t> tree_mask = batch.is_tree() ? ancestor_mask(batch) : std::vector<uint8_t>{};
   const int group = a_.n_head / a_.n_head_kv;
   auto first_key = [&](int p) { return a_.window > 0 ? std::max(0, p - a_.window + 1) : 0; };
-  for (int c0 = 0; c0 < n; c0 += cache.max_chunk()) {
-    const int c1 = std::min(n, c0 + cache.max_chunk());
-    for (int t = c0; t < c1; ++t) {
+  // The common case (a chain over rows stored in order, no score soft-cap)
+  // goes to the flash kernel: online softmax over key tiles, the q heads of
+  // a KV group sharing each row. Trees, soft-capping and wrapping rings keep
+  // the plain loop below.
+  if (!batch.is_tree() && a_.softcap == 0.f && cache.contiguous()) {
+    for (int t = 0; t < n; ++t) {
       std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
       std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
     }
-    pool.parallel_for(int64_t(c1 - c0) * a_.n_head, [&](int64_t begin, int64_t end) {
-      thread_local std::vector<float> scores;
-      scores.resize(size_t(pos0 + c1));
-      for (int64_t job = begin; job < end; ++job) {
-        const int t = c0 + static_cast<int>(job / a_.n_head);
-        const int h = static_cast<int>(job % a_.n_head);
-        const int kvh = h / group;
-        const float* q = q_all + size_t(t) * nq + size_t(h) * a_.head_dim;
-        const int p = pos0 + t, j0 = first_key(p), n_keys = p - j0 + 1;
-        for (int j = 0; j < n_keys; ++j) {
-          scores[j] = dot_f32(q, cache.k(j0 + j) + kvh * a_.head_dim, a_.head_dim) * a_.scale;
-        }
-        if (a_.softcap > 0.f) {
-          for (int j = 0; j < n_keys; ++j) scores[j] = a_.softcap * std::tanh(scores[j] / a_.softcap);
-        }
-        if (!tree_mask.empty()) mask_non_ancestors(tree_mask, n, t, scores.data() + pos0);
-        softmax(scores.data(), n_keys);
-        float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
-        std::fill(o, o + a_.head_dim, 0.f);
-        for (int j = 0; j < n_keys; ++j) {
-          const float w = scores[j];
-          const float* v = cache.v(j0 + j) + kvh * a_.head_dim;
-          for (int i = 0; i < a_.head_dim; ++i) o[i] += w * v[i];
-        }
+    AttentionParams p;
+    p.n_tok = n;
+    p.n_head = a_.n_head;
+    p.n_kv_head = a_.n_head_kv;
+    p.head_dim = a_.head_dim;
+    p.q = q_all;
+    p.q_stride = nq;
+    p.k = cache.k(0);
+    p.v = cache.v(0);
+    p.kv_stride = nkv;
+    p.pos0 = pos0;
+    p.window = a_.window;
+    p.scale = a_.scale;
+    p.out = att;
+    p.out_stride = nq;
+    attention_flash(p, pool);
+  } else {
+    for (int c0 = 0; c0 < n; c0 += cache.max_chunk()) {
+      const int c1 = std::min(n, c0 + cache.max_chunk());
+      for (int t = c0; t < c1; ++t) {
+        std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
+        std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
       }
-    });
+      pool.parallel_for(int64_t(c1 - c0) * a_.n_head, [&](int64_t begin, int64_t end) {
+        thread_local std::vector<float> scores;
+        scores.resize(size_t(pos0 + c1));
+        for (int64_t job = begin; job < end; ++job) {
+          const int t = c0 + static_cast<int>(job / a_.n_head);
+          const int h = static_cast<int>(job % a_.n_head);
+          const int kvh = h / group;
+          const float* q = q_all + size_t(t) * nq + size_t(h) * a_.head_dim;
+          const int p = pos0 + t, j0 = first_key(p), n_keys = p - j0 + 1;
+          for (int j = 0; j < n_keys; ++j) {
+            scores[j] = dot_f32(q, cache.k(j0 + j) + kvh * a_.head_dim, a_.head_dim) * a_.scale;
+          }
+          if (a_.softcap > 0.f) {
+            for (int j = 0; j < n_keys; ++j) scores[j] = a_.softcap * std::tanh(scores[j] / a_.softcap);
+          }
+          if (!tree_mask.empty()) mask_non_ancestors(tree_mask, n, t, scores.data() + pos0);
+          softmax(scores.data(), n_keys);
+          float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
+          std::fill(o, o + a_.head_dim, 0.f);
+          for (int j = 0; j < n_keys; ++j) {
+            const float w = scores[j];
+            const float* v = cache.v(j0 + j) + kvh * a_.head_dim;
+            for (int i = 0; i < a_.head_dim; ++i) o[i] += w * v[i];
+          }
+        }
+      });
+    }
   }
   if (gate) {
     for (size_t i = 0; i < size_t(n) * nq; ++i) att[i] *= 1.f / (1.f + std::exp(-gate[i]));

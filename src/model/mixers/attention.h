@@ -35,6 +35,8 @@ class KvState final : public LayerState {
   float* k(int pos) { return k_.data() + size_t(pos % capacity_) * kv_dim_; }
   float* v(int pos) { return v_.data() + size_t(pos % capacity_) * kv_dim_; }
   int capacity() const { return capacity_; }
+  // Position p is row p (no ring wrap-around): the rows are one array.
+  bool contiguous() const { return !wraps_; }
   // How many consecutive new positions a forward pass may write before it
   // must attend: the writes must not evict a key an unfinished query needs.
   // A ring as long as the context (window + margin >= n_ctx) never wraps.
