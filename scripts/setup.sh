@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs nagi's build dependencies from Debian's packages. Idempotent: does
 # nothing (and needs no network) when everything is already installed.
-# Usage: scripts/setup.sh [arm64]  (arm64 adds the aarch64 cross compiler,
-# qemu-user and GoogleTest's sources, for scripts/test-arm64.sh).
+# Usage: scripts/setup.sh [release|debug|asan|fuzz|arm64] (the build kinds of
+# scripts/build.sh need the base packages only).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build g++ pkg-config
@@ -11,10 +11,10 @@ packages=(build-essential cmake ninja-build g++ pkg-config
 # `setup.sh fuzz`: also clang with libFuzzer (scripts/fuzz.sh); `setup.sh arm64`:
 # the aarch64 cross compiler and qemu-user (scripts/test-arm64.sh).
 case "${1:-}" in
-  "") ;;
+  ""|release|debug|asan) ;;
   fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
   arm64) packages+=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user googletest) ;;
-  *) echo "usage: $0 [fuzz|arm64]" >&2; exit 2 ;;
+  *) echo "usage: $0 [release|debug|asan|fuzz|arm64]" >&2; exit 2 ;;
 esac
 
 missing=()
