@@ -276,6 +276,21 @@ class BpeTokenizer final : public Tokenizer {
         case NormalizerStep::Kind::kUnicode:
           normalize_unicode(s, step.form);
           break;
+        case NormalizerStep::Kind::kLowercase:
+          lowercase_unicode(s);
+          break;
+        case NormalizerStep::Kind::kStrip: {
+          size_t begin = 0;
+          size_t end = s.size();
+          if (step.strip_left) {
+            while (size_t n = whitespace_at(s, begin)) begin += n;
+          }
+          if (step.strip_right) {
+            while (size_t n = whitespace_before(s, begin, end)) end -= n;
+          }
+          s = s.substr(begin, end - begin);
+          break;
+        }
       }
     }
   }

@@ -31,16 +31,23 @@ struct AddedToken {
 };
 
 struct NormalizerStep {
-  enum class Kind { kPrepend, kReplace, kUnicode };
+  // kLowercase: every character through Rust's char::to_lowercase (full
+  // mappings, no final-sigma context); kStrip: drops Unicode White_Space at
+  // the ends selected by strip_left / strip_right.
+  enum class Kind { kPrepend, kReplace, kUnicode, kLowercase, kStrip };
   Kind kind;
   std::string pattern;  // kReplace: literal text to replace
   std::string content;  // kPrepend: prefix; kReplace: replacement
   NormalForm form = NormalForm::kNfc;  // kUnicode
   std::shared_ptr<const Regex> regex;  // kReplace with a regex pattern (else `pattern` is literal)
+  bool strip_left = false;   // kStrip
+  bool strip_right = false;  // kStrip
 };
 
 // One step of a general pre-tokenizer pipeline (Hugging Face Split,
-// ByteLevel, Digits). Each step turns every piece into zero or more pieces.
+// ByteLevel, Digits, Whitespace, WhitespaceSplit, Punctuation; all but
+// ByteLevel are kSplit with the right regex and behavior). Each step turns
+// every piece into zero or more pieces.
 struct PreTokenizerStep {
   enum class Kind { kSplit, kByteLevel };
   // What happens to the matches of a Split (HF SplitDelimiterBehavior).

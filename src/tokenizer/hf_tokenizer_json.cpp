@@ -1,8 +1,9 @@
 // Hugging Face tokenizer.json (+ tokenizer_config.json). Supported so far:
 // model BPE (byte_fallback, fuse_unk, ignore_merges); normalizers NFC/NFD/
-// NFKC/NFKD, Prepend, Replace (string or regex); pre-tokenizers ByteLevel, Split
-// (string or regex, every behavior, invert), Digits, Sequence, and a lone
-// Metaspace; decoders ByteLevel, Replace, ByteFallback, Fuse, Strip,
+// NFKC/NFKD, Lowercase, Strip, Prepend, Replace (string or regex), Sequence;
+// pre-tokenizers ByteLevel, Split (string or regex, every behavior, invert),
+// Digits, Whitespace, WhitespaceSplit, Punctuation (every behavior), Sequence,
+// and a lone Metaspace; decoders ByteLevel, Replace, ByteFallback, Fuse, Strip,
 // Metaspace; post-processors TemplateProcessing, ByteLevel, Sequence; added
 // tokens with special/lstrip/rstrip/normalized/single_word. That covers SentencePiece-
 // style (Llama 2, Gemma) and byte-level (GPT-2, Llama 3, Qwen) tokenizers.
@@ -64,6 +65,11 @@ class HfLoader {
     if (it == obj.end() || it->is_null()) return fallback;
     if (!it->is_boolean()) format_error(field + "." + key, std::string("expected a boolean, found ") + type_name(*it));
     return it->get<bool>();
+  }
+  bool get_bool(const json& obj, const std::string& key, const std::string& field) const {
+    const json& v = member(obj, key, field);
+    if (!v.is_boolean()) format_error(field + "." + key, std::string("expected a boolean, found ") + type_name(v));
+    return v.get<bool>();
   }
   size_t get_size_or(const json& obj, const std::string& key, const std::string& field, size_t fallback) const {
     auto it = obj.find(key);
@@ -273,6 +279,14 @@ class HfLoader {
                   : type == "NFKC" ? NormalForm::kNfkc
                                    : NormalForm::kNfkd;
       spec.normalizer.push_back(step);
+    } else if (type == "Lowercase") {
+      spec.normalizer.push_back({NormalizerStep::Kind::kLowercase, "", ""});
+    } else if (type == "Strip") {
+      // Both fields are required in Hugging Face (no serde default).
+      NormalizerStep step{NormalizerStep::Kind::kStrip, "", ""};
+      step.strip_left = get_bool(n, "strip_left", field);
+      step.strip_right = get_bool(n, "strip_right", field);
+      spec.normalizer.push_back(step);
     } else if (type == "Prepend") {
       spec.normalizer.push_back({NormalizerStep::Kind::kPrepend, "", get_string(n, "prepend", field)});
     } else if (type == "Replace") {
@@ -361,6 +375,37 @@ class HfLoader {
       step.regex = std::make_shared<Regex>(R"(\p{N})", false, file_ + ": " + field);
       step.behavior = get_bool_or(p, "individual_digits", field, false) ? PreTokenizerStep::Behavior::kIsolated
                                                                         : PreTokenizerStep::Behavior::kContiguous;
+      spec.pre_steps.push_back(std::move(step));
+    } else if (type == "Whitespace") {
+      // Hugging Face keeps the matches of \w+|[^\w\s]+ (Rust regex crate,
+      // Unicode \w and \s) and drops the rest. Run as two steps with the
+      // same pieces for any valid UTF-8: whitespace removed, then each
+      // stretch cut into word runs and the runs between them. Unlike a
+      // single inverted split, this keeps invalid UTF-8 bytes (which no
+      // class matches) with the non-word runs instead of dropping them.
+      PreTokenizerStep spaces;
+      spaces.regex = std::make_shared<Regex>("[" + kSpaceClass + "]+", false, file_ + ": " + field);
+      spaces.behavior = PreTokenizerStep::Behavior::kRemoved;
+      spec.pre_steps.push_back(std::move(spaces));
+      PreTokenizerStep words;
+      words.regex = std::make_shared<Regex>("[" + kWordClass + "]+", false, file_ + ": " + field);
+      words.behavior = PreTokenizerStep::Behavior::kIsolated;
+      spec.pre_steps.push_back(std::move(words));
+    } else if (type == "WhitespaceSplit") {
+      // Split on char::is_whitespace, delimiters removed (a run of them
+      // removes the same as each one alone).
+      PreTokenizerStep step;
+      step.regex = std::make_shared<Regex>("[" + kSpaceClass + "]+", false, file_ + ": " + field);
+      step.behavior = PreTokenizerStep::Behavior::kRemoved;
+      spec.pre_steps.push_back(std::move(step));
+    } else if (type == "Punctuation") {
+      // Each punctuation character is its own delimiter (a char predicate in
+      // Hugging Face), so Isolated splits "!!" in two and Contiguous keeps it.
+      PreTokenizerStep step;
+      step.regex = std::make_shared<Regex>(R"([\p{P}\x{21}-\x{2F}\x{3A}-\x{40}\x{5B}-\x{60}\x{7B}-\x{7E}])", false,
+                                           file_ + ": " + field);
+      step.behavior = PreTokenizerStep::Behavior::kIsolated;  // serde default
+      if (p.contains("behavior") && !p["behavior"].is_null()) step.behavior = split_behavior(p, field);
       spec.pre_steps.push_back(std::move(step));
     } else if (type == "Metaspace") {
       unsupported(field + ".type", "Metaspace combined with other pre-tokenizers is not supported yet");
@@ -462,6 +507,13 @@ class HfLoader {
     if (!seen_a) format_error(pfield + ".single", "no $A sequence");
   }
 
+  // Character classes of the Rust regex crate: \w (Alphabetic, marks,
+  // decimal digits, connector punctuation, Join_Control) and \s (White_Space),
+  // spelled out: PCRE2's UCP \w is \p{L}\p{N}_ (plus Mn/Pc in new
+  // versions), which would take "²" and miss lone combining marks.
+  inline static const std::string kWordClass = R"(\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D})";
+  inline static const std::string kSpaceClass =
+      R"(\x{9}-\x{D}\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
   static constexpr int64_t kMaxId = int64_t{1} << 24;
   std::string file_;
   bool seen_template_ = false;

@@ -1,5 +1,6 @@
 #include "tokenizer/unicode_normalize.h"
 
+#include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/unistr.h>
 
@@ -39,10 +40,27 @@ void normalize_valid(std::string_view run, const icu::Normalizer2& norm, std::st
   dst.toUTF8String(out);
 }
 
-}  // namespace
+void lowercase_valid(std::string_view run, std::string& out) {
+  bool ascii = true;
+  for (char c : run) ascii = ascii && static_cast<uint8_t>(c) < 0x80;
+  if (ascii) {
+    for (char c : run) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    return;
+  }
+  icu::UnicodeString text = icu::UnicodeString::fromUTF8(icu::StringPiece(run.data(), static_cast<int32_t>(run.size())));
+  // In the root locale the only context-dependent lowercase mapping is
+  // Final_Sigma; mapping every capital sigma to "σ" first leaves ICU's
+  // full mappings context-free, exactly Rust's per-character
+  // char::to_lowercase that Hugging Face applies.
+  text.findAndReplace(icu::UnicodeString(static_cast<UChar32>(0x03A3)), icu::UnicodeString(static_cast<UChar32>(0x03C3)));
+  text.toLower(icu::Locale::getRoot());
+  text.toUTF8String(out);
+}
 
-void normalize_unicode(std::string& s, NormalForm form) {
-  const icu::Normalizer2& norm = instance(form);
+// Runs `fn` over each maximal stretch of well-formed UTF-8 and copies the
+// bytes in between unchanged.
+template <typename Fn>
+void for_valid_runs(std::string& s, Fn&& fn) {
   std::string out;
   out.reserve(s.size());
   size_t run_start = 0;
@@ -53,12 +71,21 @@ void normalize_unicode(std::string& s, NormalForm form) {
       i += n;
       continue;
     }
-    normalize_valid(std::string_view(s).substr(run_start, i - run_start), norm, out);
+    fn(std::string_view(s).substr(run_start, i - run_start), out);
     out.push_back(s[i]);
     run_start = ++i;
   }
-  normalize_valid(std::string_view(s).substr(run_start), norm, out);
+  fn(std::string_view(s).substr(run_start), out);
   s = std::move(out);
 }
+
+}  // namespace
+
+void normalize_unicode(std::string& s, NormalForm form) {
+  const icu::Normalizer2& norm = instance(form);
+  for_valid_runs(s, [&](std::string_view run, std::string& out) { normalize_valid(run, norm, out); });
+}
+
+void lowercase_unicode(std::string& s) { for_valid_runs(s, lowercase_valid); }
 
 }  // namespace nagi
