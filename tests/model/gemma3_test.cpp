@@ -19,6 +19,7 @@
 #include "model_compare.h"
 #include "nagi/nagi.hpp"
 #include "reference_data.h"
+#include "synthetic_fixture.h"
 #include "test_support.h"
 
 namespace nagi {
@@ -34,19 +35,12 @@ namespace {
 constexpr float kLlamaCppTolerance = 1e-2f;
 constexpr int kPrompts = 5;
 
-class Gemma3Synthetic : public ::testing::Test {
+class Gemma3Synthetic : public test::SyntheticModelTest<::testing::Test> {
  protected:
   void SetUp() override {
     if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
-    model_ = Model::load(test::shared_path("models/synthetic/gemma3.gguf"));
-    load_safetensors_file(test::shared_path("models/synthetic/reference/gemma3.safetensors"), ref_);
+    load("gemma3");
   }
-  std::vector<int32_t> tokens(int i) const { return test::tensor_i32(ref_.get("p" + std::to_string(i) + ".tokens", "ref")); }
-  std::vector<float> logits(int i, const char* what) const {
-    return test::tensor_f32(ref_.get("p" + std::to_string(i) + "." + what, "ref"));
-  }
-  std::shared_ptr<Model> model_;
-  TensorStore ref_;
 };
 
 TEST_F(Gemma3Synthetic, PromptAsOneBatch) {
@@ -83,26 +77,7 @@ TEST_F(Gemma3Synthetic, PromptTokenByToken) {
 }
 
 TEST_F(Gemma3Synthetic, GreedyContinuationAndItsLogits) {
-  Session session(model_, {.n_threads = 2});
-  const int n_vocab = model_->info().n_vocab;
-  for (int i = 0; i < kPrompts; ++i) {
-    session.reset();
-    const auto want_ids = test::tensor_i32(ref_.get("p" + std::to_string(i) + ".greedy", "ref"));
-    const auto want_logits = logits(i, "greedy_logits");
-    auto row = session.eval(tokens(i), false);
-    for (size_t k = 0; k < want_ids.size(); ++k) {
-      ASSERT_LE(test::max_abs_diff(row.data(), want_logits.data() + k * n_vocab, n_vocab), kLlamaCppTolerance)
-          << "prompt " << i << " step " << k;
-      const int32_t next = test::argmax(row.data(), n_vocab);
-      ASSERT_EQ(next, want_ids[k]) << "prompt " << i << " step " << k;
-      row = session.eval(std::span<const int32_t>(&next, 1), false);
-    }
-    GenerateOptions opt;
-    opt.max_tokens = static_cast<int>(want_ids.size());
-    opt.ignore_eos = true;
-    opt.sampling.temperature = 0.f;
-    EXPECT_EQ(session.generate(tokens(i), opt).ids, want_ids) << "prompt " << i;
-  }
+  expect_greedy_continuation(kPrompts, kLlamaCppTolerance);
 }
 
 // --- random-weight models from nagi-mkmodel against the float64 reference ---
