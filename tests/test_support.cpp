@@ -20,6 +20,16 @@ std::string bin_dir() {
   return NAGI_TEST_BIN_DIR;
 }
 
+std::vector<std::string> fixture_models() {
+  return {"models/stories260K/stories260K.gguf", "models/synthetic/llama.gguf",  "models/synthetic/qwen3.gguf",
+          "models/synthetic/lfm2.gguf",          "models/synthetic/qwen35.gguf", "models/synthetic/gemma3.gguf"};
+}
+
+std::string model_param_name(const std::string& path) {
+  const std::string name = path.substr(path.rfind('/') + 1);
+  return name.substr(0, name.find('.'));
+}
+
 int run_mkmodel(const std::string& args) {
   const std::string cmd = bin_dir() + "/nagi-mkmodel " + args + " 2>/dev/null";
   return std::system(cmd.c_str());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace nagi::test {
 
@@ -16,5 +17,10 @@ std::string bin_dir();
 int run_mkmodel(const std::string& args);
 // A fresh empty temporary directory for this test (removed at exit).
 std::string temp_dir();
+
+// The fixture GGUF models of every architecture, relative to shared_dir().
+std::vector<std::string> fixture_models();
+// A test-parameter name for a model path: its file name up to the first '.'.
+std::string model_param_name(const std::string& path);
 
 }  // namespace nagi::test

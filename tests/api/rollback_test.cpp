@@ -6,6 +6,7 @@
 // only in how tokens are batched, which moves f32 logits by ~1e-6.
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <numeric>
 
 #include "nagi/nagi.hpp"
@@ -34,6 +35,30 @@ class Rollback : public ::testing::TestWithParam<std::string> {
     model_ = Model::load(test::shared_path(GetParam()));
     n_vocab_ = model_->info().n_vocab;
   }
+  // For each k: evaluate PREFIX, then DROPPED one token at a time (as
+  // generation does), roll the last k tokens back and evaluate NEXT; the
+  // logits must match a fresh session fed the kept tokens then NEXT.
+  void expect_rollback_matches_fresh(const std::vector<int32_t>& prefix, const std::vector<int32_t>& dropped,
+                                     const std::vector<int32_t>& next, std::initializer_list<int> ks) {
+    for (int k : ks) {
+      Session s(model_, {.n_threads = 2});
+      s.eval(prefix, false);
+      for (int32_t id : dropped) s.eval(std::span<const int32_t>(&id, 1), false);
+      const int keep = static_cast<int>(prefix.size() + dropped.size()) - k;
+      s.rollback(keep);
+      ASSERT_EQ(s.n_past(), keep);
+      const std::vector<int32_t> kept(s.tokens().begin(), s.tokens().end());
+      const auto got = s.eval(next, true);
+
+      Session fresh(model_, {.n_threads = 2});
+      fresh.eval(kept, false);
+      const auto want = fresh.eval(next, true);
+      ASSERT_EQ(got.size(), want.size());
+      float diff = 0;
+      for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
+      EXPECT_LE(diff, kTolerance) << "rolled back " << k;
+    }
+  }
   std::shared_ptr<Model> model_;
   int n_vocab_ = 0;
 };
@@ -42,26 +67,8 @@ TEST_P(Rollback, RollBackThenContinueEqualsNeverHavingGenerated) {
   const auto prefix = ids_from(11, 9, n_vocab_);
   const auto dropped = ids_from(50, 7, n_vocab_);
   const auto next = ids_from(90, 5, n_vocab_);
-  for (int k : {1, 3, 7}) {
-    Session s(model_, {.n_threads = 2});
-    s.eval(prefix, false);
-    // Decode-style: the dropped tokens arrive one at a time, as generation does.
-    for (int32_t id : dropped) s.eval(std::span<const int32_t>(&id, 1), false);
-    // Keep the first 7-k dropped tokens, forget the last k.
-    const int keep = static_cast<int>(prefix.size() + dropped.size()) - k;
-    s.rollback(keep);
-    ASSERT_EQ(s.n_past(), keep);
-    const std::vector<int32_t> kept(s.tokens().begin(), s.tokens().end());
-    const auto got = s.eval(next, true);
-
-    Session fresh(model_, {.n_threads = 2});
-    fresh.eval(kept, false);
-    const auto want = fresh.eval(next, true);
-    ASSERT_EQ(got.size(), want.size());
-    float diff = 0;
-    for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
-    EXPECT_LE(diff, kTolerance) << "rolled back " << k;
-  }
+  // Keep the first 7-k dropped tokens, forget the last k.
+  expect_rollback_matches_fresh(prefix, dropped, next, {1, 3, 7});
 }
 
 // A prefix longer than a sliding-window layer's ring (Gemma 3 fixture: window
@@ -71,24 +78,7 @@ TEST_P(Rollback, RollBackAcrossARingWrap) {
   const auto prefix = concat({1}, ids_from(13, 99, n_vocab_));
   const auto dropped = ids_from(60, 7, n_vocab_);
   const auto next = ids_from(95, 5, n_vocab_);
-  for (int k : {1, 7, 70, 100}) {
-    Session s(model_, {.n_threads = 2});
-    s.eval(prefix, false);
-    for (int32_t id : dropped) s.eval(std::span<const int32_t>(&id, 1), false);
-    const int keep = static_cast<int>(prefix.size() + dropped.size()) - k;
-    s.rollback(keep);
-    ASSERT_EQ(s.n_past(), keep);
-    const std::vector<int32_t> kept(s.tokens().begin(), s.tokens().end());
-    const auto got = s.eval(next, true);
-
-    Session fresh(model_, {.n_threads = 2});
-    fresh.eval(kept, false);
-    const auto want = fresh.eval(next, true);
-    ASSERT_EQ(got.size(), want.size());
-    float diff = 0;
-    for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
-    EXPECT_LE(diff, kTolerance) << "rolled back " << k;
-  }
+  expect_rollback_matches_fresh(prefix, dropped, next, {1, 7, 70, 100});
 }
 
 TEST_P(Rollback, RollBackToZeroAndPastTheEndIsRejected) {
@@ -134,17 +124,8 @@ TEST_P(Rollback, GenerateWithPrefixReuseMatchesFreshGeneration) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Rollback,
-                         ::testing::Values("models/stories260K/stories260K.gguf",
-                                           "models/synthetic/llama.gguf",
-                                           "models/synthetic/qwen3.gguf",
-                                           "models/synthetic/lfm2.gguf",
-                                           "models/synthetic/qwen35.gguf",
-                                           "models/synthetic/gemma3.gguf"),
-                         [](const auto& info) {
-                           std::string name = info.param.substr(info.param.rfind('/') + 1);
-                           name = name.substr(0, name.find('.'));
-                           return name;
-                         });
+                         ::testing::ValuesIn(test::fixture_models()),
+                         [](const auto& info) { return test::model_param_name(info.param); });
 
 }  // namespace
 }  // namespace nagi

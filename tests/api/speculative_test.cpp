@@ -165,16 +165,8 @@ TEST_P(Speculative, BadOptionsAreRejected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Speculative,
-                         ::testing::Values("models/stories260K/stories260K.gguf",
-                                           "models/synthetic/llama.gguf",
-                                           "models/synthetic/qwen3.gguf",
-                                           "models/synthetic/lfm2.gguf",
-                                           "models/synthetic/qwen35.gguf",
-                                           "models/synthetic/gemma3.gguf"),
-                         [](const auto& info) {
-                           std::string name = info.param.substr(info.param.rfind('/') + 1);
-                           return name.substr(0, name.find('.'));
-                         });
+                         ::testing::ValuesIn(test::fixture_models()),
+                         [](const auto& info) { return test::model_param_name(info.param); });
 
 TEST(SpeculativeDraft, DraftWithAnotherVocabularyIsRejected) {
   if (!test::has_shared()) GTEST_SKIP();

@@ -65,6 +65,30 @@ double abs_dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// Rows of a quantized-activation dot kernel (GOT) against the scalar kernel
+// (WANT), within k * (blocks + 8) roundings of sum |w * xq| (xq: the
+// dequantized activation), and against the exact f32 dot, within the
+// activation quantization bound (half a step of each block's scale D) plus
+// k * cols roundings.
+void expect_quant_rows(const std::vector<float>& got, const std::vector<float>& want, const TestMatrix& tm,
+                       const std::vector<float>& x, const std::vector<float>& xq, const std::vector<float>& d,
+                       int64_t block, double k, DType t) {
+  const int64_t rows = static_cast<int64_t>(got.size()), cols = static_cast<int64_t>(x.size());
+  const int64_t nb = cols / block;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* w = tm.deq.data() + r * cols;
+    const double s_q = abs_dot(w, xq.data(), cols);
+    ASSERT_NEAR(got[r], want[r], k * (nb + 8) * kU * s_q + 1e-30) << dtype_name(t) << " cols " << cols << " row " << r;
+    double exact = 0, quant_bound = 0;
+    for (int64_t i = 0; i < cols; ++i) {
+      exact += double(w[i]) * double(x[i]);
+      quant_bound += std::fabs(double(w[i])) * d[i / block] * 0.5001;
+    }
+    ASSERT_NEAR(got[r], exact, quant_bound + k * cols * kU * abs_dot(w, x.data(), cols))
+        << dtype_name(t) << " cols " << cols << " row " << r;
+  }
+}
+
 DotRowsF32Fn float_entry(const Kernels& k, DType t) {
   switch (t) {
     case DType::kF32: return k.dot_rows_f32;
@@ -164,22 +188,9 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
         std::vector<float> got(rows), want(rows);
         quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
         quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* w = tm.deq.data() + r * cols;
-          // Same exact integer block sums; only the order of the per-block
-          // float terms differs (and one rounding of the scale product).
-          const double s_q = abs_dot(w, xq.data(), cols);
-          ASSERT_NEAR(got[r], want[r], 4 * (nb + 8) * kU * s_q + 1e-30)
-              << dtype_name(t) << " cols " << cols << " row " << r;
-          // Against the exact f32 dot: the activation quantization bound.
-          double exact = 0, quant_bound = 0;
-          for (int64_t i = 0; i < cols; ++i) {
-            exact += double(w[i]) * double(x[i]);
-            quant_bound += std::fabs(double(w[i])) * d[i / kActBlock] * 0.5001;
-          }
-          ASSERT_NEAR(got[r], exact, quant_bound + 4 * cols * kU * abs_dot(w, x.data(), cols))
-              << dtype_name(t) << " cols " << cols << " row " << r;
-        }
+        // Same exact integer block sums; only the order of the per-block
+        // float terms differs (and one rounding of the scale product).
+        ASSERT_NO_FATAL_FAILURE(expect_quant_rows(got, want, tm, x, xq, d, kActBlock, 4, t));
       }
     }
   }
@@ -250,21 +261,9 @@ TEST_P(KernelsTest, KQuantRowsMatchScalarAndReference) {
         std::vector<float> got(rows), want(rows);
         kquant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
         kquant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* w = tm.deq.data() + r * cols;
-          // Exact integer sums per block on both sides; the per-block float
-          // terms (scale products, int->float of sums up to 2^28) round.
-          const double s_q = abs_dot(w, xq.data(), cols);
-          ASSERT_NEAR(got[r], want[r], 64 * (nb + 8) * kU * s_q + 1e-30)
-              << dtype_name(t) << " cols " << cols << " row " << r;
-          double exact = 0, quant_bound = 0;
-          for (int64_t i = 0; i < cols; ++i) {
-            exact += double(w[i]) * double(x[i]);
-            quant_bound += std::fabs(double(w[i])) * d[i / kActBlockK] * 0.5001;
-          }
-          ASSERT_NEAR(got[r], exact, quant_bound + 64 * cols * kU * abs_dot(w, x.data(), cols))
-              << dtype_name(t) << " cols " << cols << " row " << r;
-        }
+        // Exact integer sums per block on both sides; the per-block float
+        // terms (scale products, int->float of sums up to 2^28) round.
+        ASSERT_NO_FATAL_FAILURE(expect_quant_rows(got, want, tm, x, xq, d, kActBlockK, 64, t));
       }
     }
   }

@@ -21,8 +21,7 @@
 #include <vector>
 
 #include "base/half.h"
-#include "format/safetensors.h"
-#include "reference_data.h"
+#include "reference_ops.h"
 
 namespace nagi::test {
 
@@ -43,8 +42,8 @@ class Gemma3Reference {
 
     // Global layers: rope_theta with optional linear scaling; local: rope_local_base_freq.
     auto inv_freq = [&](double theta, double factor) {
-      std::vector<double> f(hd / 2);
-      for (int i = 0; i < hd / 2; ++i) f[i] = 1.0 / std::pow(theta, double(2 * i) / hd) / factor;
+      auto f = ref::rope_inv_freq(theta, hd);
+      for (double& x : f) x /= factor;
       return f;
     };
     double factor = 1.0;
@@ -61,10 +60,7 @@ class Gemma3Reference {
     if (dtype == "bfloat16") embed_scale = bf16_to_f32(f32_to_bf16(float(std::sqrt(float(d)))));
     if (dtype == "float16") embed_scale = fp16_to_f32(f32_to_fp16(float(std::sqrt(float(d)))));
 
-    auto embed = get("model.embed_tokens.weight");
-    std::vector<std::vector<double>> h(T, std::vector<double>(d));
-    for (int t = 0; t < T; ++t)
-      for (int i = 0; i < d; ++i) h[t][i] = embed[size_t(ids[t]) * d + i] * embed_scale;
+    auto h = ref::embed(get("model.embed_tokens.weight"), ids, d, embed_scale);
 
     for (int l = 0; l < n_layer; ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -76,31 +72,14 @@ class Gemma3Reference {
         q[t] = linear(x, p + "self_attn.q_proj.weight");
         k[t] = linear(x, p + "self_attn.k_proj.weight");
         v[t] = linear(x, p + "self_attn.v_proj.weight");
-        head_norm(q[t], nh, hd, get(p + "self_attn.q_norm.weight"), eps);
-        head_norm(k[t], nkv, hd, get(p + "self_attn.k_norm.weight"), eps);
-        rope(q[t], nh, hd, t, freq);
-        rope(k[t], nkv, hd, t, freq);
+        ref::head_norm(q[t], nh, hd, get(p + "self_attn.q_norm.weight"), eps, 1.0);
+        ref::head_norm(k[t], nkv, hd, get(p + "self_attn.k_norm.weight"), eps, 1.0);
+        ref::rope(q[t], nh, hd, t, freq);
+        ref::rope(k[t], nkv, hd, t, freq);
       }
       for (int t = 0; t < T; ++t) {
-        const int j0 = sliding ? std::max(0, t - window + 1) : 0;
-        std::vector<double> att(size_t(nh) * hd, 0.0);
-        for (int head = 0; head < nh; ++head) {
-          const int kvh = head / (nh / nkv);  // repeat_kv
-          std::vector<double> s(t + 1 - j0);
-          double mx = -1e300;
-          for (int j = j0; j <= t; ++j) {
-            double dot = 0;
-            for (int i = 0; i < hd; ++i) dot += q[t][head * hd + i] * k[j][kvh * hd + i];
-            double sc = dot * scaling;
-            if (attn_cap > 0) sc = std::tanh(sc / attn_cap) * attn_cap;
-            s[j - j0] = sc;
-            mx = std::max(mx, sc);
-          }
-          double sum = 0;
-          for (double& x : s) sum += (x = std::exp(x - mx));
-          for (int j = j0; j <= t; ++j)
-            for (int i = 0; i < hd; ++i) att[head * hd + i] += s[j - j0] / sum * v[j][kvh * hd + i];
-        }
+        const auto att = ref::attend(q, k, v, t, nh, nkv, hd,
+                                     {.scaling = scaling, .softcap = attn_cap, .window = sliding ? window : 0});
         auto o = rmsnorm(linear(att, p + "self_attn.o_proj.weight"), get(p + "post_attention_layernorm.weight"), eps);
         for (int i = 0; i < d; ++i) h[t][i] += o[i];
         auto x = rmsnorm(h[t], get(p + "pre_feedforward_layernorm.weight"), eps);
@@ -118,58 +97,19 @@ class Gemma3Reference {
     auto lm = get(tied ? "model.embed_tokens.weight" : "lm_head.weight");
     std::vector<double> logits(size_t(T) * vocab);
     for (int t = 0; t < T; ++t) {
-      auto x = rmsnorm(h[t], get("model.norm.weight"), eps);
-      for (int r = 0; r < vocab; ++r) {
-        double s = 0;
-        for (int i = 0; i < d; ++i) s += lm[size_t(r) * d + i] * x[i];
-        if (final_cap > 0) s = std::tanh(s / final_cap) * final_cap;
-        logits[size_t(t) * vocab + r] = s;
-      }
+      ref::unembed(lm, rmsnorm(h[t], get("model.norm.weight"), eps), vocab, t, logits, final_cap);
     }
     return logits;
   }
 
  private:
-  std::vector<double> get(const std::string& name) const {
-    auto f = tensor_f32(w_.get(name, "reference"));
-    return std::vector<double>(f.begin(), f.end());
-  }
+  std::vector<double> get(const std::string& name) const { return ref::load(w_, name); }
   std::vector<double> linear(const std::vector<double>& x, const std::string& name) const {
-    const TensorView& wt = w_.get(name, "reference");
-    auto w = get(name);
-    const int64_t out = wt.shape[0], in = wt.shape[1];
-    std::vector<double> y(out, 0.0);
-    for (int64_t r = 0; r < out; ++r)
-      for (int64_t i = 0; i < in; ++i) y[r] += w[r * in + i] * x[i];
-    return y;
+    return ref::matvec(w_, x, name);
   }
   // Gemma3RMSNorm: the stored weight is an offset from 1.
   static std::vector<double> rmsnorm(const std::vector<double>& x, const std::vector<double>& w, double eps) {
-    double ss = 0;
-    for (double v : x) ss += v * v;
-    const double s = 1.0 / std::sqrt(ss / x.size() + eps);
-    std::vector<double> y(x.size());
-    for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * (1.0 + w[i]);
-    return y;
-  }
-  static void head_norm(std::vector<double>& x, int heads, int hd, const std::vector<double>& w, double eps) {
-    for (int h = 0; h < heads; ++h) {
-      std::vector<double> part(x.begin() + h * hd, x.begin() + (h + 1) * hd);
-      auto y = rmsnorm(part, w, eps);
-      std::copy(y.begin(), y.end(), x.begin() + h * hd);
-    }
-  }
-  static void rope(std::vector<double>& x, int heads, int hd, int pos, const std::vector<double>& inv_freq) {
-    for (int h = 0; h < heads; ++h) {
-      double* v = x.data() + size_t(h) * hd;
-      std::vector<double> out(hd);
-      for (int i = 0; i < hd; ++i) {
-        const double ang = pos * inv_freq[i % (hd / 2)];
-        const double rot = i < hd / 2 ? -v[i + hd / 2] : v[i - hd / 2];  // rotate_half
-        out[i] = v[i] * std::cos(ang) + rot * std::sin(ang);
-      }
-      std::copy(out.begin(), out.end(), v);
-    }
+    return ref::rmsnorm(x, w, eps, 1.0);
   }
 
   const nlohmann::json& c_;

@@ -16,8 +16,10 @@
 #include "format/gguf_writer.h"
 #include "model/load.h"
 #include "model/transformer.h"
+#include "model_compare.h"
 #include "nagi/nagi.hpp"
 #include "reference_data.h"
+#include "synthetic_fixture.h"
 #include "test_support.h"
 
 namespace nagi {
@@ -33,19 +35,12 @@ namespace {
 constexpr float kLlamaCppTolerance = 1e-2f;
 constexpr int kPrompts = 5;
 
-class Gemma3Synthetic : public ::testing::Test {
+class Gemma3Synthetic : public test::SyntheticModelTest<::testing::Test> {
  protected:
   void SetUp() override {
     if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
-    model_ = Model::load(test::shared_path("models/synthetic/gemma3.gguf"));
-    load_safetensors_file(test::shared_path("models/synthetic/reference/gemma3.safetensors"), ref_);
+    load("gemma3");
   }
-  std::vector<int32_t> tokens(int i) const { return test::tensor_i32(ref_.get("p" + std::to_string(i) + ".tokens", "ref")); }
-  std::vector<float> logits(int i, const char* what) const {
-    return test::tensor_f32(ref_.get("p" + std::to_string(i) + "." + what, "ref"));
-  }
-  std::shared_ptr<Model> model_;
-  TensorStore ref_;
 };
 
 TEST_F(Gemma3Synthetic, PromptAsOneBatch) {
@@ -82,70 +77,17 @@ TEST_F(Gemma3Synthetic, PromptTokenByToken) {
 }
 
 TEST_F(Gemma3Synthetic, GreedyContinuationAndItsLogits) {
-  Session session(model_, {.n_threads = 2});
-  const int n_vocab = model_->info().n_vocab;
-  for (int i = 0; i < kPrompts; ++i) {
-    session.reset();
-    const auto want_ids = test::tensor_i32(ref_.get("p" + std::to_string(i) + ".greedy", "ref"));
-    const auto want_logits = logits(i, "greedy_logits");
-    auto row = session.eval(tokens(i), false);
-    for (size_t k = 0; k < want_ids.size(); ++k) {
-      ASSERT_LE(test::max_abs_diff(row.data(), want_logits.data() + k * n_vocab, n_vocab), kLlamaCppTolerance)
-          << "prompt " << i << " step " << k;
-      const int32_t next = test::argmax(row.data(), n_vocab);
-      ASSERT_EQ(next, want_ids[k]) << "prompt " << i << " step " << k;
-      row = session.eval(std::span<const int32_t>(&next, 1), false);
-    }
-    GenerateOptions opt;
-    opt.max_tokens = static_cast<int>(want_ids.size());
-    opt.ignore_eos = true;
-    opt.sampling.temperature = 0.f;
-    EXPECT_EQ(session.generate(tokens(i), opt).ids, want_ids) << "prompt " << i;
-  }
+  expect_greedy_continuation(kPrompts, kLlamaCppTolerance);
 }
 
 // --- random-weight models from nagi-mkmodel against the float64 reference ---
 
-void mkmodel(const std::string& args) { ASSERT_EQ(test::run_mkmodel(args), 0) << "nagi-mkmodel " << args; }
-
-std::vector<int32_t> random_prompt(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> ids = {1};
-  for (int i = 1; i < n; ++i) ids.push_back(3 + int(rng() % uint32_t(vocab - 3)));
-  return ids;
-}
-
-nlohmann::json read_config(const std::string& dir) {
-  std::ifstream in(dir + "/config.json");
-  return nlohmann::json::parse(in);
-}
-
-std::vector<double> reference_logits(const std::string& dir, const std::vector<int32_t>& ids) {
-  TensorStore weights;
-  load_safetensors_folder(dir, weights);
-  const auto config = read_config(dir);
-  return test::Gemma3Reference(config, weights).forward(ids);
-}
-
-float max_diff(const std::vector<float>& a, const std::vector<double>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
-  return static_cast<float>(m);
-}
-
-std::vector<float> nagi_logits(const std::string& path, const std::vector<int32_t>& ids, int chunk = 0) {
-  auto model = Model::load(path);
-  Session session(model, {.n_threads = 2});
-  if (chunk == 0) return session.eval(ids, true);
-  std::vector<float> all;
-  for (size_t i = 0; i < ids.size(); i += chunk) {
-    const size_t n = std::min(ids.size() - i, size_t(chunk));
-    auto rows = session.eval(std::span<const int32_t>(ids.data() + i, n), true);
-    all.insert(all.end(), rows.begin(), rows.end());
-  }
-  return all;
-}
+using test::max_diff;
+using test::mkmodel;
+using test::nagi_logits;
+using test::random_prompt;
+using test::read_config;
+const auto reference_logits = test::reference_logits<test::Gemma3Reference>;
 
 // Six layers with period 3 (layers 2 and 5 global), window 8: the local
 // layers' ring holds 8 + 64 positions, so a 160-token prompt wraps it twice,
@@ -190,7 +132,7 @@ TEST(Gemma3Hf, WindowLongerThanTheContext) {
   const auto ids = random_prompt(90, 400, 17);
   const auto want = reference_logits(dir, ids);
   Session session(Model::load(dir), {.n_ctx = 100, .n_threads = 2});
-  EXPECT_LE(max_diff(session.eval(ids, true), want), kF64Tolerance);
+  EXPECT_LE(max_diff(session.eval(ids, 1), want), kF64Tolerance);
 }
 
 TEST(Gemma3Hf, Bf16EmbeddingScaleIsRoundedLikeTransformers) {
@@ -373,7 +315,7 @@ TEST(Gemma3Gguf, SlidingWindowPatternForms) {
   const auto want = test::tensor_f32(ref.get("p3.logits", "ref"));
   auto logits = [&](const std::string& path) {
     Session s(Model::load(path), {.n_threads = 2});
-    const auto got = s.eval(ids, true);
+    const auto got = s.eval(ids, 1);
     return test::max_abs_diff(got.data(), want.data(), got.size());
   };
   // Converter files omit the pattern; the default is 6, as in the fixture.

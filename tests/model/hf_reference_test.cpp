@@ -8,51 +8,19 @@
 #include <random>
 
 #include "hf_reference.h"
+#include "model_compare.h"
 #include "nagi/nagi.hpp"
 #include "test_support.h"
 
 namespace nagi {
 namespace {
 
-void mkmodel(const std::string& args) { EXPECT_EQ(test::run_mkmodel(args), 0) << "nagi-mkmodel " << args; }
-
-std::vector<int32_t> random_prompt(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> ids = {1};
-  for (int i = 1; i < n; ++i) ids.push_back(3 + int(rng() % uint32_t(vocab - 3)));
-  return ids;
-}
-
-nlohmann::json read_config(const std::string& dir) {
-  std::ifstream in(dir + "/config.json");
-  return nlohmann::json::parse(in);
-}
-
-std::vector<double> reference_logits(const std::string& dir, const std::vector<int32_t>& ids) {
-  TensorStore weights;
-  load_safetensors_folder(dir, weights);
-  const auto config = read_config(dir);
-  return test::HfReference(config, weights).forward(ids);
-}
-
-float max_diff(const std::vector<float>& a, const std::vector<double>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
-  return static_cast<float>(m);
-}
-
-std::vector<float> nagi_logits(const std::string& path, const std::vector<int32_t>& ids, bool one_by_one = false) {
-  auto model = Model::load(path);
-  Session session(model, {.n_threads = 2});
-  if (!one_by_one) return session.eval(ids, true);
-  std::vector<float> all;
-  for (int32_t id : ids) {
-    auto row = session.eval(std::span<const int32_t>(&id, 1), true);
-    all.insert(all.end(), row.begin(), row.end());
-  }
-  return all;
-}
+using test::max_diff;
+using test::mkmodel;
+using test::nagi_logits;
+using test::random_prompt;
+using test::read_config;
+const auto reference_logits = test::reference_logits<test::HfReference>;
 
 class HfArch : public ::testing::TestWithParam<std::string> {};
 
@@ -69,7 +37,7 @@ TEST_P(HfArch, MatchesFloat64ReferenceAndGguf) {
   // f32 weights: only float32 rounding in nagi separates the two; logits here
   // have magnitude ~1-5.
   EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids), want), 1e-4f);
-  EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids, true), want), 1e-4f);
+  EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids, 1), want), 1e-4f);
   EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids), want), 1e-4f);
 }
 

@@ -14,8 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "format/safetensors.h"
-#include "reference_data.h"
+#include "reference_ops.h"
 
 namespace nagi::test {
 
@@ -62,10 +61,7 @@ class Lfm2Reference {
     const int T = static_cast<int>(ids.size());
     const auto attn_layers = attention_layers();
 
-    auto embed = get("model.embed_tokens.weight");
-    std::vector<std::vector<double>> h(T, std::vector<double>(d));
-    for (int t = 0; t < T; ++t)
-      for (int i = 0; i < d; ++i) h[t][i] = embed[size_t(ids[t]) * d + i];
+    auto h = ref::embed(get("model.embed_tokens.weight"), ids, d);
 
     for (size_t l = 0; l < attn_layers.size(); ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -80,7 +76,7 @@ class Lfm2Reference {
         }
         auto g = linear(x, p + "feed_forward.w1");
         auto u = linear(x, p + "feed_forward.w3");
-        for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
+        ref::silu_mul(g, u);
         auto down = linear(g, p + "feed_forward.w2");
         for (int i = 0; i < d; ++i) h[t][i] += down[i];
       }
@@ -89,18 +85,13 @@ class Lfm2Reference {
     auto lm = get(tied ? "model.embed_tokens.weight" : "lm_head.weight");
     std::vector<double> logits(size_t(T) * vocab);
     for (int t = 0; t < T; ++t) {
-      auto x = rmsnorm(h[t], get("model.embedding_norm.weight"), eps);
-      for (int r = 0; r < vocab; ++r) {
-        double s = 0;
-        for (int i = 0; i < d; ++i) s += lm[size_t(r) * d + i] * x[i];
-        logits[size_t(t) * vocab + r] = s;
-      }
+      ref::unembed(lm, rmsnorm(h[t], get("model.embedding_norm.weight"), eps), vocab, t, logits);
     }
     return logits;
   }
 
  private:
-  using Rows = std::vector<std::vector<double>>;
+  using Rows = ref::Rows;
 
   Rows short_conv(const Rows& xs, const std::string& p, int d, int L) const {
     const int T = static_cast<int>(xs.size());
@@ -134,83 +125,29 @@ class Lfm2Reference {
 
   Rows attention(const Rows& xs, const std::string& p, int nh, int nkv, int hd, double eps, double theta) const {
     const int T = static_cast<int>(xs.size());
-    std::vector<double> inv_freq(hd / 2);
-    for (int i = 0; i < hd / 2; ++i) inv_freq[i] = 1.0 / std::pow(theta, double(2 * i) / hd);
+    const auto inv_freq = ref::rope_inv_freq(theta, hd);
     Rows q(T), k(T), v(T), out(T);
     for (int t = 0; t < T; ++t) {
       q[t] = linear(xs[t], p + "self_attn.q_proj");
       k[t] = linear(xs[t], p + "self_attn.k_proj");
       v[t] = linear(xs[t], p + "self_attn.v_proj");
-      head_norm(q[t], nh, hd, get(p + "self_attn.q_layernorm.weight"), eps);
-      head_norm(k[t], nkv, hd, get(p + "self_attn.k_layernorm.weight"), eps);
-      rope(q[t], nh, hd, t, inv_freq);
-      rope(k[t], nkv, hd, t, inv_freq);
+      ref::head_norm(q[t], nh, hd, get(p + "self_attn.q_layernorm.weight"), eps);
+      ref::head_norm(k[t], nkv, hd, get(p + "self_attn.k_layernorm.weight"), eps);
+      ref::rope(q[t], nh, hd, t, inv_freq);
+      ref::rope(k[t], nkv, hd, t, inv_freq);
     }
     for (int t = 0; t < T; ++t) {
-      std::vector<double> att(size_t(nh) * hd, 0.0);
-      for (int head = 0; head < nh; ++head) {
-        const int kvh = head / (nh / nkv);  // repeat_kv
-        std::vector<double> s(t + 1);
-        double mx = -1e300;
-        for (int j = 0; j <= t; ++j) {
-          double dot = 0;
-          for (int i = 0; i < hd; ++i) dot += q[t][head * hd + i] * k[j][kvh * hd + i];
-          s[j] = dot / std::sqrt(double(hd));
-          mx = std::max(mx, s[j]);
-        }
-        double sum = 0;
-        for (double& x : s) sum += (x = std::exp(x - mx));
-        for (int j = 0; j <= t; ++j)
-          for (int i = 0; i < hd; ++i) att[head * hd + i] += s[j] / sum * v[j][kvh * hd + i];
-      }
-      out[t] = linear(att, p + "self_attn.out_proj");
+      out[t] = linear(ref::attend(q, k, v, t, nh, nkv, hd), p + "self_attn.out_proj");
     }
     return out;
   }
 
-  std::vector<double> get(const std::string& name) const {
-    auto f = tensor_f32(w_.get(name, "reference"));
-    return std::vector<double>(f.begin(), f.end());
-  }
+  std::vector<double> get(const std::string& name) const { return ref::load(w_, name); }
   std::vector<double> linear(const std::vector<double>& x, const std::string& prefix) const {
-    const TensorView& wt = w_.get(prefix + ".weight", "reference");
-    auto w = get(prefix + ".weight");
-    const int64_t out = wt.shape[0], in = wt.shape[1];
-    std::vector<double> y(out, 0.0);
-    for (int64_t r = 0; r < out; ++r)
-      for (int64_t i = 0; i < in; ++i) y[r] += w[r * in + i] * x[i];
-    if (w_.find(prefix + ".bias")) {
-      auto b = get(prefix + ".bias");
-      for (int64_t r = 0; r < out; ++r) y[r] += b[r];
-    }
-    return y;
+    return ref::linear(w_, x, prefix);
   }
   static std::vector<double> rmsnorm(const std::vector<double>& x, const std::vector<double>& w, double eps) {
-    double ss = 0;
-    for (double v : x) ss += v * v;
-    const double s = 1.0 / std::sqrt(ss / x.size() + eps);
-    std::vector<double> y(x.size());
-    for (size_t i = 0; i < x.size(); ++i) y[i] = w[i] * (x[i] * s);
-    return y;
-  }
-  static void head_norm(std::vector<double>& x, int heads, int hd, const std::vector<double>& w, double eps) {
-    for (int h = 0; h < heads; ++h) {
-      std::vector<double> part(x.begin() + h * hd, x.begin() + (h + 1) * hd);
-      auto y = rmsnorm(part, w, eps);
-      std::copy(y.begin(), y.end(), x.begin() + h * hd);
-    }
-  }
-  static void rope(std::vector<double>& x, int heads, int hd, int pos, const std::vector<double>& inv_freq) {
-    for (int h = 0; h < heads; ++h) {
-      double* v = x.data() + size_t(h) * hd;
-      std::vector<double> out(hd);
-      for (int i = 0; i < hd; ++i) {
-        const double ang = pos * inv_freq[i % (hd / 2)];
-        const double rot = i < hd / 2 ? -v[i + hd / 2] : v[i - hd / 2];  // rotate_half
-        out[i] = v[i] * std::cos(ang) + rot * std::sin(ang);
-      }
-      std::copy(out.begin(), out.end(), v);
-    }
+    return ref::rmsnorm(x, w, eps);
   }
 
   const nlohmann::json& c_;

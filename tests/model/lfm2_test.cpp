@@ -12,51 +12,19 @@
 #include "lfm2_reference.h"
 #include "model/arch/registry.h"
 #include "model/mixers/short_conv.h"
+#include "model_compare.h"
 #include "nagi/nagi.hpp"
 #include "test_support.h"
 
 namespace nagi {
 namespace {
 
-void mkmodel(const std::string& args) { ASSERT_EQ(test::run_mkmodel(args), 0) << "nagi-mkmodel " << args; }
-
-std::vector<int32_t> random_prompt(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> ids = {1};
-  for (int i = 1; i < n; ++i) ids.push_back(3 + int(rng() % uint32_t(vocab - 3)));
-  return ids;
-}
-
-nlohmann::json read_config(const std::string& dir) {
-  std::ifstream in(dir + "/config.json");
-  return nlohmann::json::parse(in);
-}
-
-std::vector<double> reference_logits(const std::string& dir, const std::vector<int32_t>& ids) {
-  TensorStore weights;
-  load_safetensors_folder(dir, weights);
-  const auto config = read_config(dir);
-  return test::Lfm2Reference(config, weights).forward(ids);
-}
-
-float max_diff(const std::vector<float>& a, const std::vector<double>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double m = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
-  return static_cast<float>(m);
-}
-
-std::vector<float> nagi_logits(const std::string& path, const std::vector<int32_t>& ids, bool one_by_one = false) {
-  auto model = Model::load(path);
-  Session session(model, {.n_threads = 2});
-  if (!one_by_one) return session.eval(ids, true);
-  std::vector<float> all;
-  for (int32_t id : ids) {
-    auto row = session.eval(std::span<const int32_t>(&id, 1), true);
-    all.insert(all.end(), row.begin(), row.end());
-  }
-  return all;
-}
+using test::max_diff;
+using test::mkmodel;
+using test::nagi_logits;
+using test::random_prompt;
+using test::read_config;
+const auto reference_logits = test::reference_logits<test::Lfm2Reference>;
 
 // f32 weights: only nagi's float32 rounding separates it from the float64
 // reference; logits here have magnitude ~1-5 and agree to ~1e-5, while a
@@ -80,9 +48,9 @@ TEST(Lfm2, HfAndGgufMatchFloat64Reference) {
   const auto ids = random_prompt(29, 400, 11);
   const auto want = reference_logits(dir + "/hf", ids);
   EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids), want), kTolerance);
-  EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids, true), want), kTolerance);
+  EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids, 1), want), kTolerance);
   EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids), want), kTolerance);
-  EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids, true), want), kTolerance);
+  EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids, 1), want), kTolerance);
 }
 
 // Older LFM2 configs list attention layers as full_attn_idxs instead of layer_types.
@@ -114,7 +82,7 @@ TEST(Lfm2, ConvBiasUntiedAndNullMultiplierMatchReference) {
   const auto ids = random_prompt(17, 400, 3);
   const auto want = reference_logits(dir + "/hf", ids);
   EXPECT_LE(max_diff(nagi_logits(dir + "/hf", ids), want), kTolerance);
-  EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids, true), want), kTolerance);
+  EXPECT_LE(max_diff(nagi_logits(dir + "/m.gguf", ids, 1), want), kTolerance);
 }
 
 int ff_of(nlohmann::json extra) {

@@ -14,8 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "format/safetensors.h"
-#include "reference_data.h"
+#include "reference_ops.h"
 
 namespace nagi::test {
 
@@ -38,10 +37,7 @@ class Qwen35Reference {
     const int dk = c_["linear_key_head_dim"], dv = c_["linear_value_head_dim"], K = c_["linear_conv_kernel_dim"];
     const int T = static_cast<int>(ids.size());
 
-    auto embed = get("model.embed_tokens.weight");
-    std::vector<Vec> h(T, Vec(d));
-    for (int t = 0; t < T; ++t)
-      for (int i = 0; i < d; ++i) h[t][i] = embed[size_t(ids[t]) * d + i];
+    auto h = ref::embed(get("model.embed_tokens.weight"), ids, d);
 
     for (int l = 0; l < n_layer; ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -66,21 +62,7 @@ class Qwen35Reference {
           rope(k[t], nkv, hd, n_rot, theta, t);
         }
         for (int t = 0; t < T; ++t) {
-          Vec att(size_t(nh) * hd, 0.0);
-          for (int a = 0; a < nh; ++a) {
-            const int kvh = a / (nh / nkv);
-            Vec s(t + 1);
-            double mx = -1e300;
-            for (int j = 0; j <= t; ++j) {
-              double dot = 0;
-              for (int i = 0; i < hd; ++i) dot += q[t][a * hd + i] * k[j][kvh * hd + i];
-              mx = std::max(mx, s[j] = dot / std::sqrt(double(hd)));
-            }
-            double sum = 0;
-            for (double& e : s) sum += (e = std::exp(e - mx));
-            for (int j = 0; j <= t; ++j)
-              for (int i = 0; i < hd; ++i) att[a * hd + i] += s[j] / sum * v[j][kvh * hd + i];
-          }
+          auto att = ref::attend(q, k, v, t, nh, nkv, hd);
           for (size_t i = 0; i < att.size(); ++i) att[i] *= 1.0 / (1.0 + std::exp(-gate[t][i]));
           mix[t] = linear(att, p + "self_attn.o_proj.weight");
         }
@@ -151,7 +133,7 @@ class Qwen35Reference {
         auto y = rmsnorm1p(h[t], get(p + "post_attention_layernorm.weight"), eps);
         auto g = linear(y, p + "mlp.gate_proj.weight");
         auto up = linear(y, p + "mlp.up_proj.weight");
-        for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * up[i];
+        ref::silu_mul(g, up);
         auto down = linear(g, p + "mlp.down_proj.weight");
         for (int i = 0; i < d; ++i) h[t][i] += down[i];
       }
@@ -160,46 +142,23 @@ class Qwen35Reference {
     auto lm = get(tied ? "model.embed_tokens.weight" : "lm_head.weight");
     std::vector<double> logits(size_t(T) * vocab);
     for (int t = 0; t < T; ++t) {
-      auto y = rmsnorm1p(h[t], get("model.norm.weight"), eps);
-      for (int r = 0; r < vocab; ++r) {
-        double s = 0;
-        for (int i = 0; i < d; ++i) s += lm[size_t(r) * d + i] * y[i];
-        logits[size_t(t) * vocab + r] = s;
-      }
+      ref::unembed(lm, rmsnorm1p(h[t], get("model.norm.weight"), eps), vocab, t, logits);
     }
     return logits;
   }
 
  private:
-  std::vector<double> get(const std::string& name) const {
-    auto f = tensor_f32(w_.get(name, "reference"));
-    return std::vector<double>(f.begin(), f.end());
-  }
+  std::vector<double> get(const std::string& name) const { return ref::load(w_, name); }
   std::vector<double> linear(const std::vector<double>& x, const std::string& name) const {
-    const TensorView& wt = w_.get(name, "reference");
-    auto w = get(name);
-    const int64_t out = wt.shape[0], in = wt.shape[1];
-    std::vector<double> y(out, 0.0);
-    for (int64_t r = 0; r < out; ++r)
-      for (int64_t i = 0; i < in; ++i) y[r] += w[r * in + i] * x[i];
-    return y;
+    return ref::matvec(w_, x, name);
   }
   // Qwen3NextRMSNorm: x / rms(x) * (1 + w)
+  double norm_offset() const { return mistake_ == Mistake::kPlainNormWeights ? 0.0 : 1.0; }
   std::vector<double> rmsnorm1p(const std::vector<double>& x, const std::vector<double>& w, double eps) const {
-    const double one = mistake_ == Mistake::kPlainNormWeights ? 0.0 : 1.0;
-    double ss = 0;
-    for (double v : x) ss += v * v;
-    const double s = 1.0 / std::sqrt(ss / x.size() + eps);
-    std::vector<double> y(x.size());
-    for (size_t i = 0; i < x.size(); ++i) y[i] = (one + w[i]) * (x[i] * s);
-    return y;
+    return ref::rmsnorm(x, w, eps, norm_offset());
   }
   void head_norm1p(std::vector<double>& x, int heads, int hd, const std::vector<double>& w, double eps) const {
-    for (int h = 0; h < heads; ++h) {
-      std::vector<double> part(x.begin() + h * hd, x.begin() + (h + 1) * hd);
-      auto y = rmsnorm1p(part, w, eps);
-      std::copy(y.begin(), y.end(), x.begin() + h * hd);
-    }
+    ref::head_norm(x, heads, hd, w, eps, norm_offset());
   }
   static void l2norm(std::vector<double>& x) {
     double ss = 0;

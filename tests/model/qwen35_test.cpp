@@ -11,6 +11,7 @@
 
 #include "model/load.h"
 #include "model/mtp_head.h"
+#include "model_compare.h"
 #include "nagi/nagi.hpp"
 #include "qwen35_reference.h"
 #include "test_support.h"
@@ -25,32 +26,9 @@ const std::string kTiny =
     "--n-ff 96 --linear-k-heads 2 --linear-v-heads 4 --linear-head-dim 16 --full-attention-interval 3 "
     "--rope-theta 10000000 --tied true --seed 5";
 
-std::vector<int32_t> random_prompt(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<int32_t> ids = {1};
-  for (int i = 1; i < n; ++i) ids.push_back(3 + int(rng() % uint32_t(vocab - 3)));
-  return ids;
-}
-
-std::vector<double> reference_logits(const std::string& dir, const std::vector<int32_t>& ids) {
-  TensorStore weights;
-  load_safetensors_folder(dir, weights);
-  std::ifstream in(dir + "/config.json");
-  const auto config = nlohmann::json::parse(in);
-  return test::Qwen35Reference(config, weights).forward(ids);
-}
-
-std::vector<float> nagi_logits(const std::string& path, const std::vector<int32_t>& ids, int step) {
-  auto model = Model::load(path);
-  Session session(model, {.n_threads = 2});
-  std::vector<float> all;
-  for (size_t t = 0; t < ids.size(); t += step) {
-    const size_t n = std::min<size_t>(step, ids.size() - t);
-    auto rows = session.eval(std::span<const int32_t>(ids.data() + t, n), true);
-    all.insert(all.end(), rows.begin(), rows.end());
-  }
-  return all;
-}
+using test::nagi_logits;
+using test::random_prompt;
+const auto reference_logits = test::reference_logits<test::Qwen35Reference>;
 
 double max_diff(const std::vector<float>& a, const std::vector<double>& b) {
   EXPECT_EQ(a.size(), b.size());

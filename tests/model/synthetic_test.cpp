@@ -8,6 +8,7 @@
 
 #include "nagi/nagi.hpp"
 #include "reference_data.h"
+#include "synthetic_fixture.h"
 #include "test_support.h"
 
 namespace nagi {
@@ -16,19 +17,12 @@ namespace {
 constexpr float kTolerance = 1e-3f;
 constexpr int kPrompts = 5;
 
-class Synthetic : public ::testing::TestWithParam<std::string> {
+class Synthetic : public test::SyntheticModelTest<::testing::TestWithParam<std::string>> {
  protected:
   void SetUp() override {
     if (!test::has_shared()) GTEST_SKIP() << "fixtures not found at " << test::shared_dir();
-    model_ = Model::load(test::shared_path("models/synthetic/" + GetParam() + ".gguf"));
-    load_safetensors_file(test::shared_path("models/synthetic/reference/" + GetParam() + ".safetensors"), ref_);
+    load(GetParam());
   }
-  std::vector<int32_t> tokens(int i) const { return test::tensor_i32(ref_.get("p" + std::to_string(i) + ".tokens", "ref")); }
-  std::vector<float> logits(int i, const char* what) const {
-    return test::tensor_f32(ref_.get("p" + std::to_string(i) + "." + what, "ref"));
-  }
-  std::shared_ptr<Model> model_;
-  TensorStore ref_;
 };
 
 TEST_P(Synthetic, PromptAsOneBatch) {
@@ -58,27 +52,7 @@ TEST_P(Synthetic, PromptTokenByToken) {
 }
 
 TEST_P(Synthetic, GreedyContinuationAndItsLogits) {
-  Session session(model_, {.n_threads = 2});
-  const int n_vocab = model_->info().n_vocab;
-  for (int i = 0; i < kPrompts; ++i) {
-    session.reset();
-    const auto want_ids = test::tensor_i32(ref_.get("p" + std::to_string(i) + ".greedy", "ref"));
-    const auto want_logits = logits(i, "greedy_logits");
-    auto row = session.eval(tokens(i), false);
-    for (size_t k = 0; k < want_ids.size(); ++k) {
-      ASSERT_LE(test::max_abs_diff(row.data(), want_logits.data() + k * n_vocab, n_vocab), kTolerance)
-          << "prompt " << i << " step " << k;
-      const int32_t next = test::argmax(row.data(), n_vocab);
-      ASSERT_EQ(next, want_ids[k]) << "prompt " << i << " step " << k;
-      row = session.eval(std::span<const int32_t>(&next, 1), false);
-    }
-    // The same continuation through the generation loop.
-    GenerateOptions opt;
-    opt.max_tokens = static_cast<int>(want_ids.size());
-    opt.ignore_eos = true;
-    opt.sampling.temperature = 0.f;
-    EXPECT_EQ(session.generate(tokens(i), opt).ids, want_ids) << "prompt " << i;
-  }
+  expect_greedy_continuation(kPrompts, kTolerance);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, Synthetic, ::testing::Values("llama", "qwen3", "lfm2"));

@@ -97,10 +97,7 @@ INSTANTIATE_TEST_SUITE_P(Models, TreeBatch,
                          ::testing::Values("models/stories260K/stories260K.gguf",
                                            "models/synthetic/llama.gguf",
                                            "models/synthetic/qwen3.gguf"),
-                         [](const auto& info) {
-                           std::string name = info.param.substr(info.param.rfind('/') + 1);
-                           return name.substr(0, name.find('.'));
-                         });
+                         [](const auto& info) { return test::model_param_name(info.param); });
 
 }  // namespace
 }  // namespace nagi

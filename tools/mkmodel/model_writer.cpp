@@ -303,22 +303,7 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
       throw Error(ErrorCode::kInvalidArgument, o.tokenizer_dir + ": the tokenizer has more tokens than --n-vocab");
     }
   } else {
-    const auto vocab = synthetic_vocab(c.n_vocab);
-    std::vector<float> scores(vocab.size(), 0.f);
-    std::vector<int32_t> types(vocab.size(), 1);
-    types[0] = 2;
-    types[1] = types[2] = 3;
-    for (int b = 0; b < 256; ++b) types[3 + b] = 6;
-    scores[3 + 256 + 1 + 94] = 1.f;  // "▁t" outranks nothing else: it is the only merge
-    w.set_string("tokenizer.ggml.model", "llama");
-    w.set_string_array("tokenizer.ggml.tokens", vocab);
-    w.set_f32_array("tokenizer.ggml.scores", scores);
-    w.set_i32_array("tokenizer.ggml.token_type", types);
-    w.set_u32("tokenizer.ggml.bos_token_id", 1);
-    w.set_u32("tokenizer.ggml.eos_token_id", 2);
-    w.set_u32("tokenizer.ggml.unknown_token_id", 0);
-    w.set_bool("tokenizer.ggml.add_bos_token", true);
-    w.set_bool("tokenizer.ggml.add_eos_token", false);
+    add_gguf_tokenizer(w, c.n_vocab);
   }
   for_each_tensor(c, [&](Tensor&& t) {
     std::vector<float> values = std::move(t.values);
@@ -347,7 +332,7 @@ void add_gguf_tokenizer(GgufWriter& w, int n_vocab) {
   types[0] = 2;
   types[1] = types[2] = 3;
   for (int b = 0; b < 256; ++b) types[3 + b] = 6;
-  scores[3 + 256 + 1 + 94] = 1.f;
+  scores[3 + 256 + 1 + 94] = 1.f;  // "▁t" outranks nothing else: it is the only merge
   w.set_string("tokenizer.ggml.model", "llama");
   w.set_string_array("tokenizer.ggml.tokens", vocab);
   w.set_f32_array("tokenizer.ggml.scores", scores);

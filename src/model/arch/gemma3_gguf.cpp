@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model/arch/gemma3.h"
+#include "model/arch/gguf_reader.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -70,11 +71,7 @@ ModelSpec gemma3_spec_from_gguf(const GgufFile& g, const TensorStore& tensors) {
   spec.norm_eps = static_cast<float>(g.get_float(a + "attention.layer_norm_rms_epsilon"));
   if (!(spec.norm_eps > 0.f)) bad(g, a + "attention.layer_norm_rms_epsilon", "must be positive");
 
-  const TensorView* embd = tensors.find("token_embd.weight");
-  if (embd == nullptr) throw Error(ErrorCode::kFormat, g.path() + ": missing tensor 'token_embd.weight'");
-  if (embd->shape.size() != 2) throw Error(ErrorCode::kFormat, embd->source + ": expected 2 dimensions");
-  spec.n_vocab = g.has(a + "vocab_size") ? req("vocab_size") : static_cast<int>(embd->shape[0]);
-  spec.tied_embeddings = tensors.find("output.weight") == nullptr;
+  read_gguf_vocab(g, tensors, a + "vocab_size", [&] { return req("vocab_size"); }, spec);
   // llama.cpp scales by sqrtf(n_embd) in f32 whatever the weight type.
   spec.embed_scale = std::sqrt(static_cast<float>(spec.n_embd));
   spec.final_logit_softcap = static_cast<float>(g.get_float_or(a + "final_logit_softcapping", 0.0));

@@ -9,6 +9,7 @@
 
 #include "base/half.h"
 #include "model/arch/config_reader.h"
+#include "model/arch/hf_tensor_names.h"
 #include "model/arch/gemma3.h"
 #include "nagi/error.hpp"
 
@@ -193,18 +194,11 @@ void gemma3_map_hf_tensors(const TensorStore& hf, const ModelSpec& spec, TensorS
   };
   static const std::regex skipped_re(R"((model\.)?(vision_tower|multi_modal_projector)\..*)");
   for (const auto& [name, view] : hf.all()) {
-    std::string canonical;
-    std::smatch m;
-    if (auto it = global_names.find(name); it != global_names.end()) {
-      canonical = it->second;
-    } else if (std::regex_match(name, m, layer_re)) {
-      auto it2 = layer_names.find(m[2].str());
-      if (it2 != layer_names.end() && std::stol(m[1].str()) < spec.n_layer()) {
-        canonical = "blk." + m[1].str() + "." + it2->second;
-      }
-    } else if (std::regex_match(name, skipped_re) || name.find("rotary_emb.inv_freq") != std::string::npos) {
+    const auto found = hf_canonical_name(name, layer_re, layer_names, global_names, spec.n_layer());
+    if (!found && (std::regex_match(name, skipped_re) || name.find("rotary_emb.inv_freq") != std::string::npos)) {
       continue;  // the vision tower is not loaded; cached RoPE buffers are recomputed
     }
+    const std::string canonical = found.value_or("");
     if (canonical.empty()) throw Error(ErrorCode::kFormat, view.source + ": unexpected tensor for a gemma3 model");
     if (canonical == "output.weight" && spec.tied_embeddings) continue;
     TensorView v = view;

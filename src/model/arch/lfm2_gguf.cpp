@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "model/arch/gguf_reader.h"
 #include "model/arch/lfm2.h"
 #include "nagi/error.hpp"
 
@@ -52,11 +53,7 @@ ModelSpec lfm2_spec_from_gguf(const GgufFile& g, const TensorStore& tensors) {
   const double theta = g.get_float_or(a + "rope.freq_base", 1000000.0);
   if (!(theta > 1.0)) bad(g, a + "rope.freq_base", "must be > 1");
 
-  const TensorView* embd = tensors.find("token_embd.weight");
-  if (embd == nullptr) throw Error(ErrorCode::kFormat, g.path() + ": missing tensor 'token_embd.weight'");
-  if (embd->shape.size() != 2) throw Error(ErrorCode::kFormat, embd->source + ": expected 2 dimensions");
-  spec.n_vocab = g.has(a + "vocab_size") ? req("vocab_size") : static_cast<int>(embd->shape[0]);
-  spec.tied_embeddings = tensors.find("output.weight") == nullptr;
+  read_gguf_vocab(g, tensors, a + "vocab_size", [&] { return req("vocab_size"); }, spec);
 
   bool any_conv = false;
   for (int il = 0; il < n_layer; ++il) any_conv |= n_head_kv[il] == 0;

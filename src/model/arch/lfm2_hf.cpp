@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "model/arch/config_reader.h"
+#include "model/arch/hf_tensor_names.h"
 #include "model/arch/lfm2.h"
 #include "nagi/error.hpp"
 
@@ -157,17 +158,8 @@ void lfm2_map_hf_tensor_names(const TensorStore& hf, const ModelSpec& spec, Tens
       {"lm_head.weight", "output.weight"},
   };
   for (const auto& [name, view] : hf.all()) {
-    std::string canonical;
-    std::smatch m;
-    if (auto it = global_names.find(name); it != global_names.end()) {
-      canonical = it->second;
-    } else if (std::regex_match(name, m, layer_re)) {
-      auto it2 = layer_names.find(m[2].str());
-      const long layer = std::stol(m[1].str());
-      if (it2 != layer_names.end() && layer < spec.n_layer()) {
-        canonical = "blk." + m[1].str() + "." + it2->second;
-      }
-    }
+    const std::string canonical =
+        hf_canonical_name(name, layer_re, layer_names, global_names, spec.n_layer()).value_or("");
     if (canonical.empty()) {
       throw Error(ErrorCode::kFormat, view.source + ": unexpected tensor for an lfm2 model");
     }

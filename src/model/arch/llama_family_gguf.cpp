@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "model/arch/gguf_reader.h"
 #include "model/arch/llama_family.h"
 #include "nagi/error.hpp"
 
@@ -53,11 +54,7 @@ ModelSpec llama_family_spec_from_gguf(const GgufFile& g, const TensorStore& tens
     throw Error(ErrorCode::kFormat, g.path() + ": metadata '" + key("attention.layer_norm_rms_epsilon") + "': must be positive");
   }
 
-  const TensorView* embd = tensors.find("token_embd.weight");
-  if (embd == nullptr) throw Error(ErrorCode::kFormat, g.path() + ": missing tensor 'token_embd.weight'");
-  if (embd->shape.size() != 2) throw Error(ErrorCode::kFormat, embd->source + ": expected 2 dimensions");
-  spec.n_vocab = g.has(key("vocab_size")) ? req_int("vocab_size") : static_cast<int>(embd->shape[0]);
-  spec.tied_embeddings = tensors.find("output.weight") == nullptr;
+  read_gguf_vocab(g, tensors, key("vocab_size"), [&] { return req_int("vocab_size"); }, spec);
 
   AttentionSpec attn;
   attn.n_head = n_head;

@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "model/arch/config_reader.h"
+#include "model/arch/hf_tensor_names.h"
 #include "model/arch/llama_family.h"
 #include "nagi/error.hpp"
 
@@ -111,19 +112,11 @@ void map_hf_tensor_names(const TensorStore& hf, const ModelSpec& spec, TensorSto
       {"lm_head.weight", "output.weight"},
   };
   for (const auto& [name, view] : hf.all()) {
-    std::string canonical;
-    std::smatch m;
-    if (auto it = global_names.find(name); it != global_names.end()) {
-      canonical = it->second;
-    } else if (std::regex_match(name, m, layer_re)) {
-      auto it2 = layer_names.find(m[2].str());
-      const long layer = std::stol(m[1].str());
-      if (it2 != layer_names.end() && layer < spec.n_layer()) {
-        canonical = "blk." + m[1].str() + "." + it2->second;
-      }
-    } else if (name.find("rotary_emb.inv_freq") != std::string::npos) {
+    const auto found = hf_canonical_name(name, layer_re, layer_names, global_names, spec.n_layer());
+    if (!found && name.find("rotary_emb.inv_freq") != std::string::npos) {
       continue;  // a cached buffer some exporters keep; recomputed from the config
     }
+    const std::string canonical = found.value_or("");
     if (canonical.empty()) {
       throw Error(ErrorCode::kFormat, view.source + ": unexpected tensor for a " + spec.arch + " model");
     }

@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "model/arch/gguf_reader.h"
 #include "model/arch/qwen35.h"
 #include "nagi/error.hpp"
 
@@ -35,11 +36,7 @@ ModelSpec qwen35_spec_from_gguf(const GgufFile& g, const TensorStore& tensors) {
   if (!(spec.norm_eps > 0.f)) throw fail("attention.layer_norm_rms_epsilon", "must be positive");
   spec.ffn_norm_name = "post_attention_norm.weight";
 
-  const TensorView* embd = tensors.find("token_embd.weight");
-  if (embd == nullptr) throw Error(ErrorCode::kFormat, g.path() + ": missing tensor 'token_embd.weight'");
-  if (embd->shape.size() != 2) throw Error(ErrorCode::kFormat, embd->source + ": expected 2 dimensions");
-  spec.n_vocab = g.has(key("vocab_size")) ? req_int("vocab_size") : static_cast<int>(embd->shape[0]);
-  spec.tied_embeddings = tensors.find("output.weight") == nullptr;
+  read_gguf_vocab(g, tensors, key("vocab_size"), [&] { return req_int("vocab_size"); }, spec);
 
   AttentionSpec attn;
   attn.n_head = req_int("attention.head_count");

@@ -4,21 +4,11 @@
 // ops.h): the linker could keep this file's AVX2 copy for baseline callers.
 #include <immintrin.h>
 
+#include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
 namespace {
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-inline float half_to_f32(const uint8_t* p) {
-  return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8)));
-}
 
 // Eight bf16 values to f32: bf16 is the top half of an f32.
 inline __m256 load_bf16(const uint8_t* p) {

@@ -6,20 +6,13 @@
 
 #include <cstring>
 
+#include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
 namespace {
 
 enum class Kind { kQ4_1, kQ5_0, kQ5_1 };
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
 // Bit j of qh -> 0x10 in byte j (j < 32).
 inline __m256i expand_bits(uint32_t qh) {

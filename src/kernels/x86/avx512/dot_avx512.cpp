@@ -5,14 +5,11 @@
 
 #include <cstdlib>
 
+#include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
 namespace {
-
-inline float half_to_f32(const uint8_t* p) {
-  return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8)));
-}
 
 // Sixteen values of each weight type as f32; `mask` selects the valid lanes
 // (the masked loads never touch memory past the row).
@@ -229,19 +226,6 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* qs, float* d) {
 // call). The activation is copied once per call with each pair of blocks
 // reordered [b0 0-15, b1 0-15, b0 16-31, b1 16-31], the order one
 // 256-bit load of two blocks' nibbles gives after masking and shifting.
-struct ScratchBuf {
-  void* p = nullptr;
-  size_t size = 0;
-  ~ScratchBuf() { std::free(p); }
-  void* get(size_t bytes) {
-    if (bytes > size) {
-      std::free(p);
-      size = (bytes + 63) & ~size_t(63);
-      p = std::aligned_alloc(64, size);
-    }
-    return p;
-  }
-};
 
 alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
     {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},       {2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
@@ -253,7 +237,7 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
 void dot_rows_q4_0_wide(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                         float* y) {
   const int64_t blocks = cols / kActBlock, wide = blocks / 16 * 16;
-  thread_local ScratchBuf scratch;
+  thread_local Scratch scratch;
   auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(wide) * 32 + size_t(wide) * 4));
   float* xs = reinterpret_cast<float*>(a_perm + wide * 32);
   const __m512i perm = _mm512_set_epi64(7, 6, 3, 2, 5, 4, 1, 0);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
 
@@ -23,21 +24,6 @@ constexpr int kBlockPacked = kPanel * 32;   // bytes of one packed block (8 step
 // flags could be the copy the linker keeps for baseline callers.
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// A grow-only 64-byte-aligned scratch buffer (one per thread).
-struct Scratch {
-  void* p = nullptr;
-  size_t size = 0;
-  ~Scratch() { std::free(p); }
-  void* get(size_t bytes) {
-    if (bytes > size) {
-      std::free(p);
-      size = (bytes + 63) & ~size_t(63);
-      p = std::aligned_alloc(64, size);
-    }
-    return p;
-  }
-};
-
 // Tile schedule of the Q8_0/Q4_0 GEMM: row-major (panel by panel, all tokens)
 // unless NAGI_GEMM_ORDER=morton (kept for measurements, docs/KERNELS.md).
 constexpr int64_t kTokenTile = 64;
@@ -48,8 +34,6 @@ bool gemm_morton_order() {
   }();
   return morton;
 }
-
-inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
 // Packs rows [0, n) (n <= 16) of the panel; missing rows are zero weights
 // with zero scale. Weights become unsigned: Q8_0 w + 128, Q4_0 nibble (w + 8).

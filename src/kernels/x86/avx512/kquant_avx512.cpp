@@ -5,13 +5,12 @@
 // activation's per-16 sums. One float FMA per 256-value block.
 #include <immintrin.h>
 
+#include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
 
 namespace nagi {
 namespace {
-
-inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
 // Lane k (of 32 int16) of the scale vector for 64-value chunk c:
 // Q4_K/Q5_K: scale 2c + k/16 (32-value sub-blocks); Q6_K: 4c + k/8 (16-value groups).
