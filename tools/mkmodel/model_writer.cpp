@@ -278,9 +278,7 @@ DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tenso
 
 }  // namespace
 
-void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& path) {
-  if (c.arch == "qwen35") return write_qwen35_gguf(c, o, path);
-  GgufWriter w;
+void add_gguf_common_metadata(const ModelConfig& c, int n_rot, GgufWriter& w) {
   const std::string& a = c.arch;
   w.set_string("general.architecture", a);
   w.set_string("general.name", "nagi-mkmodel-" + a);
@@ -292,10 +290,17 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
   w.set_u32(a + ".attention.head_count_kv", c.n_head_kv);
   w.set_u32(a + ".attention.key_length", c.head_dim);
   w.set_u32(a + ".attention.value_length", c.head_dim);
-  w.set_u32(a + ".rope.dimension_count", c.head_dim);
+  w.set_u32(a + ".rope.dimension_count", n_rot);
   w.set_f32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
   w.set_u32(a + ".vocab_size", c.n_vocab);
+}
+
+void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& path) {
+  if (c.arch == "qwen35") return write_qwen35_gguf(c, o, path);
+  GgufWriter w;
+  const std::string& a = c.arch;
+  add_gguf_common_metadata(c, c.head_dim, w);
   if (a == "lfm2") lfm2_gguf_metadata(c, w);  // replaces head_count_kv and the ff size
   if (a == "gemma3") gemma3_gguf_metadata(c, w);
   if (!o.tokenizer_dir.empty()) {

@@ -171,21 +171,8 @@ void write_qwen35_hf_folder(const ModelConfig& c, const WriteOptions& o, const s
 
 void write_qwen35_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& path) {
   GgufWriter w;
-  const std::string a = "qwen35";
-  w.set_string("general.architecture", a);
-  w.set_string("general.name", "nagi-mkmodel-qwen35");
-  w.set_u32(a + ".context_length", c.n_ctx);
-  w.set_u32(a + ".embedding_length", c.n_embd);
-  w.set_u32(a + ".block_count", c.n_layer);
-  w.set_u32(a + ".feed_forward_length", c.n_ff);
-  w.set_u32(a + ".vocab_size", c.n_vocab);
-  w.set_f32(a + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.norm_eps));
-  w.set_f32(a + ".rope.freq_base", static_cast<float>(c.rope_theta));
-  w.set_u32(a + ".attention.head_count", c.n_head);
-  w.set_u32(a + ".attention.head_count_kv", c.n_head_kv);
-  w.set_u32(a + ".attention.key_length", c.head_dim);
-  w.set_u32(a + ".attention.value_length", c.head_dim);
-  w.set_u32(a + ".rope.dimension_count", n_rot_of(c));
+  const std::string a = "qwen35";  // c.arch
+  add_gguf_common_metadata(c, n_rot_of(c), w);
   w.set_i32_array(a + ".rope.dimension_sections", {11, 11, 10, 0});
   w.set_u32(a + ".ssm.conv_kernel", c.conv_kernel);
   w.set_u32(a + ".ssm.state_size", c.linear_k_dim);
