@@ -124,15 +124,19 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   const std::vector<uint8_t> tree_mask = batch.is_tree() ? ancestor_mask(batch) : std::vector<uint8_t>{};
   const int group = a_.n_head / a_.n_head_kv;
   auto first_key = [&](int p) { return a_.window > 0 ? std::max(0, p - a_.window + 1) : 0; };
+  // Tokens [t0, t1) of the batch go to their cache rows.
+  auto store_rows = [&](int t0, int t1) {
+    for (int t = t0; t < t1; ++t) {
+      std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
+      std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
+    }
+  };
   // The common case (a chain over rows stored in order, no score soft-cap)
   // goes to the flash kernel: online softmax over key tiles, the q heads of
   // a KV group sharing each row. Trees, soft-capping and wrapping rings keep
   // the plain loop below.
   if (!batch.is_tree() && a_.softcap == 0.f && cache.contiguous()) {
-    for (int t = 0; t < n; ++t) {
-      std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
-      std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
-    }
+    store_rows(0, n);
     AttentionParams p;
     p.n_tok = n;
     p.n_head = a_.n_head;
@@ -152,10 +156,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   } else {
     for (int c0 = 0; c0 < n; c0 += cache.max_chunk()) {
       const int c1 = std::min(n, c0 + cache.max_chunk());
-      for (int t = c0; t < c1; ++t) {
-        std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
-        std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
-      }
+      store_rows(c0, c1);
       pool.parallel_for(int64_t(c1 - c0) * a_.n_head, [&](int64_t begin, int64_t end) {
         thread_local std::vector<float> scores;
         scores.resize(size_t(pos0 + c1));
