@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nagi/error.hpp"
@@ -35,6 +36,14 @@ struct SamplingParams {
   float frequency_penalty = 0.f; // subtracted per occurrence
   uint64_t seed = 0;             // noise for position p depends only on (seed, p)
 };
+
+// How a session stores attention keys and values. kAuto: f32 for models
+// whose output projection is f32 (reference and test checkpoints), else f16
+// (llama.cpp's default). kQ8: int8 with one f32 scale per 32 values, a
+// quarter of f32's bytes (decode at long context reads less); needs a head
+// size that is a multiple of 32.
+enum class KvCacheType { kAuto, kF32, kF16, kQ8 };
+std::string_view kv_cache_type_name(KvCacheType t);  // "auto", "f32", "f16", "q8"
 
 struct ModelInfo {
   std::string path;
@@ -63,10 +72,10 @@ class Model {
   // Sampling defaults from the model files (generation_config.json) where present.
   SamplingParams default_sampling() const;
   // Bytes of KV cache per position of context.
-  size_t kv_bytes_per_position() const;
+  size_t kv_bytes_per_position(KvCacheType kv = KvCacheType::kAuto) const;
   // Bytes of KV/recurrent state a session holds once n_ctx positions are in
   // it (sliding-window layers hold only their window).
-  size_t state_bytes(int n_ctx) const;
+  size_t state_bytes(int n_ctx, KvCacheType kv = KvCacheType::kAuto) const;
 
   Impl& impl() { return *impl_; }
   const Impl& impl() const { return *impl_; }
@@ -79,6 +88,7 @@ class Model {
 struct SessionOptions {
   int n_ctx = 0;      // 0: the model's trained context length (capped at 4096)
   int n_threads = 0;  // 0: physical cores
+  KvCacheType kv_cache = KvCacheType::kAuto;
 };
 
 // Speculative decoding: a cheap speculator proposes several tokens, the model
@@ -147,6 +157,7 @@ class Session {
   ~Session();
 
   int n_ctx() const;
+  KvCacheType kv_cache() const;  // as resolved (never kAuto)
   int n_past() const;  // positions currently in the cache
   void reset();
   // The tokens whose state the session holds (n_past() of them, in order).

@@ -80,10 +80,49 @@ SamplingParams Model::default_sampling() const {
   return p;
 }
 
-size_t Model::state_bytes(int n_ctx) const { return impl_->transformer->state_bytes_read(n_ctx); }
+std::string_view kv_cache_type_name(KvCacheType t) {
+  switch (t) {
+    case KvCacheType::kAuto: return "auto";
+    case KvCacheType::kF32: return "f32";
+    case KvCacheType::kF16: return "f16";
+    case KvCacheType::kQ8: return "q8";
+  }
+  return "?";
+}
 
-size_t Model::kv_bytes_per_position() const {
-  return impl_->transformer->state_bytes_read(1) - impl_->transformer->state_bytes_read(0);
+KvType resolve_kv_type(const Model::Impl& model, KvCacheType requested) {
+  const Transformer& tf = *model.transformer;
+  KvType kv = tf.default_kv_type();
+  switch (requested) {
+    case KvCacheType::kAuto: break;
+    case KvCacheType::kF32: kv = KvType::kF32; break;
+    case KvCacheType::kF16: kv = KvType::kF16; break;
+    case KvCacheType::kQ8: kv = KvType::kQ8; break;
+  }
+  if (!tf.supports_kv_type(kv)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                model.info.path + ": KV cache type " + std::string(kv_cache_type_name(requested)) +
+                    " needs attention heads whose size is a multiple of 32 (at most 1024)");
+  }
+  return kv;
+}
+
+KvCacheType public_kv_type(KvType t) {
+  switch (t) {
+    case KvType::kF32: return KvCacheType::kF32;
+    case KvType::kF16: return KvCacheType::kF16;
+    case KvType::kQ8: return KvCacheType::kQ8;
+  }
+  return KvCacheType::kAuto;
+}
+
+size_t Model::state_bytes(int n_ctx, KvCacheType kv) const {
+  return impl_->transformer->state_bytes_read(n_ctx, resolve_kv_type(*impl_, kv));
+}
+
+size_t Model::kv_bytes_per_position(KvCacheType kv) const {
+  const KvType t = resolve_kv_type(*impl_, kv);
+  return impl_->transformer->state_bytes_read(1, t) - impl_->transformer->state_bytes_read(0, t);
 }
 
 }  // namespace nagi

@@ -17,6 +17,11 @@ struct Model::Impl {
   ModelInfo info;
 };
 
+// The KV storage `requested` means for this model (kAuto resolved); throws
+// Error(kInvalidArgument) naming the model when its heads cannot use it.
+KvType resolve_kv_type(const Model::Impl& model, KvCacheType requested);
+KvCacheType public_kv_type(KvType t);
+
 struct Session::Impl {
   std::shared_ptr<Model> model;
   const Transformer* transformer = nullptr;
@@ -25,6 +30,7 @@ struct Session::Impl {
   Workspace ws;
   std::vector<float> logits;
   int n_ctx = 0;
+  KvType kv_type = KvType::kF32;
   std::atomic<bool> cancel{false};
 
   // Runs the model on `ids` at positions n_past()..; returns pointer to

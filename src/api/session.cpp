@@ -72,12 +72,14 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options) : impl_(s
   impl_->n_ctx = n_ctx;
   const int threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
   impl_->pool = std::make_unique<ThreadPool>(threads);
-  impl_->state = impl_->transformer->new_state(n_ctx);
+  impl_->kv_type = resolve_kv_type(impl_->model->impl(), options.kv_cache);
+  impl_->state = impl_->transformer->new_state(n_ctx, impl_->kv_type);
 }
 
 Session::~Session() = default;
 
 int Session::n_ctx() const { return impl_->n_ctx; }
+KvCacheType Session::kv_cache() const { return public_kv_type(impl_->kv_type); }
 int Session::n_past() const { return impl_->state.n_past(); }
 void Session::reset() { rollback(0); }
 const std::vector<int32_t>& Session::tokens() const { return impl_->state.tokens(); }

@@ -16,10 +16,57 @@ constexpr int kTile = 64;  // keys per tile
 constexpr int kMaxGroup = 16;
 constexpr int kMaxRows = 64;  // query rows (tokens x group heads) per work item
 
-inline const uint8_t* kv_row(const void* base, const AttentionParams& p, int64_t pos, int g) {
-  const size_t elem = p.kv_type == KvType::kF32 ? 4 : 2;
-  return static_cast<const uint8_t*>(base) + (static_cast<size_t>(pos) * p.kv_stride + size_t(g) * p.head_dim) * elem;
+// Up to this many query rows (decode: the q heads of one KV group) score
+// the keys row by row; more rows amortize transposing the key tile.
+constexpr int kMaxRowsDirect = 8;
+constexpr int kMaxQ8HeadDim = 1024;  // bounds the scales kept on the stack
+
+inline const uint8_t* kv_head(const uint8_t* base, const AttentionParams& p, int64_t pos, int g) {
+  return base + size_t(g) * p.kv_head_stride + static_cast<size_t>(pos) * p.kv_pos_bytes;
 }
+
+}  // namespace
+
+size_t kv_head_bytes(KvType t, int head_dim) {
+  switch (t) {
+    case KvType::kF32: return size_t(head_dim) * 4;
+    case KvType::kF16: return size_t(head_dim) * 2;
+    case KvType::kQ8: return size_t(head_dim) + size_t(head_dim) / kActBlock * sizeof(float);
+  }
+  return 0;
+}
+
+bool kv_type_supports(KvType t, int head_dim) {
+  return t != KvType::kQ8 || (head_dim % kActBlock == 0 && head_dim <= kMaxQ8HeadDim);
+}
+
+void kv_store_head(const Kernels& k, KvType t, const float* src, int head_dim, uint8_t* dst) {
+  switch (t) {
+    case KvType::kF32: std::memcpy(dst, src, size_t(head_dim) * sizeof(float)); return;
+    case KvType::kF16: k.f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), head_dim); return;
+    case KvType::kQ8: {
+      float scales[kMaxQ8HeadDim / kActBlock];
+      k.quantize_act_q8(src, head_dim, reinterpret_cast<int8_t*>(dst), scales);
+      std::memcpy(dst + head_dim, scales, size_t(head_dim) / kActBlock * sizeof(float));
+      return;
+    }
+  }
+}
+
+void kv_load_head(const Kernels& k, KvType t, const uint8_t* head, int head_dim, float* out) {
+  switch (t) {
+    case KvType::kF32: std::memcpy(out, head, size_t(head_dim) * sizeof(float)); return;
+    case KvType::kF16: k.f16_to_f32(reinterpret_cast<const uint16_t*>(head), out, head_dim); return;
+    case KvType::kQ8: {
+      float scales[kMaxQ8HeadDim / kActBlock];  // the row's scales may be unaligned
+      std::memcpy(scales, head + head_dim, size_t(head_dim) / kActBlock * sizeof(float));
+      k.dequantize_q8_32(reinterpret_cast<const int8_t*>(head), scales, out, head_dim);
+      return;
+    }
+  }
+}
+
+namespace {
 
 // One (KV head g, tokens [t0, t0 + nt)): the `group` q heads of g for each of
 // the nt tokens (rows r = tt * group + i) over their causal key ranges. Each
@@ -35,7 +82,7 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
     l[r] = 0.f;
   }
   std::fill(acc, acc + size_t(rows) * hd, 0.f);
-  const bool f16 = p.kv_type == KvType::kF16;
+  const bool direct = rows <= kMaxRowsDirect;
   const float* q_rows[kMaxRows];
   for (int tt = 0; tt < nt; ++tt) {
     for (int i = 0; i < group; ++i) {
@@ -44,31 +91,30 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
   }
   for (int64_t j0 = lo_first; j0 <= pos_last; j0 += kTile) {
     const int n = static_cast<int>(std::min<int64_t>(kTile, pos_last - j0 + 1));
-    // The tile's keys, transposed (kt[d][j]) and in f32; V rows in f32.
-    for (int j = 0; j < n; ++j) {
-      const uint8_t* kr = kv_row(p.k, p, j0 + j, g);
-      if (f16) {
-        const uint16_t* h = reinterpret_cast<const uint16_t*>(kr);
-        for (int d = 0; d < hd; ++d) kt[d * kTile + j] = fp16_to_f32(h[d]);
+    // The tile's V rows as f32, contiguous (rows may be padded apart, which
+    // could map a tile's rows onto few L1 sets). The keys likewise, then
+    // scored row by row (few query rows: decode) or transposed (kt[d][j])
+    // for the tile kernel.
+    for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(p.v, p, j0 + j, g), hd, vt + size_t(j) * hd);
+    if (direct && p.kv_type == KvType::kF32) {  // f32 keys need no copy
+      k.attn_scores_rows(q_rows, rows, reinterpret_cast<const float*>(kv_head(p.k, p, j0, g)),
+                         int64_t(p.kv_pos_bytes / sizeof(float)), n, hd, p.scale, scores, kTile);
+    } else {
+      // kt holds the tile's keys row-major first; the transposed copy for
+      // the tile kernel goes after them (kt has room for both).
+      float* kr = kt + size_t(kTile) * hd;
+      for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(p.k, p, j0 + j, g), hd, kr + size_t(j) * hd);
+      if (direct) {
+        k.attn_scores_rows(q_rows, rows, kr, hd, n, hd, p.scale, scores, kTile);
       } else {
-        const float* f = reinterpret_cast<const float*>(kr);
-        for (int d = 0; d < hd; ++d) kt[d * kTile + j] = f[d];
-      }
-    }
-    // V rows copied contiguous: cache rows are kv_stride apart (often a
-    // multiple of 4 KiB), which would map a tile's rows onto few L1 sets.
-    for (int j = 0; j < n; ++j) {
-      const uint8_t* vr = kv_row(p.v, p, j0 + j, g);
-      if (f16) {
-        const uint16_t* h = reinterpret_cast<const uint16_t*>(vr);
-        for (int d = 0; d < hd; ++d) vt[j * hd + d] = fp16_to_f32(h[d]);
-      } else {
-        std::memcpy(vt + size_t(j) * hd, vr, size_t(hd) * sizeof(float));
+        for (int j = 0; j < n; ++j) {
+          for (int d = 0; d < hd; ++d) kt[d * kTile + j] = kr[size_t(j) * hd + d];
+        }
+        k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
       }
     }
     const float* v = vt;
     const int64_t v_stride = hd;
-    k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
     // Keys outside a token's range (future, or before its window) -> -inf.
     for (int tt = 0; tt < nt; ++tt) {
       const int64_t pos = pos_first + tt;
@@ -133,7 +179,7 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
     thread_local std::vector<float> scores, acc, kt, vt;
     scores.resize(size_t(kMaxRows) * kTile);
     acc.resize(size_t(kMaxRows) * p.head_dim);
-    kt.resize(size_t(kTile) * p.head_dim);
+    kt.resize(size_t(2) * kTile * p.head_dim);
     vt.resize(size_t(kTile) * p.head_dim);
     for (int64_t it = begin; it < end; ++it) {
       const int b = static_cast<int>(it / p.n_kv_head), g = static_cast<int>(it % p.n_kv_head);
@@ -155,12 +201,22 @@ void attention_reference(const AttentionParams& p) {
   const int hd = p.head_dim;
   std::vector<double> s;
   std::vector<float> kr(hd), vr(hd);
-  auto load = [&](const void* base, int64_t pos, int g, float* dst) {
-    const uint8_t* r = kv_row(base, p, pos, g);
-    if (p.kv_type == KvType::kF32) {
-      std::memcpy(dst, r, size_t(hd) * 4);
-    } else {
-      for (int d = 0; d < hd; ++d) dst[d] = fp16_to_f32(uint16_t(r[2 * d] | (r[2 * d + 1] << 8)));
+  // Written out here rather than through the kernel table, so the kernels'
+  // conversions are checked against it.
+  auto load = [&](const uint8_t* base, int64_t pos, int g, float* dst) {
+    const uint8_t* r = kv_head(base, p, pos, g);
+    switch (p.kv_type) {
+      case KvType::kF32: std::memcpy(dst, r, size_t(hd) * 4); break;
+      case KvType::kF16:
+        for (int d = 0; d < hd; ++d) dst[d] = fp16_to_f32(uint16_t(r[2 * d] | (r[2 * d + 1] << 8)));
+        break;
+      case KvType::kQ8:
+        for (int d = 0; d < hd; ++d) {
+          float scale;
+          std::memcpy(&scale, r + hd + size_t(d / kActBlock) * sizeof(float), sizeof(float));
+          dst[d] = float(int8_t(r[d])) * scale;
+        }
+        break;
     }
   };
   for (int t = 0; t < p.n_tok; ++t) {

@@ -3,6 +3,7 @@
 // GQA-aware (the q heads of one KV head share each K/V row load).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace nagi {
@@ -10,7 +11,19 @@ namespace nagi {
 class ThreadPool;
 struct Kernels;
 
-enum class KvType { kF32, kF16 };
+// How K and V rows are stored. kQ8: each head's head_dim values as int8
+// followed by head_dim / 32 f32 scales (blocks of 32, like the activation
+// quantizer), a quarter of f32's bytes.
+enum class KvType { kF32, kF16, kQ8 };
+
+// Bytes one KV head's head_dim values take in a cache row.
+size_t kv_head_bytes(KvType t, int head_dim);
+// Whether t can store heads of this size (kQ8 needs head_dim % 32 == 0).
+bool kv_type_supports(KvType t, int head_dim);
+// Stores one head's head_dim f32 values at dst (kv_head_bytes of them).
+void kv_store_head(const Kernels& k, KvType t, const float* src, int head_dim, uint8_t* dst);
+// One stored head as f32.
+void kv_load_head(const Kernels& k, KvType t, const uint8_t* head, int head_dim, float* out);
 
 struct AttentionParams {
   int n_tok = 0;      // query tokens
@@ -20,10 +33,14 @@ struct AttentionParams {
   // Query of token t, head h: q + t * q_stride + h * head_dim (f32).
   const float* q = nullptr;
   int64_t q_stride = 0;
-  // Key / value of position p, KV head g: k + (p * kv_stride + g * head_dim) elements of kv_type.
-  const void* k = nullptr;
-  const void* v = nullptr;
-  int64_t kv_stride = 0;
+  // Key / value of position p, KV head g: kv_head_bytes(kv_type, head_dim)
+  // bytes at k + g * kv_head_stride + p * kv_pos_bytes. The cache keeps each
+  // head's positions together (kv_pos_bytes = kv_head_bytes), so a key tile
+  // is one contiguous stream.
+  const uint8_t* k = nullptr;
+  const uint8_t* v = nullptr;
+  size_t kv_pos_bytes = 0;
+  size_t kv_head_stride = 0;
   KvType kv_type = KvType::kF32;
   // Token t is at position pos0 + t and sees positions
   // [max(0, pos0 + t - window + 1), pos0 + t] (window 0: no limit).

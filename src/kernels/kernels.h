@@ -75,6 +75,18 @@ struct Kernels {
   // acc[r * hd + d] += sum_j p[r * p_stride + j] * v[j * v_stride + d].
   void (*attn_pv)(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd,
                   float* acc) = nullptr;
+  // Scores against keys stored row by row (key j at k + j * k_stride), the
+  // shape of decode, where a few query rows make transposing a key tile
+  // cost more than it saves: s[r * s_stride + j] = scale * dot(q_rows[r], key j).
+  void (*attn_scores_rows)(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
+                           float scale, float* s, int64_t s_stride) = nullptr;
+  // KV cache rows: f32 <-> f16 (round to nearest even, as f32_to_fp16), and
+  // int8 rows with one f32 scale per 32 values back to f32
+  // (y[i] = qs[i] * d[i / 32], n a multiple of 32; quantize_act_q8 is the
+  // other direction).
+  void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n) = nullptr;
+  void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
+  void (*dequantize_q8_32)(const int8_t* qs, const float* d, float* y, int64_t n) = nullptr;
   // Weights F32 / F16 / BF16 against an exact f32 activation (no activation
   // rounding: F32 models must keep matching f32 references to ~1e-5).
   DotRowsF32Fn dot_rows_f32 = nullptr;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 
+#include "kernels/attention.h"
 #include "model/layer_state.h"
 
 namespace nagi {
@@ -44,12 +45,13 @@ class Mixer {
   virtual void forward(const float* xn, float* out, const Batch& batch, LayerState& state,
                        Workspace& ws, ThreadPool& pool) const = 0;
 
-  // A fresh state able to hold n_ctx positions.
-  virtual std::unique_ptr<LayerState> new_state(int n_ctx) const = 0;
+  // A fresh state able to hold n_ctx positions; attention stores its K/V
+  // rows as `kv` (other mixers ignore it).
+  virtual std::unique_ptr<LayerState> new_state(int n_ctx, KvType kv) const = 0;
 
   // Bytes of state read per decoded token at context length n_past (KV rows
-  // or the recurrent state), for bandwidth accounting.
-  virtual size_t state_bytes_read(int n_past) const = 0;
+  // stored as `kv`, or the recurrent state), for bandwidth accounting.
+  virtual size_t state_bytes_read(int n_past, KvType kv) const = 0;
 
   static constexpr int kMixerSlot0 = 8;
 };

@@ -62,15 +62,26 @@ Transformer::Transformer(ModelSpec spec, const TensorStore& store, const std::st
 
 Transformer::~Transformer() = default;
 
-ModelState Transformer::new_state(int n_ctx) const {
+ModelState Transformer::new_state(int n_ctx, KvType kv) const {
   std::vector<std::unique_ptr<LayerState>> states;
-  for (const Layer& L : layers_) states.push_back(L.mixer->new_state(n_ctx));
+  for (const Layer& L : layers_) states.push_back(L.mixer->new_state(n_ctx, kv));
   return ModelState(std::move(states), n_ctx);
 }
 
-size_t Transformer::state_bytes_read(int n_past) const {
+KvType Transformer::default_kv_type() const {
+  return output_.dtype == DType::kF32 ? KvType::kF32 : KvType::kF16;
+}
+
+bool Transformer::supports_kv_type(KvType kv) const {
+  for (const LayerSpec& L : spec_.layers) {
+    if (L.mixer == MixerKind::kAttention && !kv_type_supports(kv, L.attn.head_dim)) return false;
+  }
+  return true;
+}
+
+size_t Transformer::state_bytes_read(int n_past, KvType kv) const {
   size_t b = 0;
-  for (const Layer& L : layers_) b += L.mixer->state_bytes_read(n_past);
+  for (const Layer& L : layers_) b += L.mixer->state_bytes_read(n_past, kv);
   return b;
 }
 

@@ -32,8 +32,15 @@ class Transformer {
 
   const ModelSpec& spec() const { return spec_; }
 
-  // A fresh, empty state for up to n_ctx positions.
-  ModelState new_state(int n_ctx) const;
+  // A fresh, empty state for up to n_ctx positions, K/V rows stored as `kv`.
+  ModelState new_state(int n_ctx, KvType kv = KvType::kF32) const;
+
+  // The KV storage a session gets unless it asks for one: f32 for models
+  // whose output projection is f32 (reference checkpoints, where f16 keys
+  // would cost the 1e-4 agreement), f16 otherwise, as llama.cpp does.
+  KvType default_kv_type() const;
+  // Whether every attention layer can store its heads as `kv`.
+  bool supports_kv_type(KvType kv) const;
 
   // Evaluates `tokens` at positions state.n_past().. and appends them to the
   // state. Writes logits [n, n_vocab] (all_logits) or the last row only
@@ -68,7 +75,7 @@ class Transformer {
   bool has_recurrent_state() const { return has_recurrent_; }
 
   // Bytes of KV/recurrent state read per decoded token at context n_past.
-  size_t state_bytes_read(int n_past) const;
+  size_t state_bytes_read(int n_past, KvType kv = KvType::kF32) const;
 
  private:
   struct Layer {

@@ -1,5 +1,7 @@
 // The flash attention kernel (every ISA's table) against the plain reference:
-// causal limits, sliding windows, GQA groups, odd head sizes, f32/f16 KV.
+// causal limits, sliding windows, GQA groups, odd head sizes, f32/f16/int8 KV,
+// decode-shaped (few query rows, keys scored row by row) and prefill-shaped
+// (transposed key tiles) work items.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -33,22 +35,33 @@ TEST(Attention, FlashMatchesReference) {
       {5, 37, 4, 2, 40, 0, KvType::kF32},    {70, 0, 8, 2, 64, 0, KvType::kF32},
       {33, 100, 6, 3, 33, 16, KvType::kF32}, {9, 130, 16, 8, 128, 0, KvType::kF16},
       {64, 1, 4, 1, 20, 7, KvType::kF16},    {3, 0, 3, 3, 17, 0, KvType::kF16},
+      {1, 300, 16, 8, 64, 0, KvType::kF16},  {4, 90, 8, 4, 32, 0, KvType::kQ8},
+      {1, 129, 4, 2, 96, 0, KvType::kQ8},    {17, 3, 6, 2, 64, 9, KvType::kQ8},
+      {1, 70, 8, 8, 24, 0, KvType::kF32},
   };
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+  const Kernels scalar = make_kernels(Isa::kScalar);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
     if (!isa_supported(isa)) continue;
     const Kernels k = make_kernels(isa);
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
       for (const Case& c : cases) {
-        const int n_pos = c.pos0 + c.n_tok, kv_dim = c.n_kv_head * c.head_dim;
-        const int64_t kv_stride = kv_dim + 3;  // padding between positions
+        const int n_pos = c.pos0 + c.n_tok;
+        // Heads as the cache stores them (each head's positions together),
+        // with padding between positions and between heads.
+        const size_t pos_bytes = kv_head_bytes(c.kv, c.head_dim) + 12;
+        const size_t head_stride = size_t(n_pos) * pos_bytes + 20;
         const int64_t q_stride = int64_t(c.n_head) * c.head_dim + 5;
         auto q = randn(size_t(c.n_tok) * q_stride, 1, 1.f);
-        auto kf = randn(size_t(n_pos) * kv_stride, 2, 1.f);
-        auto vf = randn(size_t(n_pos) * kv_stride, 3, 1.f);
-        std::vector<uint16_t> kh(kf.size()), vh(vf.size());
-        if (c.kv == KvType::kF16) {
-          for (size_t i = 0; i < kf.size(); ++i) kh[i] = f32_to_fp16(kf[i]), vh[i] = f32_to_fp16(vf[i]);
+        auto kf = randn(size_t(n_pos) * c.n_kv_head * c.head_dim, 2, 1.f);
+        auto vf = randn(size_t(n_pos) * c.n_kv_head * c.head_dim, 3, 1.f);
+        std::vector<uint8_t> kc(c.n_kv_head * head_stride), vc(kc.size());
+        for (int pos = 0; pos < n_pos; ++pos) {
+          for (int g = 0; g < c.n_kv_head; ++g) {
+            const size_t at = (size_t(pos) * c.n_kv_head + g) * c.head_dim, to = g * head_stride + pos * pos_bytes;
+            kv_store_head(scalar, c.kv, kf.data() + at, c.head_dim, kc.data() + to);
+            kv_store_head(scalar, c.kv, vf.data() + at, c.head_dim, vc.data() + to);
+          }
         }
         AttentionParams p;
         p.n_tok = c.n_tok;
@@ -57,9 +70,10 @@ TEST(Attention, FlashMatchesReference) {
         p.head_dim = c.head_dim;
         p.q = q.data();
         p.q_stride = q_stride;
-        p.k = c.kv == KvType::kF16 ? static_cast<const void*>(kh.data()) : kf.data();
-        p.v = c.kv == KvType::kF16 ? static_cast<const void*>(vh.data()) : vf.data();
-        p.kv_stride = kv_stride;
+        p.k = kc.data();
+        p.v = vc.data();
+        p.kv_pos_bytes = pos_bytes;
+        p.kv_head_stride = head_stride;
         p.kv_type = c.kv;
         p.pos0 = c.pos0;
         p.window = c.window;
@@ -74,6 +88,83 @@ TEST(Attention, FlashMatchesReference) {
           // Outputs are convex combinations of V values (|v| < ~5): absolute bound.
           ASSERT_NEAR(got[i], want[i], 2e-5) << isa_name(isa) << " threads " << threads << " case n_tok " << c.n_tok
                                              << " head_dim " << c.head_dim << " i " << i;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// Storing heads and loading them back: f32 exact, f16 as the scalar
+// rounding, int8 within half a quantization step; every ISA's conversions
+// agree with the scalar table's bit for bit (f16) or to rounding (int8).
+TEST(Attention, KvStoreLoadRoundTrips) {
+  const Kernels scalar = make_kernels(Isa::kScalar);
+  for (KvType t : {KvType::kF32, KvType::kF16, KvType::kQ8}) {
+    for (int hd : {32, 64, 160}) {
+      const int heads = 3;
+      auto x = randn(size_t(heads) * hd, 9, 2.f);
+      std::vector<uint8_t> row(heads * kv_head_bytes(t, hd));
+      for (int h = 0; h < heads; ++h) kv_store_head(scalar, t, x.data() + h * hd, hd, row.data() + h * kv_head_bytes(t, hd));
+      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+        if (!isa_supported(isa)) continue;
+        const Kernels k = make_kernels(isa);
+        std::vector<uint8_t> row2(row.size());
+        for (int h = 0; h < heads; ++h) kv_store_head(k, t, x.data() + h * hd, hd, row2.data() + h * kv_head_bytes(t, hd));
+        if (t != KvType::kQ8) EXPECT_EQ(row, row2) << isa_name(isa);
+        for (int h = 0; h < heads; ++h) {
+          std::vector<float> y(hd);
+          kv_load_head(k, t, row.data() + h * kv_head_bytes(t, hd), hd, y.data());
+          for (int d = 0; d < hd; ++d) {
+            const float want = x[size_t(h) * hd + d];
+            if (t == KvType::kF32) ASSERT_EQ(y[d], want);
+            if (t == KvType::kF16) ASSERT_EQ(y[d], fp16_to_f32(f32_to_fp16(want)));
+            if (t == KvType::kQ8) {
+              float amax = 0.f;
+              for (int e = d / 32 * 32; e < d / 32 * 32 + 32; ++e) amax = std::max(amax, std::fabs(x[size_t(h) * hd + e]));
+              ASSERT_NEAR(y[d], want, 0.5f * amax / 127.f + 1e-6f) << isa_name(isa);
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(kv_type_supports(KvType::kQ8, 40));
+  EXPECT_TRUE(kv_type_supports(KvType::kF16, 40));
+}
+
+}  // namespace
+}  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// Decode-shaped scores (keys row-major) of every ISA against the scalar
+// table, odd head sizes and key counts included.
+TEST(Attention, ScoresRowsMatchScalar) {
+  const Kernels scalar = make_kernels(Isa::kScalar);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+    if (!isa_supported(isa)) continue;
+    const Kernels k = make_kernels(isa);
+    for (int hd : {1, 7, 16, 33, 128}) {
+      for (int n : {1, 3, 5, 64}) {
+        for (int rows : {1, 2, 7}) {
+          const int64_t k_stride = hd + 3;
+          auto q = randn(size_t(rows) * hd, 4, 1.f);
+          auto keys = randn(size_t(n) * k_stride, 5, 1.f);
+          std::vector<const float*> q_rows(rows);
+          for (int r = 0; r < rows; ++r) q_rows[r] = q.data() + size_t(r) * hd;
+          std::vector<float> got(size_t(rows) * 70, -1.f), want(got);
+          k.attn_scores_rows(q_rows.data(), rows, keys.data(), k_stride, n, hd, 0.3f, got.data(), 70);
+          scalar.attn_scores_rows(q_rows.data(), rows, keys.data(), k_stride, n, hd, 0.3f, want.data(), 70);
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::sqrt(float(hd)))) << isa_name(isa) << " hd " << hd;
+          }
         }
       }
     }

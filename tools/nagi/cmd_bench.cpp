@@ -128,6 +128,7 @@ Bandwidth measure_bandwidth(int threads, int passes, bool wide) {
 struct BenchArgs {
   std::string model, prefill = "128,512";
   int n_decode = 128, threads = 0, repeats = 3, bw_passes = 20, ctx = 0;
+  KvCacheType kv_cache = KvCacheType::kAuto;
   double bandwidth = 0;  // GB/s given by the user; 0: measure
   bool json = false, bandwidth_only = false, wide = false;
 };
@@ -177,7 +178,7 @@ void bench(const BenchArgs& a) {
   const ModelInfo& info = model->info();
   int need_ctx = a.n_decode + 1;
   for (int p : prefill_sizes) need_ctx = std::max(need_ctx, p);
-  Session session(model, SessionOptions{.n_ctx = a.ctx > 0 ? a.ctx : need_ctx, .n_threads = threads});
+  Session session(model, SessionOptions{.n_ctx = a.ctx > 0 ? a.ctx : need_ctx, .n_threads = threads, .kv_cache = a.kv_cache});
   if (session.n_ctx() < need_ctx) {
     throw Error(ErrorCode::kInvalidArgument, "bench: context " + std::to_string(session.n_ctx()) +
                                                  " is shorter than the longest run (" + std::to_string(need_ctx) + " tokens)");
@@ -188,6 +189,7 @@ void bench(const BenchArgs& a) {
   out["weight_bytes"] = info.weight_bytes;
   out["load_ms"] = load_s * 1e3;
   out["repeats"] = repeats;
+  out["kv_cache"] = std::string(kv_cache_type_name(session.kv_cache()));
 
   // Warm-up: touches every weight page once (mmap) and starts the workers.
   session.reset();
@@ -210,7 +212,7 @@ void bench(const BenchArgs& a) {
   // Decode from an empty context, like llama-bench's tg: n tokens one at a time.
   // Each reads every weight (the tied embedding in full, as the output
   // matrix) and on average n/2 positions of K and V.
-  const double kv_avg = double(model->kv_bytes_per_position()) * a.n_decode / 2.0;
+  const double kv_avg = double(model->kv_bytes_per_position(session.kv_cache())) * a.n_decode / 2.0;
   const double bytes_per_token = double(info.weight_bytes) + kv_avg;
   nlohmann::json decode;
   double decode_tps = 0;
@@ -245,7 +247,8 @@ void bench(const BenchArgs& a) {
   }
   std::printf("model   %s (%s, %.1f M params, %.1f MB of weights)\n", path.c_str(), info.arch.c_str(),
               double(info.n_params) / 1e6, double(info.weight_bytes) / 1e6);
-  std::printf("load    %.1f ms   threads %d   repeats %d (median)\n", load_s * 1e3, threads, repeats);
+  std::printf("load    %.1f ms   threads %d   repeats %d (median)   KV cache %s\n", load_s * 1e3, threads, repeats,
+              std::string(kv_cache_type_name(session.kv_cache())).c_str());
   for (const auto& p : prefill) {
     std::printf("prefill %5d tokens: %9.1f tokens/s\n", p["n_tokens"].get<int>(), p["tokens_per_s"].get<double>());
   }
@@ -266,6 +269,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-p,--prefill", args->prefill, "Prompt sizes to prefill, comma-separated")->capture_default_str();
   cmd->add_option("-n,--n-decode", args->n_decode, "Tokens to decode one at a time (0: skip)")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: physical cores)");
+  add_kv_cache_option(cmd, &args->kv_cache);
   cmd->add_option("-r,--repeats", args->repeats, "Runs of each measurement (the median is reported)")->capture_default_str();
   cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: what the runs need)");
   cmd->add_option("--bw", args->bandwidth, "Bandwidth in GB/s for the roofline (default: measure it)");

@@ -32,6 +32,7 @@ struct ChatArgs {
   std::string model, system, template_file, kwargs;
   int max_tokens = 256;
   int threads = 0;
+  KvCacheType kv_cache = KvCacheType::kAuto;
   int ctx = 0;
   bool verbose = false;
   SamplingFlags sampling;
@@ -115,7 +116,7 @@ void run(const ChatArgs& a, const CLI::App& cmd) {
   // Without a template the model does not know turns end; cut at the next one.
   if (fallback) opt.stop = {"\nUser:"};
 
-  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads});
+  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads, .kv_cache = a.kv_cache});
   struct sigaction sa {};
   sa.sa_handler = on_chat_sigint;
   sigemptyset(&sa.sa_mask);
@@ -196,6 +197,7 @@ void add_chat_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--system", args->system, "System message");
   cmd->add_option("-n,--max-tokens", args->max_tokens, "Most tokens per reply (-1: until EOS)")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: physical cores)");
+  add_kv_cache_option(cmd, &args->kv_cache);
   cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: model's, capped at 4096)");
   cmd->add_option("--chat-template", args->template_file, "Use this Jinja template file instead of the model's");
   cmd->add_option("--chat-template-kwargs", args->kwargs, "Extra template variables as JSON, e.g. '{\"enable_thinking\": false}'");

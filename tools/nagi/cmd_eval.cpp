@@ -13,6 +13,7 @@ namespace {
 struct EvalArgs {
   std::string model, prompt, prompt_ids, out;
   int threads = 0, ctx = 0, batch = 0;
+  KvCacheType kv_cache = KvCacheType::kAuto;
 };
 
 void eval(const EvalArgs& a) {
@@ -21,7 +22,7 @@ void eval(const EvalArgs& a) {
   std::vector<int32_t> ids = !a.prompt_ids.empty() ? parse_ids(a.prompt_ids, "--prompt-ids")
                                                    : model->tokenize(a.prompt, true);
   if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "eval: no tokens to evaluate");
-  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads});
+  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads, .kv_cache = a.kv_cache});
   const int n_vocab = model->info().n_vocab;
   std::vector<float> logits;
   logits.reserve(ids.size() * n_vocab);
@@ -53,6 +54,7 @@ void add_eval_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--prompt-ids", args->prompt_ids, "Prompt as comma-separated token ids");
   cmd->add_option("-o,--output", args->out, "Output .safetensors file (tensor 'logits' [tokens, vocab] f32)")->required();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: physical cores)");
+  add_kv_cache_option(cmd, &args->kv_cache);
   cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: model's, capped at 4096)");
   cmd->add_option("-b,--batch", args->batch, "Evaluate the prompt this many tokens at a time (default: all at once)");
   cmd->callback([args, &exit_code] {

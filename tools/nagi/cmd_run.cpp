@@ -14,6 +14,7 @@ struct RunArgs {
   std::string model, prompt, prompt_ids;
   int n_predict = 128;
   int threads = 0;
+  KvCacheType kv_cache = KvCacheType::kAuto;
   int ctx = 0;
   SamplingFlags sampling;
   bool ignore_eos = false, json = false, no_bos = false;
@@ -69,7 +70,7 @@ void run(const RunArgs& a, CLI::App& cmd) {
   opt.sampling = resolve_sampling(a.sampling, cmd, model->default_sampling());
   const SamplingParams& sp = opt.sampling;
 
-  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads});
+  Session session(model, SessionOptions{.n_ctx = a.ctx, .n_threads = a.threads, .kv_cache = a.kv_cache});
   g_active_session = &session;
   std::signal(SIGINT, on_sigint);
 
@@ -139,6 +140,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--prompt-ids", args->prompt_ids, "Prompt as comma-separated token ids");
   cmd->add_option("-n,--n-predict", args->n_predict, "Tokens to generate (-1: until EOS or context end)")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Threads (default: physical cores)");
+  add_kv_cache_option(cmd, &args->kv_cache);
   cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: model's, capped at 4096)");
   add_sampling_flags(*cmd, args->sampling);
   cmd->add_option("--stop", args->stop, "Stop string (repeatable)");

@@ -1,5 +1,6 @@
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "commands.h"
 #include "nagi/error.hpp"
@@ -15,6 +16,15 @@ std::string default_model_path() {
   throw Error(ErrorCode::kInvalidArgument,
               "no model given: pass -m PATH (a Hugging Face folder, a .gguf file or a llama2.c "
               ".bin), or set NAGI_MODEL");
+}
+
+void add_kv_cache_option(CLI::App* cmd, KvCacheType* out) {
+  const std::map<std::string, KvCacheType> names = {
+      {"auto", KvCacheType::kAuto}, {"f32", KvCacheType::kF32}, {"f16", KvCacheType::kF16}, {"q8", KvCacheType::kQ8}};
+  cmd->add_option("--kv-cache", *out,
+                  "How keys and values are stored: auto (f32 for f32 models, else f16), f32, f16, q8 (int8, "
+                  "a scale per 32 values)")
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case));
 }
 
 std::string tokenizer_source(const std::string& model, const std::string& tokenizer) {

@@ -6,6 +6,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
+#include "kernels/kernels.h"
 #include "model/mixers/tree_mask.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
@@ -34,13 +35,13 @@ AttentionMixer::AttentionMixer(const ModelSpec& spec, int layer, const TensorSto
   }
 }
 
-std::unique_ptr<LayerState> AttentionMixer::new_state(int n_ctx) const {
-  return std::make_unique<KvState>(n_ctx, a_.n_head_kv * a_.head_dim, a_.window);
+std::unique_ptr<LayerState> AttentionMixer::new_state(int n_ctx, KvType kv) const {
+  return std::make_unique<KvState>(n_ctx, a_.n_head_kv, a_.head_dim, a_.window, kv);
 }
 
-size_t AttentionMixer::state_bytes_read(int n_past) const {
+size_t AttentionMixer::state_bytes_read(int n_past, KvType kv) const {
   const int keys = a_.window > 0 ? std::min(n_past, a_.window) : n_past;
-  return size_t(2) * keys * a_.n_head_kv * a_.head_dim * sizeof(float);
+  return size_t(2) * keys * a_.n_head_kv * kv_head_bytes(kv, a_.head_dim);
 }
 
 void AttentionMixer::apply_rope(float* vec, int n_heads, int pos) const {
@@ -125,10 +126,14 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   const int group = a_.n_head / a_.n_head_kv;
   auto first_key = [&](int p) { return a_.window > 0 ? std::max(0, p - a_.window + 1) : 0; };
   // Tokens [t0, t1) of the batch go to their cache rows.
+  const Kernels& kern = kernels();
   auto store_rows = [&](int t0, int t1) {
     for (int t = t0; t < t1; ++t) {
-      std::memcpy(cache.k(pos0 + t), k_all + size_t(t) * nkv, sizeof(float) * nkv);
-      std::memcpy(cache.v(pos0 + t), v_all + size_t(t) * nkv, sizeof(float) * nkv);
+      for (int g = 0; g < a_.n_head_kv; ++g) {
+        const size_t at = size_t(t) * nkv + size_t(g) * a_.head_dim;
+        kv_store_head(kern, cache.type(), k_all + at, a_.head_dim, cache.k(pos0 + t, g));
+        kv_store_head(kern, cache.type(), v_all + at, a_.head_dim, cache.v(pos0 + t, g));
+      }
     }
   };
   // The common case (a chain over rows stored in order, no score soft-cap)
@@ -146,7 +151,9 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
     p.q_stride = nq;
     p.k = cache.k(0);
     p.v = cache.v(0);
-    p.kv_stride = nkv;
+    p.kv_pos_bytes = cache.head_bytes();
+    p.kv_head_stride = cache.head_stride();
+    p.kv_type = cache.type();
     p.pos0 = pos0;
     p.window = a_.window;
     p.scale = a_.scale;
@@ -158,16 +165,18 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
       const int c1 = std::min(n, c0 + cache.max_chunk());
       store_rows(c0, c1);
       pool.parallel_for(int64_t(c1 - c0) * a_.n_head, [&](int64_t begin, int64_t end) {
-        thread_local std::vector<float> scores;
+        thread_local std::vector<float> scores, row;
         scores.resize(size_t(pos0 + c1));
+        row.resize(a_.head_dim);
         for (int64_t job = begin; job < end; ++job) {
           const int t = c0 + static_cast<int>(job / a_.n_head);
           const int h = static_cast<int>(job % a_.n_head);
-          const int kvh = h / group;
+          const int g = h / group;
           const float* q = q_all + size_t(t) * nq + size_t(h) * a_.head_dim;
           const int p = pos0 + t, j0 = first_key(p), n_keys = p - j0 + 1;
           for (int j = 0; j < n_keys; ++j) {
-            scores[j] = dot_f32(q, cache.k(j0 + j) + kvh * a_.head_dim, a_.head_dim) * a_.scale;
+            kv_load_head(kern, cache.type(), cache.k(j0 + j, g), a_.head_dim, row.data());
+            scores[j] = dot_f32(q, row.data(), a_.head_dim) * a_.scale;
           }
           if (a_.softcap > 0.f) {
             for (int j = 0; j < n_keys; ++j) scores[j] = a_.softcap * std::tanh(scores[j] / a_.softcap);
@@ -177,9 +186,8 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
           float* o = att + size_t(t) * nq + size_t(h) * a_.head_dim;
           std::fill(o, o + a_.head_dim, 0.f);
           for (int j = 0; j < n_keys; ++j) {
-            const float w = scores[j];
-            const float* v = cache.v(j0 + j) + kvh * a_.head_dim;
-            for (int i = 0; i < a_.head_dim; ++i) o[i] += w * v[i];
+            kv_load_head(kern, cache.type(), cache.v(j0 + j, g), a_.head_dim, row.data());
+            kern.axpy_f32(scores[j], row.data(), o, a_.head_dim);
           }
         }
       });

@@ -61,12 +61,12 @@ GatedDeltaNetMixer::GatedDeltaNetMixer(const ModelSpec& spec, int layer, const T
   norm_w_ = bind_vector(store, p + "ssm_norm.weight", s_.head_v_dim, what);
 }
 
-std::unique_ptr<LayerState> GatedDeltaNetMixer::new_state(int) const {
+std::unique_ptr<LayerState> GatedDeltaNetMixer::new_state(int, KvType) const {
   return std::make_unique<DeltaNetState>(size_t(s_.conv_kernel - 1) * conv_dim_,
                                          size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim);
 }
 
-size_t GatedDeltaNetMixer::state_bytes_read(int) const {
+size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
   return (size_t(s_.conv_kernel - 1) * conv_dim_ +
           size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim) * sizeof(float);
 }

@@ -66,11 +66,11 @@ ShortConvMixer::ShortConvMixer(const ModelSpec& spec, int layer, const TensorSto
   }
 }
 
-std::unique_ptr<LayerState> ShortConvMixer::new_state(int) const {
+std::unique_ptr<LayerState> ShortConvMixer::new_state(int, KvType) const {
   return std::make_unique<ShortConvState>(n_embd_, l_cache_);
 }
 
-size_t ShortConvMixer::state_bytes_read(int) const {
+size_t ShortConvMixer::state_bytes_read(int, KvType) const {
   return size_t(l_cache_ - 1) * n_embd_ * sizeof(float);
 }
 

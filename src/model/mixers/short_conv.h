@@ -54,8 +54,8 @@ class ShortConvMixer final : public Mixer {
 
   void forward(const float* xn, float* out, const Batch& batch, LayerState& state, Workspace& ws,
                ThreadPool& pool) const override;
-  std::unique_ptr<LayerState> new_state(int n_ctx) const override;
-  size_t state_bytes_read(int n_past) const override;
+  std::unique_ptr<LayerState> new_state(int n_ctx, KvType kv) const override;
+  size_t state_bytes_read(int n_past, KvType kv) const override;
 
  private:
   int n_embd_;

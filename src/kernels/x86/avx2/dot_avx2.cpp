@@ -164,6 +164,7 @@ void fill_kernels_avx2(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_quant<18, load_q4_0>;
   fill_kernels_avx2_kquant(k);
   fill_kernels_avx2_q451(k);
+  fill_kernels_avx2_kv(k);
 }
 
 }  // namespace nagi

@@ -1,0 +1,42 @@
+// Scalar references for the KV-cache kernels: f16 and int8 rows to and from
+// f32, and decode-shaped attention scores over row-major keys.
+#include "base/half.h"
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+namespace {
+
+void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
+                      float scale, float* s, int64_t s_stride) {
+  for (int r = 0; r < rows; ++r) {
+    for (int j = 0; j < n; ++j) {
+      const float* kj = k + j * k_stride;
+      float acc = 0.f;
+      for (int d = 0; d < hd; ++d) acc += q_rows[r][d] * kj[d];
+      s[r * s_stride + j] = acc * scale;
+    }
+  }
+}
+
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_f32(x[i]);
+}
+
+void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_fp16(x[i]);
+}
+
+void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = float(qs[i]) * d[i / 32];
+}
+
+}  // namespace
+
+void fill_kernels_scalar_kv(Kernels& k) {
+  k.attn_scores_rows = attn_scores_rows;
+  k.f16_to_f32 = f16_to_f32;
+  k.f32_to_f16 = f32_to_f16;
+  k.dequantize_q8_32 = dequantize_q8_32;
+}
+
+}  // namespace nagi

@@ -1,0 +1,83 @@
+// AVX2 (+F16C, FMA) KV-cache kernels: f16/int8 rows <-> f32 and
+// decode-shaped scores. Tails (fewer than 8 values) go element by element.
+#include <immintrin.h>
+
+#include "avx2_util.h"
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+namespace {
+
+inline float to_f32(uint16_t h) { return _cvtsh_ss(h); }
+inline uint16_t to_f16(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
+
+// Two keys per pass share each q load; the horizontal sums come last.
+void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
+                      float scale, float* s, int64_t s_stride) {
+  const int hd8 = hd / 8 * 8;
+  for (int r = 0; r < rows; ++r) {
+    const float* q = q_rows[r];
+    float* sr = s + r * s_stride;
+    int j = 0;
+    for (; j + 2 <= n; j += 2) {
+      const float* k0 = k + j * k_stride;
+      const float* k1 = k0 + k_stride;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+      for (int d = 0; d < hd8; d += 8) {
+        const __m256 qd = _mm256_loadu_ps(q + d);
+        a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
+        a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k1 + d), a1);
+      }
+      float s0 = hsum(a0), s1 = hsum(a1);
+      for (int d = hd8; d < hd; ++d) s0 += q[d] * k0[d], s1 += q[d] * k1[d];
+      sr[j] = s0 * scale;
+      sr[j + 1] = s1 * scale;
+    }
+    for (; j < n; ++j) {
+      const float* kj = k + j * k_stride;
+      __m256 a = _mm256_setzero_ps();
+      for (int d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), a);
+      float s0 = hsum(a);
+      for (int d = hd8; d < hd; ++d) s0 += q[d] * kj[d];
+      sr[j] = s0 * scale;
+    }
+  }
+}
+
+void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  }
+  for (; i < n; ++i) y[i] = to_f32(x[i]);
+}
+
+void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), h);
+  }
+  for (; i < n; ++i) y[i] = to_f16(x[i]);
+}
+
+void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 32) {
+    const __m256 dv = _mm256_set1_ps(d[i / 32]);
+    for (int c = 0; c < 32; c += 8) {
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + i + c));
+      _mm256_storeu_ps(y + i + c, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), dv));
+    }
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx2_kv(Kernels& k) {
+  k.attn_scores_rows = attn_scores_rows;
+  k.f16_to_f32 = f16_to_f32;
+  k.f32_to_f16 = f32_to_f16;
+  k.dequantize_q8_32 = dequantize_q8_32;
+}
+
+}  // namespace nagi
