@@ -61,6 +61,7 @@ void register_all() {
                                                         {"bf16", nagi::DType::kBF16},
                                                         {"q8_0", nagi::DType::kQ8_0},
                                                         {"q4_0", nagi::DType::kQ4_0},
+                                                        {"q4_0x16", nagi::DType::kQ4_0x16},
                                                         {"q4_k", nagi::DType::kQ4_K},
                                                         {"q5_k", nagi::DType::kQ5_K},
                                                         {"q6_k", nagi::DType::kQ6_K}};

@@ -2,6 +2,8 @@
 #include <map>
 
 #include "api/model_impl.h"
+#include "kernels/kernels.h"
+#include "model/repack.h"
 
 namespace nagi {
 namespace {
@@ -45,8 +47,9 @@ Model::~Model() = default;
 std::shared_ptr<Model> Model::load(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   impl->loaded = load_model(path);
+  impl->info = make_info(impl->loaded);  // the file's dtypes, before any repacking
+  repack_for_kernels(impl->loaded.tensors, kernels());
   impl->transformer = std::make_unique<Transformer>(impl->loaded.spec, impl->loaded.tensors, path);
-  impl->info = make_info(impl->loaded);
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 

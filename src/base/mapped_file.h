@@ -20,6 +20,14 @@ class MappedFile {
 
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  bool contains(const void* p, size_t n) const {
+    const auto* b = static_cast<const uint8_t*>(p);
+    return b >= data_ && n <= size_ && b - data_ <= static_cast<ptrdiff_t>(size_ - n);
+  }
+  // Drops this process's pages of [p, p + n) (whole pages inside it): after
+  // the bytes were copied elsewhere they no longer count towards the RSS. A
+  // later read faults them back in from the file. Precondition: contains(p, n).
+  void release(const void* p, size_t n) const;
   const std::string& path() const { return path_; }
 
  private:

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "base/check.h"
 #include "base/half.h"
@@ -35,7 +36,7 @@ constexpr int kBytesQ5_K = 2 + 2 + kScaleBytesK + kQK_K / 8 + kQK_K / 2;  // 176
 constexpr int kBytesQ6_K = kQK_K / 2 + kQK_K / 4 + kQK_K / 16 + 2;   // 210
 
 // Indexed by DType's underlying value; order must match the enum.
-constexpr std::array<DTypeInfo, 18> kInfo = {{
+constexpr std::array<DTypeInfo, 19> kInfo = {{
     {"F32", 1, 4, true},
     {"F16", 1, 2, true},
     {"BF16", 1, 2, true},
@@ -54,6 +55,7 @@ constexpr std::array<DTypeInfo, 18> kInfo = {{
     {"Q4_K", kQK_K, kBytesQ4_K, true},
     {"Q5_K", kQK_K, kBytesQ5_K, true},
     {"Q6_K", kQK_K, kBytesQ6_K, true},
+    {"Q4_0x16", 16 * kQK4_0, 16 * kBytesQ4_0, true},
 }};
 
 struct GgmlId {
@@ -91,6 +93,18 @@ void dequant_q4_0(const uint8_t* b, float* y) {
   for (int j = 0; j < kQK4_0 / 2; ++j) {
     y[j] = float((qs[j] & 0x0f) - 8) * d;
     y[j + kQK4_0 / 2] = float((qs[j] >> 4) - 8) * d;
+  }
+}
+
+// Q4_0x16: block j's scale at b + 2j, its nibbles at b + 32 + 16j.
+void dequant_q4_0x16(const uint8_t* b, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    const float d = load_half(b + 2 * j);
+    const uint8_t* qs = b + 32 + 16 * j;
+    for (int e = 0; e < kQK4_0 / 2; ++e) {
+      y[kQK4_0 * j + e] = float((qs[e] & 0x0f) - 8) * d;
+      y[kQK4_0 * j + e + kQK4_0 / 2] = float((qs[e] >> 4) - 8) * d;
+    }
   }
 }
 
@@ -500,6 +514,7 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   BlockFn fn = nullptr;
   switch (t) {
     case DType::kQ4_0: fn = dequant_q4_0; break;
+    case DType::kQ4_0x16: fn = dequant_q4_0x16; break;
     case DType::kQ4_1: fn = dequant_q4_1; break;
     case DType::kQ5_0: fn = dequant_q5_0; break;
     case DType::kQ5_1: fn = dequant_q5_1; break;
@@ -516,9 +531,27 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < blocks; ++i) fn(s + i * info.block_bytes, dst + i * info.block_elems);
 }
 
+void repack_q4_0_x16(const void* src, void* dst, int64_t n) {
+  check_whole_blocks(DType::kQ4_0x16, n, "repack_q4_0_x16");
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto* d = static_cast<uint8_t*>(dst);
+  for (int64_t sb = 0; sb < n / (16 * kQK4_0); ++sb, s += 16 * kBytesQ4_0, d += 16 * kBytesQ4_0) {
+    for (int j = 0; j < 16; ++j) {
+      std::memcpy(d + 2 * j, s + j * kBytesQ4_0, 2);
+      std::memcpy(d + 32 + 16 * j, s + j * kBytesQ4_0 + 2, 16);
+    }
+  }
+}
+
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   check_whole_blocks(t, n, "quantize_row");
   auto* d = static_cast<uint8_t*>(dst);
+  if (t == DType::kQ4_0x16) {  // Q4_0's rounding, then the reordering
+    std::vector<uint8_t> q4(size_t(n / kQK4_0) * kBytesQ4_0);
+    quantize_row(DType::kQ4_0, src, q4.data(), n);
+    repack_q4_0_x16(q4.data(), d, n);
+    return;
+  }
   switch (t) {
     case DType::kF32:
       std::memcpy(d, src, size_t(n) * 4);

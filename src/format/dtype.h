@@ -30,6 +30,13 @@ enum class DType : uint8_t {
   kQ4_K,
   kQ5_K,
   kQ6_K,
+  // nagi's in-memory layout of Q4_0 (never stored in files): superblocks of
+  // 16 Q4_0 blocks (512 values, 288 bytes, like 16 blocks) holding the 16
+  // f16 scales first, then the 16 blocks' 16 nibble bytes back to back, so
+  // the decode kernel reads scales with one load and nibbles in aligned
+  // 64-byte runs instead of gathering them out of 18-byte blocks. Loaders
+  // convert Q4_0 matrices to it (repack_q4_0_x16) where the kernels want it.
+  kQ4_0x16,
 };
 
 struct DTypeInfo {
@@ -53,6 +60,9 @@ uint32_t dtype_to_ggml(DType t);  // precondition: t has a GGML id
 // Converts `n` elements (a whole number of blocks) of type `t` to float32.
 // Precondition: dtype_info(t).is_float.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// Q4_0 -> Q4_0x16 for n values (a multiple of 512): the same bits, reordered.
+void repack_q4_0_x16(const void* src, void* dst, int64_t n);
 
 // Quantizes `n` floats (a whole number of blocks) into type `t`, the same way
 // llama.cpp's reference quantizers do. Supported: F32, F16, BF16, Q8_0, Q4_0,

@@ -1,5 +1,9 @@
 #include "format/tensor_store.h"
 
+#include <sys/mman.h>
+
+#include <cstdlib>
+
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -30,9 +34,34 @@ const uint8_t* TensorStore::own(std::vector<uint8_t> bytes) {
   return owned_.back()->data();
 }
 
+uint8_t* TensorStore::own_buffer(size_t n) {
+  const size_t rounded = (n + 63) / 64 * 64;
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded == 0 ? 64 : rounded));
+  if (p == nullptr) throw Error(ErrorCode::kIo, "out of memory allocating " + std::to_string(n) + " bytes of weights");
+#ifdef MADV_HUGEPAGE
+  // Large weight copies: fewer page faults and TLB misses with huge pages.
+  if (rounded >= (size_t(2) << 20)) ::madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  buffers_.emplace_back(p, [](uint8_t* q) { std::free(q); });
+  return p;
+}
+
+void TensorStore::replace(const std::string& name, DType dtype, const uint8_t* data, size_t nbytes) {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw Error(ErrorCode::kFormat, "replace: no tensor '" + name + "'");
+  TensorView& v = it->second;
+  for (const auto& f : files_) {
+    if (f->contains(v.data, v.nbytes)) f->release(v.data, v.nbytes);
+  }
+  v.dtype = dtype;
+  v.data = data;
+  v.nbytes = nbytes;
+}
+
 void TensorStore::keep_alive_all(const TensorStore& other) {
   files_.insert(files_.end(), other.files_.begin(), other.files_.end());
   owned_.insert(owned_.end(), other.owned_.begin(), other.owned_.end());
+  buffers_.insert(buffers_.end(), other.buffers_.begin(), other.buffers_.end());
 }
 
 void TensorStore::add(TensorView view) {

@@ -37,6 +37,13 @@ class TensorStore {
   // Takes ownership of a buffer created by a loader (e.g. a permuted tensor);
   // returns a stable pointer to its bytes.
   const uint8_t* own(std::vector<uint8_t> bytes);
+  // A writable, 64-byte-aligned, uninitialized buffer of n bytes the store
+  // owns (kernel-friendly copies of tensors made at load).
+  uint8_t* own_buffer(size_t n);
+  // Points tensor `name` at new bytes of another dtype (same shape; the
+  // caller checked the size). Where the old bytes were in a mapped file,
+  // their pages are released. Throws Error(kFormat) if there is no such tensor.
+  void replace(const std::string& name, DType dtype, const uint8_t* data, size_t nbytes);
   // Shares `other`'s mappings and buffers, so views copied from it stay valid.
   void keep_alive_all(const TensorStore& other);
 
@@ -54,6 +61,7 @@ class TensorStore {
   std::map<std::string, TensorView> tensors_;
   std::vector<std::shared_ptr<const MappedFile>> files_;
   std::vector<std::shared_ptr<std::vector<uint8_t>>> owned_;
+  std::vector<std::shared_ptr<uint8_t>> buffers_;
 };
 
 }  // namespace nagi

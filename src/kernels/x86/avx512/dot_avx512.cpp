@@ -234,6 +234,62 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
     {12, 12, 12, 12, 13, 13, 13, 13, 12, 12, 12, 12, 13, 13, 13, 13},
     {14, 14, 14, 14, 15, 15, 15, 15, 14, 14, 14, 14, 15, 15, 15, 15}};
 
+// Sums of four accumulators: lane r of the result is the sum of acc[r].
+inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  // Halve twice across 128-bit lanes, keeping rows apart, then within lanes.
+  const __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xee));
+  const __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xee));
+  // u: 128-bit lane k holds 4 partial sums of row k.
+  const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xdd));
+  // Transpose-add the 4x4 blocks: lane k ends with row k's total.
+  const __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4e));
+  const __m512 w = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), w));
+}
+
+// R rows at once: each activation pair is loaded once for all of them and
+// the per-row sums are reduced together (at 1024 columns a row is only two
+// 16-block groups, so per-row overhead would otherwise dominate).
+template <int R>
+void q4_0_row_group(const uint8_t* w, size_t row_bytes, int64_t wide, const int8_t* a_perm, const float* xs,
+                    const float* xd, __m512 (&acc)[R]) {
+  const __m512i gather_idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                                _mm512_set1_epi32(18));
+  const __m256i m4 = _mm256_set1_epi8(0x0f);
+  __m512i g_next[R];
+  for (int r = 0; r < R; ++r) {
+    acc[r] = _mm512_setzero_ps();
+    // The next group's scales are gathered a group ahead (gathers have a long latency).
+    g_next[r] = _mm512_i32gather_epi32(gather_idx, w + r * row_bytes, 1);
+  }
+  for (int64_t i = 0; i < wide; i += 16) {
+    __m512 sc[R];
+    const __m512 xs_i = _mm512_loadu_ps(xs + i), xd_i = _mm512_loadu_ps(xd + i);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* b = w + r * row_bytes + i * 18;
+      for (int c = 0; c < 288; c += 64) _mm_prefetch(reinterpret_cast<const char*>(b + 2 * 288 + c), _MM_HINT_T0);
+      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g_next[r]));
+      if (i + 16 < wide) g_next[r] = _mm512_i32gather_epi32(gather_idx, b + 288, 1);
+      acc[r] = _mm512_fnmadd_ps(dw, xs_i, acc[r]);
+      sc[r] = _mm512_mul_ps(dw, xd_i);
+    }
+    for (int p = 0; p < 8; ++p) {
+      const __m512i a = _mm512_load_si512(a_perm + (i + 2 * p) * kActBlock);
+      const __m512i idx = _mm512_load_si512(kPairScaleIdx[p]);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* b0 = w + r * row_bytes + (i + 2 * p) * 18;
+        const __m256i t = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 2))),
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 18 + 2)), 1);
+        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
+                                              _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, a);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(idx, sc[r]), acc[r]);
+      }
+    }
+  }
+}
+
 void dot_rows_q4_0_wide(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                         float* y) {
   const int64_t blocks = cols / kActBlock, wide = blocks / 16 * 16;
@@ -253,45 +309,34 @@ void dot_rows_q4_0_wide(const uint8_t* w, size_t row_bytes, int64_t n_rows, int6
     h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
     xs[i] = 8.f * x.d[i] * float(_mm_cvtsi128_si32(h));
   }
-  const __m512i gather_idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                                _mm512_set1_epi32(18));
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
   const __m512i bias = _mm512_set1_epi8(8);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    __m512 acc = _mm512_setzero_ps();
-    // The next group's scales are gathered a group ahead (gathers have a long latency).
-    __m512i g_next = wide > 0 ? _mm512_i32gather_epi32(gather_idx, row, 1) : _mm512_setzero_si512();
-    for (int64_t i = 0; i < wide; i += 16) {
-      const uint8_t* b = row + i * 18;
-      for (int c = 0; c < 288; c += 64) _mm_prefetch(reinterpret_cast<const char*>(b + 2 * 288 + c), _MM_HINT_T0);
-      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g_next));
-      if (i + 16 < wide) g_next = _mm512_i32gather_epi32(gather_idx, b + 288, 1);
-      acc = _mm512_fnmadd_ps(dw, _mm512_loadu_ps(xs + i), acc);
-      const __m512 sc = _mm512_mul_ps(dw, _mm512_loadu_ps(x.d + i));
-      for (int p = 0; p < 8; ++p) {
-        const uint8_t* b0 = b + 2 * p * 18;
-        const __m256i t = _mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 2))),
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 18 + 2)), 1);
-        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
-                                              _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq,
-                                                _mm512_load_si512(a_perm + (i + 2 * p) * kActBlock));
-        const __m512 s = _mm512_permutexvar_ps(_mm512_load_si512(kPairScaleIdx[p]), sc);
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), s, acc);
-      }
-    }
-    // Remaining blocks (fewer than 16): one at a time, offset removed in integers.
-    __m256 tail = _mm256_setzero_ps();
+  // Remaining blocks (fewer than 16) of one row: one at a time, offset removed in integers.
+  auto tail = [&](const uint8_t* row) {
+    __m256 t = _mm256_setzero_ps();
     for (int64_t i = wide; i < blocks; ++i) {
       const uint8_t* b = row + i * 18;
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
       const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), Q4_0::load(b + 2), a),
                                            _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(bias), a));
-      tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_f32(b) * x.d[i]), tail);
+      t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_f32(b) * x.d[i]), t);
     }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc, _mm512_zextps256_ps512(tail)));
+    return _mm512_zextps256_ps512(t);
+  };
+  int64_t r = 0;
+  if (wide > 0) {
+    for (; r + 4 <= n_rows; r += 4) {
+      __m512 acc[4];
+      q4_0_row_group<4>(w + r * row_bytes, row_bytes, wide, a_perm, xs, x.d, acc);
+      if (wide < blocks) {
+        for (int k = 0; k < 4; ++k) acc[k] = _mm512_add_ps(acc[k], tail(w + (r + k) * row_bytes));
+      }
+      _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
+    }
+  }
+  for (; r < n_rows; ++r) {
+    __m512 acc[1] = {_mm512_setzero_ps()};
+    if (wide > 0) q4_0_row_group<1>(w + r * row_bytes, row_bytes, wide, a_perm, xs, x.d, acc);
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], tail(w + r * row_bytes)));
   }
 }
 
@@ -314,6 +359,7 @@ void fill_kernels_avx512(Kernels& k) {
   fill_kernels_avx512_kquant(k);
   fill_kernels_avx512_gemm(k);
   fill_kernels_avx512_kv(k);
+  fill_kernels_avx512_q4_0x16(k);
 }
 
 }  // namespace nagi

@@ -37,31 +37,47 @@ bool gemm_morton_order() {
 
 // Packs rows [0, n) (n <= 16) of the panel; missing rows are zero weights
 // with zero scale. Weights become unsigned: Q8_0 w + 128, Q4_0 nibble (w + 8).
-template <bool kQ4>
+// Block layouts the panel packer reads: Q8_0, Q4_0, and Q4_0x16 (Q4_0's
+// blocks in 16-block superblocks, scales first; format/dtype.h).
+enum class BlockLayout { kQ8_0, kQ4_0, kQ4_0x16 };
+
+// Where block b of a row starting at w keeps its f16 scale and its values.
+template <BlockLayout L>
+inline const uint8_t* block_scale(const uint8_t* w, int64_t b) {
+  if constexpr (L == BlockLayout::kQ4_0x16) return w + (b / 16) * 288 + (b % 16) * 2;
+  return w + b * (L == BlockLayout::kQ4_0 ? 18 : 34);
+}
+template <BlockLayout L>
+inline const uint8_t* block_values(const uint8_t* w, int64_t b) {
+  if constexpr (L == BlockLayout::kQ4_0x16) return w + (b / 16) * 288 + 32 + (b % 16) * 16;
+  return block_scale<L>(w, b) + 2;
+}
+
+template <BlockLayout L>
 void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
   // Dword s of every row's block b in one gather: a 16 x 8 dword transpose
   // per block. Rows >= n are masked off (zero weights, zero scale).
-  constexpr int kBlockBytes = kQ4 ? 18 : 34;
+  constexpr bool kQ4 = L != BlockLayout::kQ8_0;
   const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
   const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(static_cast<int>(row_bytes)));
   const __m512i zero = _mm512_setzero_si512();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = w + b * kBlockBytes;
+    const uint8_t* vals = block_values<L>(w, b);
     __m512i* pb = reinterpret_cast<__m512i*>(packed + b * kBlockPacked);
-    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk, 1);
+    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, block_scale<L>(w, b), 1);
     _mm512_store_ps(dw + b * kPanel, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d16)));
     if (kQ4) {
       const __m512i m4 = _mm512_set1_epi8(0x0f);
       for (int s = 0; s < 4; ++s) {
-        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, vals + 4 * s, 1);
         _mm512_store_si512(pb + s, _mm512_and_si512(q, m4));                             // values 4s..4s+3
         _mm512_store_si512(pb + s + 4, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));  // values 16+4s..
       }
     } else {
       const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
       for (int s = 0; s < 8; ++s) {
-        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, vals + 4 * s, 1);
         _mm512_store_si512(pb + s, _mm512_mask_xor_epi32(zero, rows, q, flip));
       }
     }
@@ -99,11 +115,11 @@ void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, acc[t]);
 }
 
-template <bool kQ4>
+template <BlockLayout L>
 void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
             const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
-  constexpr int kBias = kQ4 ? 8 : 128;
+  constexpr int kBias = L != BlockLayout::kQ8_0 ? 8 : 128;
   thread_local Scratch scratch;
   const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
   const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
@@ -133,7 +149,7 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
     // panel packed at a time, every token over it.
     for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
       const int n = static_cast<int>(min64(kPanel, n_rows - r0));
-      pack_panel<kQ4>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
+      pack_panel<L>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
       run_tokens(packed, dw, r0, n, 0, n_tok);
     }
     return;
@@ -146,7 +162,7 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   for (int64_t p = 0; p < n_panels; ++p) {
     const int n = static_cast<int>(min64(kPanel, n_rows - p * kPanel));
     uint8_t* pk = all + p * (packed_bytes + dw_bytes);
-    pack_panel<kQ4>(w + p * kPanel * row_bytes, row_bytes, n, nb, pk, reinterpret_cast<float*>(pk + packed_bytes));
+    pack_panel<L>(w + p * kPanel * row_bytes, row_bytes, n, nb, pk, reinterpret_cast<float*>(pk + packed_bytes));
   }
   const int64_t n_tb = (n_tok + kTokenTile - 1) / kTokenTile;
   const int64_t side = int64_t(1) << (64 - __builtin_clzll(uint64_t((n_panels > n_tb ? n_panels : n_tb) - 1)));
@@ -400,8 +416,9 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 }  // namespace
 
 void fill_kernels_avx512_gemm(Kernels& k) {
-  k.gemm_q8_0 = gemm_q<false>;
-  k.gemm_q4_0 = gemm_q<true>;
+  k.gemm_q8_0 = gemm_q<BlockLayout::kQ8_0>;
+  k.gemm_q4_0 = gemm_q<BlockLayout::kQ4_0>;
+  k.gemm_q4_0x16 = gemm_q<BlockLayout::kQ4_0x16>;
   k.gemm_q4_k = gemm_k<KType::kQ4K>;
   k.gemm_q5_k = gemm_k<KType::kQ5K>;
   k.gemm_q6_k = gemm_k<KType::kQ6K>;

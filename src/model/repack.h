@@ -1,0 +1,17 @@
+// Kernel-friendly weight layouts made at load: where the selected kernels
+// read a format faster in another arrangement of the same bits, the
+// store's tensors are rewritten once (Q4_0 -> Q4_0x16 today) and the
+// file's pages released, so memory stays one copy of the weights.
+#pragma once
+
+#include "format/tensor_store.h"
+#include "kernels/kernels.h"
+
+namespace nagi {
+
+// Rewrites every 2-D Q4_0 tensor whose rows are whole 512-value superblocks
+// as Q4_0x16 when `k.repack_q4_0` (and NAGI_REPACK is not "0"); returns how
+// many tensors were rewritten.
+int repack_for_kernels(TensorStore& store, const Kernels& k);
+
+}  // namespace nagi
