@@ -135,11 +135,99 @@ void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
   }
 }
 
+// Q4_K, R rows at once. A 64-byte load of the nibbles holds two 32-byte
+// chunks: low nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3,
+// so the activation is reordered once per call to match ([sb 0|sb 2],
+// [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block); every activation load
+// serves all R rows and their sums are reduced together.
+alignas(64) constexpr int16_t kIdxQ4KPair[4][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
+    {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6},
+    {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
+
+// Lane r of the result: the sum of acc[r].
+inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  const __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xee));
+  const __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xee));
+  const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xdd));
+  const __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4e));
+  const __m512 w = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));
+  return _mm512_castps512_ps128(
+      _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), w));
+}
+
+template <int R>
+inline void q4_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, const int8_t* a_perm,
+                           const QuantizedVectorK& x, __m512 (&out)[R]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
+  __m512 acc[R];
+  __m256 accm[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), accm[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int8_t* a = a_perm + i * kActBlockK;
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
+  #pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+      const uint8_t* b = w + r * row_bytes + i * kq::kQ4KBytes;
+      _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ4KBytes), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ4KBytes + 64), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ4KBytes + 128), _MM_HINT_T0);
+      alignas(16) uint8_t sm[16];
+      kq::unpack_scales_mins(b + 4, sm);
+      const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
+      const __m512i sm512 = _mm512_castsi256_si512(sm16);
+      __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int p = 0; p < 2; ++p) {
+        const __m512i z = _mm512_loadu_si512(b + 16 + 64 * p);
+        const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+        const __m512i plo = _mm512_maddubs_epi16(lo, _mm512_load_si512(a + 128 * p));
+        const __m512i phi = _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 128 * p + 64));
+        isum = _mm512_dpwssd_epi32(isum, plo, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p]), sm512));
+        isum = _mm512_dpwssd_epi32(isum, phi,
+                                   _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p + 1]), sm512));
+      }
+      const __m256i msum = _mm256_madd_epi16(bs, _mm256_permutexvar_epi16(idx_min, sm16));
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b) * x.d[i]), acc[r]);
+      accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm[r]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) out[r] = _mm512_sub_ps(acc[r], _mm512_zextps256_ps512(accm[r]));
+}
+
+void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
+                   float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  thread_local Scratch scratch;
+  auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(cols)));
+  const __m512i lo_idx = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), hi_idx = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+  for (int64_t i = 0; i < cols; i += 128) {
+    const __m512i z0 = _mm512_loadu_si512(x.qs + i), z1 = _mm512_loadu_si512(x.qs + i + 64);
+    _mm512_store_si512(a_perm + i, _mm512_permutex2var_epi64(z0, lo_idx, z1));
+    _mm512_store_si512(a_perm + i + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
+  }
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    __m512 acc[4];
+    q4_k_row_group<4>(w + r * row_bytes, row_bytes, blocks, a_perm, x, acc);
+    _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
+  }
+  for (; r < n_rows; ++r) {
+    __m512 acc[1];
+    q4_k_row_group<1>(w + r * row_bytes, row_bytes, blocks, a_perm, x, acc);
+    y[r] = _mm512_reduce_add_ps(acc[0]);
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx512_kquant(Kernels& k) {
   k.quantize_act_q8k = quantize_act_q8k;
-  k.dot_rows_q4_k = dot_rows_q45_k<false>;
+  k.dot_rows_q4_k = dot_rows_q4_k;
   k.dot_rows_q5_k = dot_rows_q45_k<true>;
   k.dot_rows_q6_k = dot_rows_q6_k;
 }
