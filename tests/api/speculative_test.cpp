@@ -211,5 +211,94 @@ TEST(SpeculativeDraft, SmallerDraftModelGivesThePlainOutput) {
   }
 }
 
+// A random-weight Qwen3.5 with an MTP head (nagi-mkmodel --mtp-layers 1):
+// its drafts are poor (random weights), but the output must be plain
+// decoding's whatever they are, in both formats.
+class SpeculativeMtp : public ::testing::Test {
+ protected:
+  static constexpr const char* kTiny =
+      "--arch qwen35 --n-vocab 400 --n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 --head-dim 16 --n-rot 8 "
+      "--n-ff 96 --linear-k-heads 2 --linear-v-heads 4 --linear-head-dim 16 --full-attention-interval 2 "
+      "--tied false --seed 3";
+  void SetUp() override {
+    dir_ = test::temp_dir();
+    ASSERT_EQ(test::run_mkmodel(std::string(kTiny) + " --mtp-layers 1 --format hf -o " + dir_ + "/hf"), 0);
+    ASSERT_EQ(test::run_mkmodel(std::string(kTiny) + " --mtp-layers 1 --format gguf -o " + dir_ + "/m.gguf"), 0);
+  }
+  static GenerateResult run(const std::shared_ptr<Model>& model, const SamplingParams& sp, const SpeculativeOptions& so,
+                            int n = 40) {
+    Session s(model, {.n_ctx = 256, .n_threads = 2});
+    GenerateOptions opt;
+    opt.max_tokens = n;
+    opt.ignore_eos = true;
+    opt.sampling = sp;
+    opt.speculative = so;
+    return s.generate(repetitive_prompt(model->info().n_vocab, model->bos_id()), opt);
+  }
+  std::string dir_;
+};
+
+TEST_F(SpeculativeMtp, GivesThePlainOutput) {
+  for (const std::string& path : {dir_ + "/hf", dir_ + "/m.gguf"}) {
+    auto model = Model::load(path);
+    for (const auto& st : settings()) {
+      const auto plain = run(model, st.sampling, {});
+      for (int draft_max : {1, 3, 6}) {
+        const auto spec = run(model, st.sampling, {.mode = Mode::kMtp, .draft_max = draft_max});
+        EXPECT_EQ(spec.ids, plain.ids) << path << " " << st.name << " draft_max " << draft_max;
+        EXPECT_EQ(spec.stop_reason, plain.stop_reason);
+        EXPECT_GT(spec.speculative.proposed, 0) << path << " " << st.name;
+      }
+      // The rejection baseline: the target's distribution, not its tokens.
+      const auto rejection =
+          run(model, st.sampling, {.mode = Mode::kMtp, .draft_max = 4, .accept = Accept::kRejection});
+      EXPECT_EQ(rejection.ids.size(), plain.ids.size());
+      EXPECT_GT(rejection.speculative.proposed, 0);
+    }
+  }
+}
+
+TEST_F(SpeculativeMtp, ReusedPrefixGivesThePlainOutput) {
+  // The second turn's prompt is mostly cached: the head only gets the hidden
+  // states of the re-evaluated tail, and must still propose (and not break).
+  auto model = Model::load(dir_ + "/m.gguf");
+  SamplingParams sp;
+  sp.temperature = 0.8f;
+  sp.seed = 11;
+  GenerateOptions opt;
+  opt.max_tokens = 20;
+  opt.ignore_eos = true;
+  opt.sampling = sp;
+  opt.reuse_prefix = true;
+  opt.speculative = {.mode = Mode::kMtp, .draft_max = 3};
+  Session s(model, {.n_ctx = 256, .n_threads = 2});
+  const auto prompt = repetitive_prompt(model->info().n_vocab, model->bos_id());
+  const auto r1 = s.generate(prompt, opt);
+  std::vector<int32_t> turn2 = prompt;
+  turn2.insert(turn2.end(), r1.ids.begin(), r1.ids.end());
+  turn2.insert(turn2.end(), prompt.begin() + 1, prompt.begin() + 8);
+  const auto r2 = s.generate(turn2, opt);
+  EXPECT_GT(r2.n_reused, 0);
+  EXPECT_GT(r2.speculative.proposed, 0);
+  Session fresh(model, {.n_ctx = 256, .n_threads = 2});
+  opt.speculative = {};
+  opt.reuse_prefix = false;
+  EXPECT_EQ(r2.ids, fresh.generate(turn2, opt).ids);
+}
+
+TEST_F(SpeculativeMtp, ModelWithoutHeadIsRejectedByName) {
+  const std::string path = dir_ + "/no_mtp.gguf";
+  ASSERT_EQ(test::run_mkmodel(std::string(kTiny) + " --format gguf -o " + path), 0);
+  auto model = Model::load(path);
+  try {
+    run(model, SamplingParams{}, {.mode = Mode::kMtp});
+    ADD_FAILURE() << "mtp on a model without an MTP head";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("no_mtp.gguf"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("MTP"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace nagi
