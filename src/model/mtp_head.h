@@ -22,7 +22,9 @@
 // output, i.e. the residual stream after the last layer AND the final norm
 // (target_input() applies it). For further draft steps vLLM's proposer feeds
 // the head's own g back as h (SpecDecodeBaseProposer: for "mtp" the hidden
-// state it returns is the one the logits are computed from).
+// state it returns is the one the logits are computed from). Qwen3.5 ships
+// one MTP layer; with more, vLLM uses layer k for draft step k, while this
+// head always uses the first (drafts differ, outputs never do).
 #pragma once
 
 #include <memory>
