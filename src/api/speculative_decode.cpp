@@ -27,9 +27,10 @@ void reduce_to_chain(Draft& d) {
 
 }  // namespace
 
-std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Session::Impl& s) {
+Speculator* make_speculator(const GenerateOptions& options, Session::Impl& s) {
   using Mode = SpeculativeOptions::Mode;
   const SpeculativeOptions& so = options.speculative;
+  s.speculator.reset();
   if (so.mode == Mode::kNone) return nullptr;
   if (so.draft_max < 1)
     throw Error(ErrorCode::kInvalidArgument, "speculative: draft_max must be >= 1, got " + std::to_string(so.draft_max));
@@ -40,7 +41,8 @@ std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Sess
       // Where the model verifies chains only, a tree's budget is better
       // spent on one longer chain.
       const bool trees = !rejection && !s.transformer->has_recurrent_state() && s.state.can_keep_path();
-      return std::make_unique<LookupSpeculator>(so.lookup_ngram, trees ? so.lookup_branches : 1);
+      s.speculator = std::make_unique<LookupSpeculator>(so.lookup_ngram, trees ? so.lookup_branches : 1);
+      return s.speculator.get();
     }
     case Mode::kDraft: {
       std::shared_ptr<Model> draft = so.draft;
@@ -49,13 +51,18 @@ std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Sess
           throw Error(ErrorCode::kInvalidArgument, "speculative: draft mode needs a draft model");
         draft = Model::load(so.draft_model);
       }
-      return std::make_unique<DraftModelSpeculator>(std::move(draft), s.transformer->spec().n_vocab,
-                                                    options.sampling, rejection, s.n_ctx, s.pool->size());
+      s.speculator = std::make_unique<DraftModelSpeculator>(std::move(draft), s.transformer->spec().n_vocab,
+                                                            options.sampling, rejection, s.n_ctx, s.pool->size());
+      return s.speculator.get();
     }
     case Mode::kMtp: {
-      const LoadedModel& m = s.model->impl().loaded;
-      return std::make_unique<MtpSpeculator>(m.spec, m.tensors, "speculative mtp: " + s.model->info().path,
-                                             options.sampling, rejection, s.n_ctx, *s.pool);
+      if (!s.mtp) {
+        const LoadedModel& m = s.model->impl().loaded;
+        s.mtp = std::make_unique<MtpSpeculator>(m.spec, m.tensors, "speculative mtp: " + s.model->info().path,
+                                                s.n_ctx, *s.pool);
+      }
+      s.mtp->set_sampling(options.sampling, rejection);
+      return s.mtp.get();
     }
     case Mode::kNone: break;
   }

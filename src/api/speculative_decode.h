@@ -13,11 +13,12 @@
 
 namespace nagi {
 
-// The speculator options.speculative asks for, or null for plain decoding.
+// The speculator options.speculative asks for (owned by `s`: the MTP one
+// lives as long as the session), or null for plain decoding.
 // Throws Error(kInvalidArgument) for bad options (draft_max < 1, no draft
 // model, a draft with another vocabulary) and Error(kUnsupported) for MTP on
 // a model without an MTP head (naming the model's path).
-std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Session::Impl& s);
+Speculator* make_speculator(const GenerateOptions& options, Session::Impl& s);
 
 // Generates from `work` (the logits after history's last token, already
 // evaluated) until `emit` returns false. `emit` appends a token to history

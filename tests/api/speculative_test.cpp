@@ -268,8 +268,9 @@ TEST_F(SpeculativeMtp, GivesThePlainOutput) {
 }
 
 TEST_F(SpeculativeMtp, ReusedPrefixGivesThePlainOutput) {
-  // The second turn's prompt is mostly cached: the head only gets the hidden
-  // states of the re-evaluated tail, and must still propose (and not break).
+  // The second turn's prompt is mostly cached: the head keeps its cache from
+  // the first turn (the session keeps the speculator), gets the hidden states
+  // of the re-evaluated tail, and must still propose (and not break).
   const SecondTurn t = second_turn(Model::load(dir_ + "/m.gguf"), {.mode = Mode::kMtp, .draft_max = 3}, 11);
   EXPECT_GT(t.speculative.n_reused, 0);
   EXPECT_GT(t.speculative.speculative.proposed, 0);
