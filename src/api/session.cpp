@@ -191,6 +191,8 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   } else {
     speculative_decode(s, options, sampler, *speculator, work, history, emit, result);
     s.speculator.reset();  // a draft model's session is not kept between calls (the MTP head's cache is)
+    // Accepted tokens after a stop were rolled back: the head must not keep them either.
+    if (s.mtp) s.mtp->forget_from(s.state.n_past());
   }
   result.speculative.tokens = static_cast<int>(result.ids.size());
   if (!speculator) result.speculative.target_passes = result.n_decode;
