@@ -1,11 +1,14 @@
 // Speculative decoding benchmark (a program, not a test): decode tokens/s of
-// plain decoding vs speculation (prompt lookup, draft model) under Gumbel
+// plain decoding vs speculation (prompt lookup, draft model, MTP head) under Gumbel
 // coupling and the rejection baseline, with acceptance rate and tokens per
 // target pass, on a free-running task and a copy-heavy one. Every Gumbel run
 // is checked to be token-identical to plain decoding with the same seed.
 //
 //   build/bin/bench_speculative [--target PATH] [--draft PATH] [-n 200] [-t 1]
-//                               [--seeds 3] [--temp 0.8] [--draft-max 8]
+//                               [--seeds 3] [--temp 0.8] [--draft-max 8] [--mtp 1]
+//
+// --mtp 1 adds the target's own multi-token-prediction head (a Qwen3.5 model
+// with an MTP block, e.g. nagi-mkmodel --arch qwen35 --mtp-layers 1).
 //
 // Defaults: stories260K (../shared, or $NAGI_SHARED) as target and draft.
 #include <chrono>
@@ -48,7 +51,7 @@ std::string shared_dir() {
 int main(int argc, char** argv) {
   std::string target_path = shared_dir() + "/models/stories260K/stories260K.gguf";
   std::string draft_path;
-  int n = 200, threads = 1, seeds = 3, draft_max = 8;
+  int n = 200, threads = 1, seeds = 3, draft_max = 8, mtp = 0;
   float temp = 0.8f;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     else if (a == "--seeds") seeds = std::atoi(argv[i + 1]);
     else if (a == "--temp") temp = std::strtof(argv[i + 1], nullptr);
     else if (a == "--draft-max") draft_max = std::atoi(argv[i + 1]);
+    else if (a == "--mtp") mtp = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -82,7 +86,7 @@ int main(int argc, char** argv) {
       const char* name;
       SpeculativeOptions so;
     };
-    const std::vector<Method> methods = {
+    std::vector<Method> methods = {
         {"plain", {}},
         {"lookup/gumbel", {.mode = Mode::kLookup, .draft_max = draft_max}},
         {"lookup/rejection", {.mode = Mode::kLookup, .draft_max = draft_max, .accept = Accept::kRejection}},
@@ -90,6 +94,10 @@ int main(int argc, char** argv) {
         {"draft/gumbel", {.mode = Mode::kDraft, .draft = draft, .draft_max = draft_max}},
         {"draft/rejection", {.mode = Mode::kDraft, .draft = draft, .draft_max = draft_max, .accept = Accept::kRejection}},
     };
+    if (mtp) {
+      methods.push_back({"mtp/gumbel", {.mode = Mode::kMtp, .draft_max = draft_max}});
+      methods.push_back({"mtp/rejection", {.mode = Mode::kMtp, .draft_max = draft_max, .accept = Accept::kRejection}});
+    }
     std::printf("target %s, draft %s, %d tokens, temperature %.2f, %d seeds, %d threads, draft max %d\n",
                 target_path.c_str(), draft_path.c_str(), n, temp, seeds, threads, draft_max);
     std::printf("%-6s %-20s %10s %9s %10s %8s %10s\n", "task", "method", "tokens/s", "speed-up", "accept", "tok/pass",

@@ -8,6 +8,8 @@
 #include "model/load.h"
 #include "model/transformer.h"
 #include "nagi/nagi.hpp"
+#include "spec/mtp_speculator.h"
+#include "spec/speculator.h"
 
 namespace nagi {
 
@@ -32,6 +34,10 @@ struct Session::Impl {
   int n_ctx = 0;
   KvType kv_type = KvType::kF32;
   std::atomic<bool> cancel{false};
+  // The current generate()'s speculator, and the MTP one, kept across calls
+  // so that its cache follows the session's (spec/mtp_speculator.h).
+  std::unique_ptr<Speculator> speculator;
+  std::unique_ptr<MtpSpeculator> mtp;
 
   // Runs the model on `ids` at positions n_past()..; returns pointer to
   // logits rows (all or last) valid until the next call.

@@ -87,6 +87,7 @@ const std::vector<int32_t>& Session::tokens() const { return impl_->state.tokens
 void Session::rollback(int n) {
   Impl& s = *impl_;
   s.transformer->rollback(s.state, n, s.ws, *s.pool);
+  if (s.mtp) s.mtp->forget_from(n);
 }
 void Session::cancel() { impl_->cancel = true; }
 
@@ -108,7 +109,7 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   }
   Sampler sampler(options.sampling, n_vocab);
   // Built before anything runs, so bad speculative options fail early.
-  std::unique_ptr<Speculator> speculator = make_speculator(options, s);
+  Speculator* speculator = make_speculator(options, s);
   s.cancel = false;
   // Reused positions: the longest common prefix with what the cache holds,
   // less one so that the last prompt token is evaluated and gives logits.
@@ -191,6 +192,9 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
     }
   } else {
     speculative_decode(s, options, sampler, *speculator, work, history, emit, result);
+    s.speculator.reset();  // a draft model's session is not kept between calls (the MTP head's cache is)
+    // Accepted tokens after a stop were rolled back: the head must not keep them either.
+    if (s.mtp) s.mtp->forget_from(s.state.n_past());
   }
   result.speculative.tokens = static_cast<int>(result.ids.size());
   if (!speculator) result.speculative.target_passes = result.n_decode;

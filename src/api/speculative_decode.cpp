@@ -5,6 +5,7 @@
 
 #include "spec/draft_model_speculator.h"
 #include "spec/lookup_speculator.h"
+#include "spec/mtp_speculator.h"
 #include "spec/verifier.h"
 
 namespace nagi {
@@ -26,9 +27,10 @@ void reduce_to_chain(Draft& d) {
 
 }  // namespace
 
-std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Session::Impl& s) {
+Speculator* make_speculator(const GenerateOptions& options, Session::Impl& s) {
   using Mode = SpeculativeOptions::Mode;
   const SpeculativeOptions& so = options.speculative;
+  s.speculator.reset();
   if (so.mode == Mode::kNone) return nullptr;
   if (so.draft_max < 1)
     throw Error(ErrorCode::kInvalidArgument, "speculative: draft_max must be >= 1, got " + std::to_string(so.draft_max));
@@ -39,7 +41,8 @@ std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Sess
       // Where the model verifies chains only, a tree's budget is better
       // spent on one longer chain.
       const bool trees = !rejection && !s.transformer->has_recurrent_state() && s.state.can_keep_path();
-      return std::make_unique<LookupSpeculator>(so.lookup_ngram, trees ? so.lookup_branches : 1);
+      s.speculator = std::make_unique<LookupSpeculator>(so.lookup_ngram, trees ? so.lookup_branches : 1);
+      return s.speculator.get();
     }
     case Mode::kDraft: {
       std::shared_ptr<Model> draft = so.draft;
@@ -48,15 +51,19 @@ std::unique_ptr<Speculator> make_speculator(const GenerateOptions& options, Sess
           throw Error(ErrorCode::kInvalidArgument, "speculative: draft mode needs a draft model");
         draft = Model::load(so.draft_model);
       }
-      return std::make_unique<DraftModelSpeculator>(std::move(draft), s.transformer->spec().n_vocab,
-                                                    options.sampling, rejection, s.n_ctx, s.pool->size());
+      s.speculator = std::make_unique<DraftModelSpeculator>(std::move(draft), s.transformer->spec().n_vocab,
+                                                            options.sampling, rejection, s.n_ctx, s.pool->size());
+      return s.speculator.get();
     }
-    case Mode::kMtp:
-      // A multi-token-prediction head (Qwen3.5) would be a Speculator fed
-      // from the target's last hidden state; no architecture in this build
-      // has one.
-      throw Error(ErrorCode::kUnsupported, "speculative: " + s.model->info().path +
-                                               " has no multi-token-prediction (MTP) head");
+    case Mode::kMtp: {
+      if (!s.mtp) {
+        const LoadedModel& m = s.model->impl().loaded;
+        s.mtp = std::make_unique<MtpSpeculator>(m.spec, m.tensors, "speculative mtp: " + s.model->info().path,
+                                                s.n_ctx, *s.pool);
+      }
+      s.mtp->set_sampling(options.sampling, rejection);
+      return s.mtp.get();
+    }
     case Mode::kNone: break;
   }
   return nullptr;
@@ -85,6 +92,13 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
   // Grow on full acceptance, shrink to just past the accepted run otherwise.
   // This changes which tokens are proposed, never which are output.
   int k_now = so.draft_max;
+  const int d = s.transformer->spec().n_embd;
+  // The prefill's hidden states are still in the workspace: nothing has run
+  // since. A reused prefix was not evaluated, so they start at n_reused.
+  if (speculator.wants_hidden_states() && result.n_prefill > 0) {
+    const float* h = s.transformer->last_hidden(s.ws, result.n_prefill);
+    speculator.on_hidden_states(std::span<const float>(h, size_t(result.n_prefill) * d), d, result.n_reused);
+  }
   // The first token comes from the prefill's logits, exactly as in plain decoding.
   int32_t id = sampler.sample(work, history, static_cast<int64_t>(history.size()));
   for (;;) {
@@ -119,11 +133,10 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
                              history, P + 1, sampler, rule);
     // Before any rollback: a replay would overwrite the hidden states.
     if (speculator.wants_hidden_states()) {
-      const int d = s.transformer->spec().n_embd;
       const float* h = s.transformer->last_hidden(s.ws, static_cast<int>(batch.size()));
-      kept_hidden.assign(h, h + d);  // row 0: the context's last token
+      kept_hidden.assign(h, h + d);  // row 0: the context's last token, at P
       for (int32_t i : v.path) kept_hidden.insert(kept_hidden.end(), h + size_t(i + 1) * d, h + size_t(i + 2) * d);
-      speculator.on_verified(kept_hidden, d);
+      speculator.on_hidden_states(kept_hidden, d, P);
     }
     stats.accepted += static_cast<int>(v.path.size());
     if (!draft.empty()) {

@@ -132,7 +132,7 @@ struct ModelSpec {
   // as post_attention_norm.weight.
   std::string ffn_norm_name = "ffn_norm.weight";
   // Multi-token-prediction layers shipped beside the model (Qwen3.5 mtp.*),
-  // kept under "mtp.*" in the tensor store for speculative decoding.
+  // stored as blocks n_layer().. (model/mtp_head.h), for speculative decoding.
   int n_mtp_layers = 0;
   int bos_id = -1;
   std::vector<int> eos_ids;  // any of these ends generation

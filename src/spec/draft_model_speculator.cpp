@@ -6,13 +6,6 @@
 namespace nagi {
 namespace {
 
-SamplingParams draft_params(SamplingParams p, bool independent) {
-  // The rejection baseline needs the draft's randomness independent of the
-  // target's; any fixed remapping of the seed gives that.
-  if (independent) p.seed = p.seed * 0x9E3779B97F4A7C15ull + 0xD1B54A32D192ED03ull;
-  return p;
-}
-
 std::shared_ptr<Model> checked(std::shared_ptr<Model> draft, int target_n_vocab) {
   if (!draft) throw Error(ErrorCode::kInvalidArgument, "speculative: no draft model");
   if (draft->info().n_vocab != target_n_vocab) {
@@ -31,8 +24,7 @@ DraftModelSpeculator::DraftModelSpeculator(std::shared_ptr<Model> draft, int tar
                                            int n_ctx, int n_threads)
     : model_(checked(std::move(draft), target_n_vocab)),
       session_(model_, SessionOptions{.n_ctx = std::min(n_ctx, model_->info().n_ctx_train), .n_threads = n_threads}),
-      sampler_(draft_params(sampling, independent_noise), target_n_vocab),
-      record_q_(independent_noise) {}
+      sampler_(sampling, target_n_vocab, independent_noise) {}
 
 void DraftModelSpeculator::propose(std::span<const int32_t> context, int max_tokens, Draft& out) {
   out.clear();
@@ -52,16 +44,7 @@ void DraftModelSpeculator::propose(std::span<const int32_t> context, int max_tok
   history_.assign(context.begin(), context.end());
   for (int i = 0; i < max_tokens; ++i) {
     const int64_t pos = static_cast<int64_t>(history_.size());
-    int32_t tok;
-    if (record_q_) {
-      // q must be the distribution the token was drawn from; distribution()
-      // and sample() apply the same filters to the same logits.
-      std::vector<float> copy = work_;
-      out.q.emplace_back();
-      sampler_.distribution(copy, history_, pos, out.q.back());
-    }
-    tok = sampler_.sample(work_, history_, pos);
-    out.push(tok, i - 1);
+    const int32_t tok = sampler_.draw(work_, history_, pos, i - 1, out);
     history_.push_back(tok);
     if (model_->is_eos(tok) || i + 1 == max_tokens) break;
     work_ = session_.eval(std::span<const int32_t>(&tok, 1), false);

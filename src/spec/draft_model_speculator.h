@@ -1,15 +1,12 @@
 // Speculation with a smaller draft model sharing the target's vocabulary. The
 // draft keeps its own session (KV cache), re-synchronised with the context
-// before every proposal, and samples its tokens with the target's sampler
-// settings and — under Gumbel coupling — the target's (seed, position)-keyed
-// noise: wherever the draft's filtered distribution equals the target's,
-// it proposes exactly the token the target will sample.
+// before every proposal, and samples its tokens as draft_sampler.h describes.
 #pragma once
 
 #include <memory>
 
 #include "nagi/nagi.hpp"
-#include "runtime/sampler.h"
+#include "spec/draft_sampler.h"
 #include "spec/speculator.h"
 
 namespace nagi {
@@ -27,8 +24,7 @@ class DraftModelSpeculator final : public Speculator {
  private:
   std::shared_ptr<Model> model_;
   Session session_;
-  Sampler sampler_;
-  bool record_q_;
+  DraftSampler sampler_;
   std::vector<int32_t> history_;
   std::vector<float> work_;
 };

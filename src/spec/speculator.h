@@ -1,9 +1,8 @@
 // A speculator guesses the next tokens cheaply; the target model checks the
 // guesses in one batched pass (verifier.h). Implementations: prompt lookup
-// (lookup_speculator.h), a smaller draft model (draft_model_speculator.h).
-// A multi-token-prediction head (Qwen3.5 MTP) plugs in the same way: it gets
-// the context and proposes from the target's own hidden state, which it can
-// reach through whatever it was constructed with.
+// (lookup_speculator.h), a smaller draft model (draft_model_speculator.h),
+// the target's own multi-token-prediction head (mtp_speculator.h), which
+// also gets the target's hidden states.
 #pragma once
 
 #include <span>
@@ -25,12 +24,15 @@ class Speculator {
 
   // For speculators that draft from the target's own hidden states (an MTP
   // head predicts token p + 2 from the hidden state at p and the embedding
-  // of token p + 1). When true, after every verification pass the decoder
-  // calls on_verified() with the hidden states (after the last layer, before
-  // the final norm, [rows, n_embd]) of the batch rows that were kept, in
-  // order: the context's last token, then the accepted draft tokens.
+  // of token p + 1). When true, the decoder calls on_hidden_states() with the
+  // target's residual stream after its last layer (before the final norm,
+  // [rows, n_embd]) for context positions pos0, pos0 + 1, ...: once after
+  // the prefill (the prompt positions it evaluated; a reused prefix is not
+  // re-evaluated, so pos0 may be > 0), then after every verification pass
+  // (pos0 = the context's last token, followed by the accepted draft
+  // tokens). Positions from pos0 on replace anything sent before.
   virtual bool wants_hidden_states() const { return false; }
-  virtual void on_verified(std::span<const float> /*hidden*/, int /*n_embd*/) {}
+  virtual void on_hidden_states(std::span<const float> /*hidden*/, int /*n_embd*/, int /*pos0*/) {}
 };
 
 }  // namespace nagi

@@ -47,6 +47,49 @@ std::vector<Setting> settings() {
   return {{"greedy", greedy}, {"t1_defaults", hot}, {"t1.3_penalty", flat}};
 }
 
+// n tokens after the repetitive prompt, in a fresh session.
+GenerateResult generate(const std::shared_ptr<Model>& model, const SamplingParams& sp, const SpeculativeOptions& so,
+                        int n = 40, int threads = 2) {
+  Session s(model, {.n_ctx = 256, .n_threads = threads});
+  GenerateOptions opt;
+  opt.max_tokens = n;
+  opt.ignore_eos = true;
+  opt.sampling = sp;
+  opt.speculative = so;
+  return s.generate(repetitive_prompt(model->info().n_vocab, model->bos_id()), opt);
+}
+
+// Two turns in one session with speculation `so`, the second reusing the
+// first's cache (its prompt: the first prompt, the reply, part of the prompt
+// again), and plain decoding of the second prompt in a fresh session.
+struct SecondTurn {
+  GenerateResult speculative;
+  std::vector<int32_t> plain_ids;
+};
+SecondTurn second_turn(const std::shared_ptr<Model>& model, const SpeculativeOptions& so, uint64_t seed) {
+  SamplingParams sp;
+  sp.temperature = 0.8f;
+  sp.seed = seed;
+  Session s(model, {.n_ctx = 256, .n_threads = 2});
+  GenerateOptions opt;
+  opt.max_tokens = 20;
+  opt.ignore_eos = true;
+  opt.sampling = sp;
+  opt.reuse_prefix = true;
+  opt.speculative = so;
+  const auto prompt = repetitive_prompt(model->info().n_vocab, model->bos_id());
+  const auto r1 = s.generate(prompt, opt);
+  std::vector<int32_t> turn2 = prompt;
+  turn2.insert(turn2.end(), r1.ids.begin(), r1.ids.end());
+  turn2.insert(turn2.end(), prompt.begin() + 1, prompt.begin() + 8);
+  SecondTurn t{s.generate(turn2, opt), {}};
+  Session fresh(model, {.n_ctx = 256, .n_threads = 2});
+  opt.speculative = {};
+  opt.reuse_prefix = false;
+  t.plain_ids = fresh.generate(turn2, opt).ids;
+  return t;
+}
+
 class Speculative : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -55,13 +98,7 @@ class Speculative : public ::testing::TestWithParam<std::string> {
     model_ = Model::load(path_);
   }
   GenerateResult run(const SamplingParams& sp, const SpeculativeOptions& so, int n = 40, int threads = 2) {
-    Session s(model_, {.n_ctx = 256, .n_threads = threads});
-    GenerateOptions opt;
-    opt.max_tokens = n;
-    opt.ignore_eos = true;
-    opt.sampling = sp;
-    opt.speculative = so;
-    return s.generate(repetitive_prompt(model_->info().n_vocab, model_->bos_id()), opt);
+    return generate(model_, sp, so, n, threads);
   }
   std::string path_;
   std::shared_ptr<Model> model_;
@@ -129,27 +166,9 @@ TEST_P(Speculative, SameModelDraftIsAlwaysAcceptedUnderGumbelCoupling) {
 TEST_P(Speculative, RollbackStateAfterSpeculationMatchesPlain) {
   // After a speculative generate the session's cache must be a prefix of
   // prompt + output, so the next turn (reuse_prefix) continues exactly.
-  SamplingParams sp;
-  sp.temperature = 0.8f;
-  sp.seed = 3;
-  Session s(model_, {.n_ctx = 256, .n_threads = 2});
-  GenerateOptions opt;
-  opt.max_tokens = 20;
-  opt.ignore_eos = true;
-  opt.sampling = sp;
-  opt.reuse_prefix = true;
-  opt.speculative = {.mode = Mode::kLookup, .draft_max = 6};
-  const auto prompt = repetitive_prompt(model_->info().n_vocab, model_->bos_id());
-  const auto r1 = s.generate(prompt, opt);
-  std::vector<int32_t> turn2 = prompt;
-  turn2.insert(turn2.end(), r1.ids.begin(), r1.ids.end());
-  turn2.insert(turn2.end(), prompt.begin() + 1, prompt.begin() + 8);
-  const auto r2 = s.generate(turn2, opt);
-  Session fresh(model_, {.n_ctx = 256, .n_threads = 2});
-  opt.speculative = {};
-  opt.reuse_prefix = false;
-  EXPECT_EQ(r2.ids, fresh.generate(turn2, opt).ids);
-  EXPECT_GT(r2.n_reused, 0);
+  const SecondTurn t = second_turn(model_, {.mode = Mode::kLookup, .draft_max = 6}, 3);
+  EXPECT_EQ(t.speculative.ids, t.plain_ids);
+  EXPECT_GT(t.speculative.n_reused, 0);
 }
 
 TEST_P(Speculative, BadOptionsAreRejected) {
@@ -208,6 +227,67 @@ TEST(SpeculativeDraft, SmallerDraftModelGivesThePlainOutput) {
     const auto spec = b.generate(prompt, opt);
     EXPECT_EQ(spec.ids, plain.ids) << st.name;
     EXPECT_GT(spec.speculative.proposed, 0);
+  }
+}
+
+// A random-weight Qwen3.5 with an MTP head (nagi-mkmodel --mtp-layers 1):
+// its drafts are poor (random weights), but the output must be plain
+// decoding's whatever they are, in both formats.
+class SpeculativeMtp : public ::testing::Test {
+ protected:
+  static constexpr const char* kTiny =
+      "--arch qwen35 --n-vocab 400 --n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 --head-dim 16 --n-rot 8 "
+      "--n-ff 96 --linear-k-heads 2 --linear-v-heads 4 --linear-head-dim 16 --full-attention-interval 2 "
+      "--tied false --seed 3";
+  void SetUp() override {
+    dir_ = test::temp_dir();
+    ASSERT_EQ(test::run_mkmodel(std::string(kTiny) + " --mtp-layers 1 --format hf -o " + dir_ + "/hf"), 0);
+    ASSERT_EQ(test::run_mkmodel(std::string(kTiny) + " --mtp-layers 1 --format gguf -o " + dir_ + "/m.gguf"), 0);
+  }
+  std::string dir_;
+};
+
+TEST_F(SpeculativeMtp, GivesThePlainOutput) {
+  for (const std::string& path : {dir_ + "/hf", dir_ + "/m.gguf"}) {
+    auto model = Model::load(path);
+    for (const auto& st : settings()) {
+      const auto plain = generate(model, st.sampling, {});
+      for (int draft_max : {1, 3, 6}) {
+        const auto spec = generate(model, st.sampling, {.mode = Mode::kMtp, .draft_max = draft_max});
+        EXPECT_EQ(spec.ids, plain.ids) << path << " " << st.name << " draft_max " << draft_max;
+        EXPECT_EQ(spec.stop_reason, plain.stop_reason);
+        EXPECT_GT(spec.speculative.proposed, 0) << path << " " << st.name;
+      }
+      // The rejection baseline: the target's distribution, not its tokens.
+      const auto rejection =
+          generate(model, st.sampling, {.mode = Mode::kMtp, .draft_max = 4, .accept = Accept::kRejection});
+      EXPECT_EQ(rejection.ids.size(), plain.ids.size());
+      EXPECT_GT(rejection.speculative.proposed, 0);
+    }
+  }
+}
+
+TEST_F(SpeculativeMtp, ReusedPrefixGivesThePlainOutput) {
+  // The second turn's prompt is mostly cached: the head keeps its cache from
+  // the first turn (the session keeps the speculator), gets the hidden states
+  // of the re-evaluated tail, and must still propose (and not break).
+  const SecondTurn t = second_turn(Model::load(dir_ + "/m.gguf"), {.mode = Mode::kMtp, .draft_max = 3}, 11);
+  EXPECT_GT(t.speculative.n_reused, 0);
+  EXPECT_GT(t.speculative.speculative.proposed, 0);
+  EXPECT_EQ(t.speculative.ids, t.plain_ids);
+}
+
+TEST_F(SpeculativeMtp, ModelWithoutHeadIsRejectedByName) {
+  const std::string path = dir_ + "/no_mtp.gguf";
+  ASSERT_EQ(test::run_mkmodel(std::string(kTiny) + " --format gguf -o " + path), 0);
+  auto model = Model::load(path);
+  try {
+    generate(model, SamplingParams{}, {.mode = Mode::kMtp});
+    ADD_FAILURE() << "mtp on a model without an MTP head";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("no_mtp.gguf"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("MTP"), std::string::npos) << e.what();
   }
 }
 

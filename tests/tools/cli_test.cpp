@@ -86,6 +86,32 @@ TEST_F(Cli, SpeculativeRunsMatchTheGreedyFixtureAndPlainSampling) {
   EXPECT_NE(bad_accept.out.find("--spec-accept"), std::string::npos) << bad_accept.out;
 }
 
+TEST_F(Cli, SpeculateMtpReportsItsStatisticsAndKeepsTheOutput) {
+  // A random qwen35 with an MTP head: whatever it proposes, the ids are plain
+  // decoding's, and the run reports what it proposed and kept.
+  const std::string dir = test::temp_dir();
+  const std::string shape =
+      "--arch qwen35 --n-vocab 400 --n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 --head-dim 16 --n-rot 8 "
+      "--n-ff 96 --linear-k-heads 2 --linear-v-heads 4 --linear-head-dim 16 --full-attention-interval 2 --format gguf ";
+  ASSERT_EQ(test::run_mkmodel(shape + "--mtp-layers 1 -o " + dir + "/mtp.gguf"), 0);
+  ASSERT_EQ(test::run_mkmodel(shape + "-o " + dir + "/plain.gguf"), 0);
+  const std::string base = "run -m " + dir + "/mtp.gguf --prompt-ids 1,5,6,7,8 -n 30 --ignore-eos -t 1 --temp 0.9 --seed 4 ";
+  const auto plain = sh(base + "--json");
+  const auto mtp = sh(base + "--json --speculate mtp --draft-max 3");
+  ASSERT_EQ(mtp.status, 0) << mtp.out;
+  const auto jp = nlohmann::json::parse(plain.out.substr(plain.out.find('{')));
+  const auto jm = nlohmann::json::parse(mtp.out.substr(mtp.out.find('{')));
+  EXPECT_EQ(jm["ids"], jp["ids"]);
+  EXPECT_EQ(jm["speculative"]["mode"], "mtp");
+  EXPECT_GT(jm["speculative"]["proposed"].get<int>(), 0);
+  const auto text = sh(base + "--speculate mtp");
+  EXPECT_NE(text.out.find("speculative mtp"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("tokens/pass"), std::string::npos) << text.out;
+  const auto none = sh("run -m " + dir + "/plain.gguf --prompt-ids 1,5,6 -n 4 --speculate mtp");
+  EXPECT_NE(none.status, 0);
+  EXPECT_NE(none.out.find("plain.gguf has no multi-token-prediction (MTP) head"), std::string::npos) << none.out;
+}
+
 TEST_F(Cli, RunStreamsTextAndReportsSpeed) {
   const auto o = sh("run -m " + stories("hf") + " --prompt-ids 1,403,407 -n 30 --temp 0.7 --seed 5 -t 1");
   ASSERT_EQ(o.status, 0) << o.out;

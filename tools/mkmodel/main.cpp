@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   auto* o_lv = app.add_option("--linear-v-heads", over.linear_v_heads, "qwen35: DeltaNet value heads");
   auto* o_ld = app.add_option("--linear-head-dim", over.linear_k_dim, "qwen35: DeltaNet key/value head size");
   auto* o_interval = app.add_option("--full-attention-interval", over.full_attention_interval, "qwen35");
+  auto* o_mtp = app.add_option("--mtp-layers", over.mtp_layers, "qwen35: multi-token-prediction layers (random MTP head)");
   auto* o_window = app.add_option("--sliding-window", over.sliding_window, "gemma3: window of the local layers");
   auto* o_pattern = app.add_option("--swa-pattern", over.swa_pattern, "gemma3: every N-th layer is global");
   CLI11_PARSE(app, argc, argv);
@@ -131,12 +132,16 @@ int main(int argc, char** argv) {
     if (o_lv->count()) c.linear_v_heads = over.linear_v_heads;
     if (o_ld->count()) c.linear_k_dim = c.linear_v_dim = over.linear_k_dim;
     if (o_interval->count()) c.full_attention_interval = over.full_attention_interval;
+    if (o_mtp->count()) c.mtp_layers = over.mtp_layers;
     if (o_window->count()) c.sliding_window = over.sliding_window;
     if (o_pattern->count()) c.swa_pattern = over.swa_pattern;
     if (c.arch != "llama" && c.arch != "qwen2" && c.arch != "qwen3" && c.arch != "lfm2" && c.arch != "qwen35" &&
         c.arch != "gemma3") {
       throw nagi::Error(nagi::ErrorCode::kInvalidArgument,
                         "--arch: '" + c.arch + "' is not one of llama, qwen2, qwen3, lfm2, qwen35, gemma3");
+    }
+    if (c.mtp_layers < 0 || (c.mtp_layers > 0 && c.arch != "qwen35")) {
+      throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--mtp-layers: a non-negative count, for --arch qwen35 only");
     }
     if (!tokenizer_dir.empty()) {
       if (format != "gguf") throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--tokenizer: only with --format gguf");

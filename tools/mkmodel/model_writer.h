@@ -46,6 +46,7 @@ struct ModelConfig {
   int linear_k_heads = 16, linear_v_heads = 16, linear_k_dim = 128, linear_v_dim = 128;
   int conv_kernel = 4;
   int full_attention_interval = 4;
+  int mtp_layers = 0;  // multi-token-prediction layers (Qwen3.5's mtp.*)
   // gemma3: sliding-window layers (every swa_pattern-th layer is global) and their RoPE base.
   int sliding_window = 512;
   int swa_pattern = 6;

@@ -4,6 +4,8 @@
 // with llama.cpp's converter conventions: value heads reordered from grouped
 // to tiled, 1 added to every norm except linear_attn.norm, ssm_a = -exp(A_log),
 // conv kernel as [C, K]. Both files therefore compute the same function.
+// --mtp-layers adds the multi-token-prediction head (HF mtp.*, GGUF nextn
+// blocks after the main stack).
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -75,10 +77,10 @@ void for_each_hf_tensor(const ModelConfig& c, const std::function<void(HfTensor&
   const int64_t key_dim = int64_t(c.linear_k_heads) * c.linear_k_dim;
   const int64_t value_dim = int64_t(c.linear_v_heads) * c.linear_v_dim;
   const int64_t conv_dim = 2 * key_dim + value_dim;
-  for (int il = 0; il < c.n_layer; ++il) {
-    const std::string p = "model.layers." + std::to_string(il) + ".";
+  // One decoder layer under prefix p (main stack or MTP block).
+  auto layer = [&](const std::string& p, bool full_attention) {
     make(p + "input_layernorm.weight", {d}, gauss(0.1), false);
-    if (is_full_attention(c, il)) {
+    if (full_attention) {
       const int64_t nq = int64_t(c.n_head) * c.head_dim, nkv = int64_t(c.n_head_kv) * c.head_dim;
       linear(p + "self_attn.q_proj.weight", 2 * nq, d);  // per head [query | gate]
       linear(p + "self_attn.k_proj.weight", nkv, d);
@@ -102,6 +104,17 @@ void for_each_hf_tensor(const ModelConfig& c, const std::function<void(HfTensor&
     linear(p + "mlp.gate_proj.weight", c.n_ff, d);
     linear(p + "mlp.up_proj.weight", c.n_ff, d);
     linear(p + "mlp.down_proj.weight", d, c.n_ff);
+  };
+  for (int il = 0; il < c.n_layer; ++il) layer("model.layers." + std::to_string(il) + ".", is_full_attention(c, il));
+  // The multi-token-prediction head of Qwen3.5 checkpoints (mtp.*, as
+  // vLLM's qwen3_next_mtp.py loads it): fc over [embedding ; hidden], its
+  // pre-fc norms, full-attention decoder layers, a final norm.
+  if (c.mtp_layers > 0) {
+    linear("mtp.fc.weight", d, 2 * d);
+    make("mtp.pre_fc_norm_embedding.weight", {d}, gauss(0.1), false);
+    make("mtp.pre_fc_norm_hidden.weight", {d}, gauss(0.1), false);
+    make("mtp.norm.weight", {d}, gauss(0.1), false);
+    for (int i = 0; i < c.mtp_layers; ++i) layer("mtp.layers." + std::to_string(i) + ".", true);
   }
 }
 
@@ -126,7 +139,7 @@ json hf_config(const ModelConfig& c) {
               {"full_attention_interval", c.full_attention_interval}, {"layer_types", layer_types},
               {"linear_conv_kernel_dim", c.conv_kernel}, {"linear_key_head_dim", c.linear_k_dim},
               {"linear_value_head_dim", c.linear_v_dim}, {"linear_num_key_heads", c.linear_k_heads},
-              {"linear_num_value_heads", c.linear_v_heads}, {"mtp_num_hidden_layers", 0},
+              {"linear_num_value_heads", c.linear_v_heads}, {"mtp_num_hidden_layers", c.mtp_layers},
               {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", c.rope_theta},
                                    {"partial_rotary_factor", double(n_rot_of(c)) / c.head_dim},
                                    {"mrope_section", {11, 11, 10}}, {"mrope_interleaved", true}}},
@@ -180,6 +193,11 @@ void write_qwen35_gguf(const ModelConfig& c, const WriteOptions& o, const std::s
   w.set_u32(a + ".ssm.time_step_rank", c.linear_v_heads);
   w.set_u32(a + ".ssm.inner_size", c.linear_v_heads * c.linear_v_dim);
   w.set_u32(a + ".full_attention_interval", c.full_attention_interval);
+  if (c.mtp_layers > 0) {
+    // llama.cpp counts the MTP blocks in block_count and says how many there are.
+    w.set_u32(a + ".block_count", c.n_layer + c.mtp_layers);
+    w.set_u32(a + ".nextn_predict_layers", c.mtp_layers);
+  }
   add_gguf_tokenizer(w, c.n_vocab);
   if (c.linear_k_dim != c.linear_v_dim) {
     throw Error(ErrorCode::kInvalidArgument, "qwen35 GGUF: linear key and value head sizes must be equal (ssm.state_size)");
@@ -199,15 +217,29 @@ void write_qwen35_gguf(const ModelConfig& c, const WriteOptions& o, const std::s
       {"linear_attn.A_log", "ssm_a"}, {"linear_attn.norm.weight", "ssm_norm.weight"},
       {"linear_attn.out_proj.weight", "ssm_out.weight"}, {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"}, {"mlp.down_proj.weight", "ffn_down.weight"}};
+  // llama.cpp's converter: MTP layer i becomes block n_layer + i; fc and the
+  // head's norms are copied into every MTP block as nextn.* tensors.
+  static const std::map<std::string, std::string> mtp_names = {
+      {"mtp.fc.weight", "nextn.eh_proj.weight"},
+      {"mtp.pre_fc_norm_embedding.weight", "nextn.enorm.weight"},
+      {"mtp.pre_fc_norm_hidden.weight", "nextn.hnorm.weight"},
+      {"mtp.norm.weight", "nextn.shared_head_norm.weight"}};
   for_each_hf_tensor(c, [&](HfTensor&& t) {
     std::string name, part;
+    std::vector<std::string> copies;  // further names of the same tensor
     if (t.name == "model.embed_tokens.weight") name = "token_embd.weight";
     else if (t.name == "lm_head.weight") name = "output.weight";
     else if (t.name == "model.norm.weight") name = "output_norm.weight";
-    else {
-      const size_t dot = t.name.find('.', 13);  // after "model.layers."
+    else if (auto it = mtp_names.find(t.name); it != mtp_names.end()) {
+      name = "blk." + std::to_string(c.n_layer) + "." + it->second;
+      for (int i = 1; i < c.mtp_layers; ++i) copies.push_back("blk." + std::to_string(c.n_layer + i) + "." + it->second);
+    } else {
+      const bool mtp = t.name.starts_with("mtp.layers.");
+      const size_t at = mtp ? 11 : 13;  // after "mtp.layers." / "model.layers."
+      const size_t dot = t.name.find('.', at);
       part = t.name.substr(dot + 1);
-      name = "blk." + t.name.substr(13, dot - 13) + "." + names.at(part);
+      const int index = std::stoi(t.name.substr(at, dot - at)) + (mtp ? c.n_layer : 0);
+      name = "blk." + std::to_string(index) + "." + names.at(part);
     }
     std::vector<float>& x = t.values;
     if (name.ends_with("norm.weight") && part != "linear_attn.norm.weight") {
@@ -232,6 +264,7 @@ void write_qwen35_gguf(const ModelConfig& c, const WriteOptions& o, const std::s
     }
     const DType dt = t.is_matrix ? o.dtype : DType::kF32;
     w.add_tensor(name, dt, t.shape, encode(dt, x, name));
+    for (const std::string& copy : copies) w.add_tensor(copy, dt, t.shape, encode(dt, x, copy));
   });
   w.write(path);
 }

@@ -22,7 +22,8 @@ namespace nagi {
 ModelSpec qwen35_spec_from_gguf(const GgufFile& gguf, const TensorStore& tensors);
 ModelSpec qwen35_spec_from_hf(const nlohmann::json& config, const std::string& config_path);
 // HF names -> canonical; adds 1 to the (1 + w) RMSNorm weights, turns A_log
-// into ssm_a, keeps mtp.* tensors under their own names; skips the vision
+// into ssm_a, renames the mtp.* head to llama.cpp's GGUF names
+// (blk.<n_layer>.nextn.*, model/mtp_head.h); skips the vision
 // tower of a qwen3_5 checkpoint. Anything else unknown is an error.
 void qwen35_map_hf_tensors(const TensorStore& hf, const ModelSpec& spec, TensorStore& out);
 

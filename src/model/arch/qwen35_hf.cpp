@@ -171,6 +171,15 @@ void qwen35_map_hf_tensors(const TensorStore& hf, const ModelSpec& spec, TensorS
       {"mlp.up_proj.weight", {"ffn_up.weight", Fix::kNone}},
       {"mlp.down_proj.weight", {"ffn_down.weight", Fix::kNone}},
   };
+  // The MTP head's own tensors (Qwen3NextMultiTokenPredictor in vLLM's
+  // qwen3_next_mtp.py); its decoder layer uses the layer names above.
+  static const std::regex mtp_layer_re(R"(mtp\.layers\.(\d+)\.(.+))");
+  static const std::map<std::string, std::string> mtp_names = {
+      {"mtp.fc.weight", "nextn.eh_proj.weight"},
+      {"mtp.pre_fc_norm_embedding.weight", "nextn.enorm.weight"},
+      {"mtp.pre_fc_norm_hidden.weight", "nextn.hnorm.weight"},
+      {"mtp.norm.weight", "nextn.shared_head_norm.weight"},
+  };
   for (const auto& [name, view] : hf.all()) {
     Target target{nullptr, Fix::kNone};
     std::string canonical;
@@ -186,7 +195,23 @@ void qwen35_map_hf_tensors(const TensorStore& hf, const ModelSpec& spec, TensorS
     } else if (name.starts_with("model.visual.") || name.starts_with("visual.")) {
       continue;  // the vision tower: only the language model is loaded
     } else if (name.starts_with("mtp.")) {
-      canonical = name;  // multi-token prediction head, kept for speculative decoding
+      // The multi-token-prediction head, under the names llama.cpp's
+      // converter gives it (blk.<n_layer + i>.*, see model/mtp_head.h), so
+      // both formats bind one set of names. Without mtp_num_hidden_layers
+      // in the config nothing uses it: dropped.
+      if (spec.n_mtp_layers == 0) continue;
+      const std::string mtp_block = "blk." + std::to_string(spec.n_layer()) + ".";
+      std::smatch mm;
+      if (auto it = mtp_names.find(name); it != mtp_names.end()) {
+        canonical = mtp_block + it->second;
+        target.fix = canonical.ends_with("norm.weight") ? Fix::kPlusOne : Fix::kNone;
+      } else if (std::regex_match(name, mm, mtp_layer_re) && std::stol(mm[1].str()) < spec.n_mtp_layers) {
+        auto it2 = layer_names.find(mm[2].str());
+        if (it2 != layer_names.end()) {
+          canonical = "blk." + std::to_string(spec.n_layer() + std::stoi(mm[1].str())) + "." + it2->second.name;
+          target.fix = it2->second.fix;
+        }
+      }
     } else if (std::regex_match(name, m, layer_re)) {
       auto it = layer_names.find(m[2].str());
       if (it != layer_names.end() && std::stol(m[1].str()) < spec.n_layer()) {
