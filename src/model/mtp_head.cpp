@@ -65,9 +65,9 @@ MtpHead::MtpHead(const ModelSpec& spec, const TensorStore& store, const std::str
 MtpHead::~MtpHead() = default;
 MtpHead::MtpHead(MtpHead&&) noexcept = default;
 
-ModelState MtpHead::new_state(int n_ctx) const {
+ModelState MtpHead::new_state(int n_ctx, KvType kv) const {
   std::vector<std::unique_ptr<LayerState>> states;
-  states.push_back(attn_->new_state(n_ctx));
+  states.push_back(attn_->new_state(n_ctx, kv));
   return ModelState(std::move(states), n_ctx);
 }
 

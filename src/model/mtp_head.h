@@ -58,7 +58,7 @@ class MtpHead {
   int n_vocab() const { return n_vocab_; }
 
   // The head's own state: one KV cache for up to n_ctx entries.
-  ModelState new_state(int n_ctx) const;
+  ModelState new_state(int n_ctx, KvType kv = KvType::kF32) const;
 
   // The target's residual stream after its last layer ([n, n_embd], what
   // Transformer::last_hidden gives) -> the hidden state the head consumes.
