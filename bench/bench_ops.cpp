@@ -60,6 +60,7 @@ void register_all() {
                                                         {"f16", nagi::DType::kF16},
                                                         {"bf16", nagi::DType::kBF16},
                                                         {"q8_0", nagi::DType::kQ8_0},
+                                                        {"q8_0x16", nagi::DType::kQ8_0x16},
                                                         {"q4_0", nagi::DType::kQ4_0},
                                                         {"q4_0x16", nagi::DType::kQ4_0x16},
                                                         {"q4_k", nagi::DType::kQ4_K},

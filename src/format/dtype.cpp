@@ -36,7 +36,7 @@ constexpr int kBytesQ5_K = 2 + 2 + kScaleBytesK + kQK_K / 8 + kQK_K / 2;  // 176
 constexpr int kBytesQ6_K = kQK_K / 2 + kQK_K / 4 + kQK_K / 16 + 2;   // 210
 
 // Indexed by DType's underlying value; order must match the enum.
-constexpr std::array<DTypeInfo, 19> kInfo = {{
+constexpr std::array<DTypeInfo, 20> kInfo = {{
     {"F32", 1, 4, true},
     {"F16", 1, 2, true},
     {"BF16", 1, 2, true},
@@ -56,6 +56,7 @@ constexpr std::array<DTypeInfo, 19> kInfo = {{
     {"Q5_K", kQK_K, kBytesQ5_K, true},
     {"Q6_K", kQK_K, kBytesQ6_K, true},
     {"Q4_0x16", 16 * kQK4_0, 16 * kBytesQ4_0, true},
+    {"Q8_0x16", 16 * kQK8_0, 16 * kBytesQ8_0, true},
 }};
 
 struct GgmlId {
@@ -96,7 +97,8 @@ void dequant_q4_0(const uint8_t* b, float* y) {
   }
 }
 
-// Q4_0x16: block j's scale at b + 2j, its nibbles at b + 32 + 16j.
+// Q4_0x16 / Q8_0x16: block j's scale at b + 2j, its values at
+// b + 32 + j * (block bytes - 2).
 void dequant_q4_0x16(const uint8_t* b, float* y) {
   for (int j = 0; j < 16; ++j) {
     const float d = load_half(b + 2 * j);
@@ -105,6 +107,13 @@ void dequant_q4_0x16(const uint8_t* b, float* y) {
       y[kQK4_0 * j + e] = float((qs[e] & 0x0f) - 8) * d;
       y[kQK4_0 * j + e + kQK4_0 / 2] = float((qs[e] >> 4) - 8) * d;
     }
+  }
+}
+void dequant_q8_0x16(const uint8_t* b, float* y) {
+  for (int j = 0; j < 16; ++j) {
+    const float d = load_half(b + 2 * j);
+    const auto* qs = reinterpret_cast<const int8_t*>(b + 32 + kQK8_0 * j);
+    for (int e = 0; e < kQK8_0; ++e) y[kQK8_0 * j + e] = float(qs[e]) * d;
   }
 }
 
@@ -515,6 +524,7 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   switch (t) {
     case DType::kQ4_0: fn = dequant_q4_0; break;
     case DType::kQ4_0x16: fn = dequant_q4_0x16; break;
+    case DType::kQ8_0x16: fn = dequant_q8_0x16; break;
     case DType::kQ4_1: fn = dequant_q4_1; break;
     case DType::kQ5_0: fn = dequant_q5_0; break;
     case DType::kQ5_1: fn = dequant_q5_1; break;
@@ -531,14 +541,22 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < blocks; ++i) fn(s + i * info.block_bytes, dst + i * info.block_elems);
 }
 
-void repack_q4_0_x16(const void* src, void* dst, int64_t n) {
-  check_whole_blocks(DType::kQ4_0x16, n, "repack_q4_0_x16");
+DType x16_of(DType from) {
+  if (from == DType::kQ4_0) return DType::kQ4_0x16;
+  if (from == DType::kQ8_0) return DType::kQ8_0x16;
+  throw Error(ErrorCode::kInvalidArgument, "repack_x16: no superblock layout for " + std::string(dtype_name(from)));
+}
+
+void repack_x16(DType from, const void* src, void* dst, int64_t n) {
+  const DType to = x16_of(from);
+  check_whole_blocks(to, n, "repack_x16");
+  const int block_bytes = dtype_info(from).block_bytes, payload = block_bytes - 2;
   const auto* s = static_cast<const uint8_t*>(src);
   auto* d = static_cast<uint8_t*>(dst);
-  for (int64_t sb = 0; sb < n / (16 * kQK4_0); ++sb, s += 16 * kBytesQ4_0, d += 16 * kBytesQ4_0) {
+  for (int64_t sb = 0; sb < n / 512; ++sb, s += 16 * block_bytes, d += 16 * block_bytes) {
     for (int j = 0; j < 16; ++j) {
-      std::memcpy(d + 2 * j, s + j * kBytesQ4_0, 2);
-      std::memcpy(d + 32 + 16 * j, s + j * kBytesQ4_0 + 2, 16);
+      std::memcpy(d + 2 * j, s + j * block_bytes, 2);
+      std::memcpy(d + 32 + payload * j, s + j * block_bytes + 2, size_t(payload));
     }
   }
 }
@@ -546,10 +564,11 @@ void repack_q4_0_x16(const void* src, void* dst, int64_t n) {
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   check_whole_blocks(t, n, "quantize_row");
   auto* d = static_cast<uint8_t*>(dst);
-  if (t == DType::kQ4_0x16) {  // Q4_0's rounding, then the reordering
-    std::vector<uint8_t> q4(size_t(n / kQK4_0) * kBytesQ4_0);
-    quantize_row(DType::kQ4_0, src, q4.data(), n);
-    repack_q4_0_x16(q4.data(), d, n);
+  if (t == DType::kQ4_0x16 || t == DType::kQ8_0x16) {  // the block type's rounding, then the reordering
+    const DType from = t == DType::kQ4_0x16 ? DType::kQ4_0 : DType::kQ8_0;
+    std::vector<uint8_t> blocks(*dtype_bytes(from, uint64_t(n)));
+    quantize_row(from, src, blocks.data(), n);
+    repack_x16(from, blocks.data(), d, n);
     return;
   }
   switch (t) {

@@ -35,8 +35,10 @@ enum class DType : uint8_t {
   // f16 scales first, then the 16 blocks' 16 nibble bytes back to back, so
   // the decode kernel reads scales with one load and nibbles in aligned
   // 64-byte runs instead of gathering them out of 18-byte blocks. Loaders
-  // convert Q4_0 matrices to it (repack_q4_0_x16) where the kernels want it.
+  // convert Q4_0 matrices to it (repack_x16) where the kernels want it.
   kQ4_0x16,
+  // The same for Q8_0: 16 f16 scales, then 16 x 32 int8 values (544 bytes).
+  kQ8_0x16,
 };
 
 struct DTypeInfo {
@@ -61,8 +63,11 @@ uint32_t dtype_to_ggml(DType t);  // precondition: t has a GGML id
 // Precondition: dtype_info(t).is_float.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 
-// Q4_0 -> Q4_0x16 for n values (a multiple of 512): the same bits, reordered.
-void repack_q4_0_x16(const void* src, void* dst, int64_t n);
+// Q4_0 -> Q4_0x16 or Q8_0 -> Q8_0x16 (`from` is Q4_0 or Q8_0) for n values
+// (a multiple of 512): the same bits, reordered.
+void repack_x16(DType from, const void* src, void* dst, int64_t n);
+// The superblock type repack_x16 makes of `from`.
+DType x16_of(DType from);
 
 // Quantizes `n` floats (a whole number of blocks) into type `t`, the same way
 // llama.cpp's reference quantizers do. Supported: F32, F16, BF16, Q8_0, Q4_0,

@@ -86,6 +86,7 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
     case DType::kQ8_0: dot_q = k.dot_rows_q8_0; break;
     case DType::kQ4_0: dot_q = k.dot_rows_q4_0; break;
     case DType::kQ4_0x16: dot_q = k.dot_rows_q4_0x16; break;
+    case DType::kQ8_0x16: dot_q = k.dot_rows_q8_0x16; break;
     case DType::kQ4_1: dot_q = k.dot_rows_q4_1; break;
     case DType::kQ5_0: dot_q = k.dot_rows_q5_0; break;
     case DType::kQ5_1: dot_q = k.dot_rows_q5_1; break;
@@ -112,6 +113,7 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
       case DType::kQ8_0: gemm = k.gemm_q8_0; break;
       case DType::kQ4_0: gemm = k.gemm_q4_0; break;
       case DType::kQ4_0x16: gemm = k.gemm_q4_0x16; break;
+      case DType::kQ8_0x16: gemm = k.gemm_q8_0x16; break;
       case DType::kQ4_K: gemm = k.gemm_q4_k; break;
       case DType::kQ5_K: gemm = k.gemm_q5_k; break;
       case DType::kQ6_K: gemm = k.gemm_q6_k; break;

@@ -17,13 +17,15 @@ bool repack_enabled() {
 }  // namespace
 
 int repack_for_kernels(TensorStore& store, const Kernels& k) {
-  if (!k.repack_q4_0 || !repack_enabled()) return 0;
+  if (!repack_enabled()) return 0;
   std::vector<std::string> names;
   for (const auto& [name, v] : store.all()) {
-    if (v.dtype == DType::kQ4_0 && v.shape.size() == 2 && v.shape[1] % 512 == 0) names.push_back(name);
+    const bool wanted = (v.dtype == DType::kQ4_0 && k.repack_q4_0) || (v.dtype == DType::kQ8_0 && k.repack_q8_0);
+    if (wanted && v.shape.size() == 2 && v.shape[1] % 512 == 0) names.push_back(name);
   }
   for (const std::string& name : names) {
     const TensorView& v = *store.find(name);
+    const DType from = v.dtype;
     uint8_t* dst = store.own_buffer(v.nbytes);
     const int64_t rows = v.shape[0], cols = v.shape[1];
     const size_t row_bytes = v.nbytes / size_t(rows);
@@ -31,7 +33,7 @@ int repack_for_kernels(TensorStore& store, const Kernels& k) {
     // Two halves at once: the copy is bound by page faults and memory, and
     // load time counts.
     auto part = [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) repack_q4_0_x16(src + r * row_bytes, dst + r * row_bytes, cols);
+      for (int64_t r = r0; r < r1; ++r) repack_x16(from, src + r * row_bytes, dst + r * row_bytes, cols);
     };
     if (rows >= 1024) {
       std::thread helper(part, rows / 2, rows);
@@ -40,7 +42,7 @@ int repack_for_kernels(TensorStore& store, const Kernels& k) {
     } else {
       part(0, rows);
     }
-    store.replace(name, DType::kQ4_0x16, dst, v.nbytes);
+    store.replace(name, x16_of(from), dst, v.nbytes);
   }
   return static_cast<int>(names.size());
 }

@@ -1,6 +1,7 @@
 // Kernel-friendly weight layouts made at load: where the selected kernels
 // read a format faster in another arrangement of the same bits, the
-// store's tensors are rewritten once (Q4_0 -> Q4_0x16 today) and the
+// store's tensors are rewritten once (Q4_0 / Q8_0 -> their x16 superblock
+// layouts) and the
 // file's pages released, so memory stays one copy of the weights.
 #pragma once
 
@@ -9,9 +10,9 @@
 
 namespace nagi {
 
-// Rewrites every 2-D Q4_0 tensor whose rows are whole 512-value superblocks
-// as Q4_0x16 when `k.repack_q4_0` (and NAGI_REPACK is not "0"); returns how
-// many tensors were rewritten.
+// Rewrites every 2-D Q4_0 (Q8_0) tensor whose rows are whole 512-value
+// superblocks as Q4_0x16 (Q8_0x16) when `k.repack_q4_0` (`k.repack_q8_0`)
+// and NAGI_REPACK is not "0"; returns how many tensors were rewritten.
 int repack_for_kernels(TensorStore& store, const Kernels& k);
 
 }  // namespace nagi

@@ -103,6 +103,7 @@ DotRowsQ8Fn quant_entry(const Kernels& k, DType t) {
     case DType::kQ8_0: return k.dot_rows_q8_0;
     case DType::kQ4_0: return k.dot_rows_q4_0;
     case DType::kQ4_0x16: return k.dot_rows_q4_0x16;
+    case DType::kQ8_0x16: return k.dot_rows_q8_0x16;
     case DType::kQ4_1: return k.dot_rows_q4_1;
     case DType::kQ5_0: return k.dot_rows_q5_0;
     default: return k.dot_rows_q5_1;
@@ -198,51 +199,54 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
   }
 }
 
-// Q4_0 repacked in 16-block superblocks: the same bits as Q4_0 in another
+// Q4_0 / Q8_0 repacked in 16-block superblocks: the same bits in another
 // order, so the scalar kernels agree exactly and every ISA's within rounding.
-TEST_P(KernelsTest, RepackedQ4_0RowsMatchQ4_0) {
-  for (int64_t cols : {512, 1536, 2560}) {
-    for (int64_t rows : {1, 3, 4, 7, 33, 400}) {
-      const auto tm = random_matrix(DType::kQ4_0, rows, cols, uint32_t(rows * 1000 + cols + 7));
-      std::vector<uint8_t> repacked(tm.m.row_bytes * rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        repack_q4_0_x16(tm.m.data + r * tm.m.row_bytes, repacked.data() + r * tm.m.row_bytes, cols);
-      }
-      std::vector<float> deq(cols);
-      dequantize_row(DType::kQ4_0x16, repacked.data() + (rows - 1) * tm.m.row_bytes, deq.data(), cols);
-      ASSERT_EQ(0, std::memcmp(deq.data(), tm.deq.data() + (rows - 1) * cols, cols * sizeof(float)));
-      const auto x = random_floats(cols, 9);
-      const int64_t nb = cols / kActBlock;
-      std::vector<int8_t> qs(cols);
-      std::vector<float> d(nb), xq(cols);
-      scalar_.quantize_act_q8(x.data(), cols, qs.data(), d.data());
-      for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlock];
-      const QuantizedVector qv{qs.data(), d.data(), cols};
-      std::vector<float> got(rows), want(rows), plain(rows);
-      k_.dot_rows_q4_0x16(repacked.data(), tm.m.row_bytes, rows, cols, qv, got.data());
-      scalar_.dot_rows_q4_0x16(repacked.data(), tm.m.row_bytes, rows, cols, qv, want.data());
-      scalar_.dot_rows_q4_0(tm.m.data, tm.m.row_bytes, rows, cols, qv, plain.data());
-      EXPECT_EQ(want, plain);
-      ASSERT_NO_FATAL_FAILURE(expect_quant_rows(got, want, tm, x, xq, d, kActBlock, 4, DType::kQ4_0x16));
-      if (k_.gemm_q4_0x16 == nullptr) continue;
-      // The prefill GEMM over the repacked rows, 5 tokens (the same activation).
-      const int n_tok = 5;
-      std::vector<int8_t> qs5;
-      std::vector<float> d5;
-      std::vector<int32_t> sums(n_tok * cols / 16);
-      for (int t = 0; t < n_tok; ++t) {
-        qs5.insert(qs5.end(), qs.begin(), qs.end());
-        d5.insert(d5.end(), d.begin(), d.end());
-      }
-      for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
-        for (int j = 0; j < 16; ++j) sums[i] += qs5[i * 16 + j];
-      }
-      std::vector<float> y(n_tok * rows);
-      k_.gemm_q4_0x16(repacked.data(), tm.m.row_bytes, rows, cols, qs5.data(), d5.data(), sums.data(), n_tok, y.data(),
-                      rows);
-      for (int t = 0; t < n_tok; ++t) {
-        std::vector<float> yt(y.begin() + t * rows, y.begin() + (t + 1) * rows);
-        ASSERT_NO_FATAL_FAILURE(expect_quant_rows(yt, want, tm, x, xq, d, kActBlock, 4, DType::kQ4_0x16));
+TEST_P(KernelsTest, RepackedRowsMatchPlainLayout) {
+  for (DType from : {DType::kQ4_0, DType::kQ8_0}) {
+    const DType to = x16_of(from);
+    for (int64_t cols : {512, 1536, 2560}) {
+      for (int64_t rows : {1, 3, 4, 7, 33, 400}) {
+        const auto tm = random_matrix(from, rows, cols, uint32_t(rows * 1000 + cols + 7));
+        std::vector<uint8_t> repacked(tm.m.row_bytes * rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          repack_x16(from, tm.m.data + r * tm.m.row_bytes, repacked.data() + r * tm.m.row_bytes, cols);
+        }
+        std::vector<float> deq(cols);
+        dequantize_row(to, repacked.data() + (rows - 1) * tm.m.row_bytes, deq.data(), cols);
+        ASSERT_EQ(0, std::memcmp(deq.data(), tm.deq.data() + (rows - 1) * cols, cols * sizeof(float)));
+        const auto x = random_floats(cols, 9);
+        const int64_t nb = cols / kActBlock;
+        std::vector<int8_t> qs(cols);
+        std::vector<float> d(nb), xq(cols);
+        scalar_.quantize_act_q8(x.data(), cols, qs.data(), d.data());
+        for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlock];
+        const QuantizedVector qv{qs.data(), d.data(), cols};
+        std::vector<float> got(rows), want(rows), plain(rows);
+        quant_entry(k_, to)(repacked.data(), tm.m.row_bytes, rows, cols, qv, got.data());
+        quant_entry(scalar_, to)(repacked.data(), tm.m.row_bytes, rows, cols, qv, want.data());
+        quant_entry(scalar_, from)(tm.m.data, tm.m.row_bytes, rows, cols, qv, plain.data());
+        EXPECT_EQ(want, plain);
+        ASSERT_NO_FATAL_FAILURE(expect_quant_rows(got, want, tm, x, xq, d, kActBlock, 4, to));
+        const GemmQ8Fn gemm = to == DType::kQ4_0x16 ? k_.gemm_q4_0x16 : k_.gemm_q8_0x16;
+        if (gemm == nullptr) continue;
+        // The prefill GEMM over the repacked rows, 5 tokens (the same activation).
+        const int n_tok = 5;
+        std::vector<int8_t> qs5;
+        std::vector<float> d5;
+        std::vector<int32_t> sums(n_tok * cols / 16);
+        for (int t = 0; t < n_tok; ++t) {
+          qs5.insert(qs5.end(), qs.begin(), qs.end());
+          d5.insert(d5.end(), d.begin(), d.end());
+        }
+        for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
+          for (int j = 0; j < 16; ++j) sums[i] += qs5[i * 16 + j];
+        }
+        std::vector<float> y(n_tok * rows);
+        gemm(repacked.data(), tm.m.row_bytes, rows, cols, qs5.data(), d5.data(), sums.data(), n_tok, y.data(), rows);
+        for (int t = 0; t < n_tok; ++t) {
+          std::vector<float> yt(y.begin() + t * rows, y.begin() + (t + 1) * rows);
+          ASSERT_NO_FATAL_FAILURE(expect_quant_rows(yt, want, tm, x, xq, d, kActBlock, 4, to));
+        }
       }
     }
   }

@@ -1,5 +1,5 @@
-// Q4_0 matrices rewritten as Q4_0x16 at load (model/repack.h) compute the
-// same model: logits of a Q4_0 GGUF with and without the repacking, batched
+// Q4_0 / Q8_0 matrices rewritten in x16 superblocks at load (model/repack.h)
+// compute the same model: logits with and without the repacking, batched
 // (GEMM) and token by token (GEMV). The kernels themselves are checked
 // against the scalar references in tests/kernels.
 #include <gtest/gtest.h>
@@ -32,13 +32,18 @@ std::vector<float> logits_with_repack(const std::string& path, const std::vector
   return all;
 }
 
-TEST(Repack, Q4_0ModelComputesTheSameAfterRepacking) {
-  if (!kernels().repack_q4_0) GTEST_SKIP() << "the " << kernels().isa << " kernels use Q4_0 as stored";
-  const std::string path = test::temp_dir() + "/q4_0_512.gguf";
-  // 512-wide rows (one superblock), 1536-wide FFN rows (three): repacked;
-  // the 1536-row down projection's 1536 columns too.
-  test::mkmodel("--arch qwen3 --n-vocab 400 --n-embd 512 --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim 128 "
-          "--n-ff 1536 --n-ctx 64 --dtype q4_0 --format gguf -o " + path);
+class Repack : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Repack, ModelComputesTheSameAfterRepacking) {
+  if (!kernels().repack_q4_0 || !kernels().repack_q8_0) GTEST_SKIP() << kernels().isa << " kernels use stored layouts";
+  const std::string dtype = GetParam();
+  const std::string path = test::temp_dir() + "/" + dtype + "_512.gguf";
+  // 512-wide rows (one superblock) and 1536-wide FFN down rows (three) are
+  // repacked.
+  test::mkmodel(
+      "--arch qwen3 --n-vocab 400 --n-embd 512 --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim 128 "
+      "--n-ff 1536 --n-ctx 64 --dtype " +
+      dtype + " --format gguf -o " + path);
   const auto ids = test::random_prompt(20, 400, 3);
   for (int chunk : {20, 1}) {
     const auto plain = logits_with_repack(path, ids, false, chunk);
@@ -55,14 +60,17 @@ TEST(Repack, Q4_0ModelComputesTheSameAfterRepacking) {
     // some int8 roundings of the next layers' activations, which moves the
     // logits about as much as batching does (plain Q4_0, 20 tokens at once
     // vs one by one: 1.2% of the spread), so that is the bound.
-    EXPECT_LE(diff, (chunk == 20 ? 1e-6f : 3e-2f) * spread) << "chunk " << chunk;
+    EXPECT_LE(diff, (chunk == 20 ? 1e-6f : 3e-2f) * spread) << dtype << " chunk " << chunk;
   }
   // The model still reports what the file holds.
   const auto model = Model::load(path);
-  bool saw_q4_0 = false;
-  for (const auto& [name, count] : model->info().dtype_counts) saw_q4_0 |= name == "Q4_0";
-  EXPECT_TRUE(saw_q4_0);
+  bool saw_file_type = false;
+  for (const auto& [name, count] : model->info().dtype_counts)
+    saw_file_type |= name == (dtype == "q4_0" ? "Q4_0" : "Q8_0");
+  EXPECT_TRUE(saw_file_type);
 }
+
+INSTANTIATE_TEST_SUITE_P(Types, Repack, ::testing::Values("q4_0", "q8_0"));
 
 }  // namespace
 }  // namespace nagi

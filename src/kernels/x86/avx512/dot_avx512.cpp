@@ -359,7 +359,7 @@ void fill_kernels_avx512(Kernels& k) {
   fill_kernels_avx512_kquant(k);
   fill_kernels_avx512_gemm(k);
   fill_kernels_avx512_kv(k);
-  fill_kernels_avx512_q4_0x16(k);
+  fill_kernels_avx512_x16(k);
 }
 
 }  // namespace nagi

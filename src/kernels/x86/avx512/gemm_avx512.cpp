@@ -37,19 +37,21 @@ bool gemm_morton_order() {
 
 // Packs rows [0, n) (n <= 16) of the panel; missing rows are zero weights
 // with zero scale. Weights become unsigned: Q8_0 w + 128, Q4_0 nibble (w + 8).
-// Block layouts the panel packer reads: Q8_0, Q4_0, and Q4_0x16 (Q4_0's
-// blocks in 16-block superblocks, scales first; format/dtype.h).
-enum class BlockLayout { kQ8_0, kQ4_0, kQ4_0x16 };
+// Block layouts the panel packer reads: Q8_0, Q4_0, and their x16 forms
+// (16-block superblocks, scales first; format/dtype.h).
+enum class BlockLayout { kQ8_0, kQ4_0, kQ4_0x16, kQ8_0x16 };
 
 // Where block b of a row starting at w keeps its f16 scale and its values.
 template <BlockLayout L>
 inline const uint8_t* block_scale(const uint8_t* w, int64_t b) {
   if constexpr (L == BlockLayout::kQ4_0x16) return w + (b / 16) * 288 + (b % 16) * 2;
+  if constexpr (L == BlockLayout::kQ8_0x16) return w + (b / 16) * 544 + (b % 16) * 2;
   return w + b * (L == BlockLayout::kQ4_0 ? 18 : 34);
 }
 template <BlockLayout L>
 inline const uint8_t* block_values(const uint8_t* w, int64_t b) {
   if constexpr (L == BlockLayout::kQ4_0x16) return w + (b / 16) * 288 + 32 + (b % 16) * 16;
+  if constexpr (L == BlockLayout::kQ8_0x16) return w + (b / 16) * 544 + 32 + (b % 16) * 32;
   return block_scale<L>(w, b) + 2;
 }
 
@@ -57,7 +59,7 @@ template <BlockLayout L>
 void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
   // Dword s of every row's block b in one gather: a 16 x 8 dword transpose
   // per block. Rows >= n are masked off (zero weights, zero scale).
-  constexpr bool kQ4 = L != BlockLayout::kQ8_0;
+  constexpr bool kQ4 = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16;
   const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
   const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(static_cast<int>(row_bytes)));
@@ -119,7 +121,7 @@ template <BlockLayout L>
 void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
             const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
-  constexpr int kBias = L != BlockLayout::kQ8_0 ? 8 : 128;
+  constexpr int kBias = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16 ? 8 : 128;
   thread_local Scratch scratch;
   const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
   const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
@@ -419,6 +421,7 @@ void fill_kernels_avx512_gemm(Kernels& k) {
   k.gemm_q8_0 = gemm_q<BlockLayout::kQ8_0>;
   k.gemm_q4_0 = gemm_q<BlockLayout::kQ4_0>;
   k.gemm_q4_0x16 = gemm_q<BlockLayout::kQ4_0x16>;
+  k.gemm_q8_0x16 = gemm_q<BlockLayout::kQ8_0x16>;
   k.gemm_q4_k = gemm_k<KType::kQ4K>;
   k.gemm_q5_k = gemm_k<KType::kQ5K>;
   k.gemm_q6_k = gemm_k<KType::kQ6K>;

@@ -1,0 +1,150 @@
+// AVX-512 VNNI GEMVs for the x16 superblock layouts (format/dtype.h).
+// Q4_0x16: one 64-byte load holds four blocks' nibbles: the low
+// nibbles are elements 0-15 of blocks 0-3, the high ones elements 16-31, so
+// masking and one shift give two registers that dot directly against the
+// activation reordered once per call to match. The +8 offset of the nibbles
+// is removed in f32 per superblock: sum_b dw_b dx_b (sum(q a) - 8 sum(a)).
+// Q8_0x16: one 64-byte load is two blocks in the activation's own order;
+// values are made unsigned (w ^ 0x80 = w + 128) for vpdpbusd and the 128
+// offset is removed the same way.
+#include <immintrin.h>
+
+#include "avx512_util.h"
+#include "kernels/kernels_fill.h"
+
+namespace nagi {
+namespace {
+
+constexpr int kSuperBytes = 288;
+
+// Scale lane of dpbusd lane k for the blocks 4q..4q+3 of a superblock.
+alignas(64) constexpr int32_t kQuadScaleIdx[4][16] = {
+    {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
+    {4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7},
+    {8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11},
+    {12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15}};
+
+// Lane r of the result: the sum of acc[r].
+inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+  const __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xee));
+  const __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xee));
+  const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xdd));
+  const __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4e));
+  const __m512 w = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));
+  return _mm512_castps512_ps128(
+      _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), w));
+}
+
+// Scale lane of dpbusd lane k for the blocks 2p, 2p+1 of a superblock.
+alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},         {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},         {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},         {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+    {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+
+// R rows at once, sharing every activation load. kQ4: Q4_0x16, else Q8_0x16.
+// xs[b] = bias * dx_b * sum(a_b), the offset of the unsigned weights.
+template <bool kQ4, int R>
+inline void row_group(const uint8_t* w, size_t row_bytes, int64_t supers, const int8_t* a_perm, const float* xs,
+                      const float* xd, __m512 (&acc)[R]) {
+  constexpr int kSuper = kQ4 ? kSuperBytes : 544;
+  const __m512i m4 = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8(char(0x80));
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t s = 0; s < supers; ++s) {
+    const __m512 xs_s = _mm512_loadu_ps(xs + 16 * s), xd_s = _mm512_loadu_ps(xd + 16 * s);
+    __m512 sc[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* sb = w + r * row_bytes + s * kSuper;
+      for (int c = 0; c < kSuper; c += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kSuper + c), _MM_HINT_T0);
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
+      acc[r] = _mm512_fnmadd_ps(dw, xs_s, acc[r]);
+      sc[r] = _mm512_mul_ps(dw, xd_s);
+    }
+    const int8_t* a = a_perm + s * 512;
+    if constexpr (kQ4) {
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const __m512i a_lo = _mm512_load_si512(a + 128 * q), a_hi = _mm512_load_si512(a + 128 * q + 64);
+        const __m512i idx = _mm512_load_si512(kQuadScaleIdx[q]);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m512i z = _mm512_loadu_si512(w + r * row_bytes + s * kSuper + 32 + 64 * q);
+          const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+          const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, a_lo), hi, a_hi);
+          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(idx, sc[r]), acc[r]);
+        }
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int p = 0; p < 8; ++p) {
+        const __m512i av = _mm512_loadu_si512(a + 64 * p);
+        const __m512i idx = _mm512_load_si512(kPairScaleIdx[p]);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+          const __m512i z = _mm512_xor_si512(_mm512_loadu_si512(w + r * row_bytes + s * kSuper + 32 + 64 * p), flip);
+          const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, av);
+          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(idx, sc[r]), acc[r]);
+        }
+      }
+    }
+  }
+}
+
+// bias * dx_b * sum(a_b) for every block b of the activation.
+void block_offsets(const QuantizedVector& x, int64_t blocks, float bias, float* xs) {
+  for (int64_t i = 0; i < blocks; i += 2) {
+    const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1),
+                                          _mm512_loadu_si512(x.qs + i * kActBlock));
+    xs[i] = bias * x.d[i] * float(_mm512_reduce_add_epi32(_mm512_maskz_mov_epi32(0x00ff, s)));
+    xs[i + 1] = bias * x.d[i + 1] * float(_mm512_reduce_add_epi32(_mm512_maskz_mov_epi32(0xff00, s)));
+  }
+}
+
+template <bool kQ4>
+void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
+                  float* y) {
+  const int64_t blocks = cols / kActBlock, supers = cols / 512;
+  thread_local Scratch scratch;
+  auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(cols) + size_t(blocks) * sizeof(float)));
+  float* xs = reinterpret_cast<float*>(a_perm + cols);
+  const int8_t* a = x.qs;
+  if (kQ4) {
+    // Every 4 blocks: [elements 0-15 of blocks 0..3][elements 16-31 of blocks 0..3].
+    const __m512i lo_idx = _mm512_set_epi64(13, 12, 9, 8, 5, 4, 1, 0);
+    const __m512i hi_idx = _mm512_set_epi64(15, 14, 11, 10, 7, 6, 3, 2);
+    for (int64_t i = 0; i < blocks; i += 4) {
+      const __m512i z0 = _mm512_loadu_si512(x.qs + i * kActBlock), z1 = _mm512_loadu_si512(x.qs + i * kActBlock + 64);
+      _mm512_store_si512(a_perm + i * kActBlock, _mm512_permutex2var_epi64(z0, lo_idx, z1));
+      _mm512_store_si512(a_perm + i * kActBlock + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
+    }
+    a = a_perm;
+  }
+  block_offsets(x, blocks, kQ4 ? 8.f : 128.f, xs);
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    __m512 acc[4];
+    row_group<kQ4, 4>(w + r * row_bytes, row_bytes, supers, a, xs, x.d, acc);
+    _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
+  }
+  for (; r < n_rows; ++r) {
+    __m512 acc[1];
+    row_group<kQ4, 1>(w + r * row_bytes, row_bytes, supers, a, xs, x.d, acc);
+    y[r] = _mm512_reduce_add_ps(acc[0]);
+  }
+}
+
+}  // namespace
+
+void fill_kernels_avx512_x16(Kernels& k) {
+  k.dot_rows_q4_0x16 = dot_rows_x16<true>;
+  k.dot_rows_q8_0x16 = dot_rows_x16<false>;
+  k.repack_q4_0 = true;
+  k.repack_q8_0 = true;
+}
+
+}  // namespace nagi
