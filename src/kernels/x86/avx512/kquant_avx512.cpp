@@ -93,47 +93,6 @@ void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
   }
 }
 
-void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
-                   const QuantizedVectorK& x, float* y) {
-  const int64_t blocks = cols / kActBlockK;
-  const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
-  __m512i idx[4];
-  for (int c = 0; c < 4; ++c) idx[c] = _mm512_load_si512(kIdxK6[c]);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* b = w + r * row_bytes;
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < blocks; ++i, b += kq::kQ6KBytes) {
-      _mm_prefetch(reinterpret_cast<const char*>(b + 6 * kq::kQ6KBytes), _MM_HINT_T0);
-      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
-      const __m512i sc512 = _mm512_castsi256_si512(sc16);
-      const int8_t* a = x.qs + i * kActBlockK;
-      __m512i isum = _mm512_setzero_si512();
-      for (int h = 0; h < 2; ++h) {
-        const __m512i ql = _mm512_loadu_si512(b + 64 * h);
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
-        // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3.
-        const __m512i qh01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-        const __m512i qh23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qh, 4)),
-                                                _mm256_srli_epi16(qh, 6), 1);
-        const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh01, m2), 4));
-        const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                           _mm512_slli_epi16(_mm512_and_si512(qh23, m2), 4));
-        const __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512(a + 128 * h));
-        const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(a + 128 * h + 64));
-        isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(idx[2 * h], sc512));
-        isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(idx[2 * h + 1], sc512));
-      }
-      // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g].
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
-      const __m256i corr = _mm256_madd_epi16(bs, sc16);
-      const float dd = half_to_f32(b + 208) * x.d[i];
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd), acc);
-      accc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(32.f * dd), accc);
-    }
-    y[r] = _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(accc));
-  }
-}
 
 // Q4_K, R rows at once. A 64-byte load of the nibbles holds two 32-byte
 // chunks: low nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3,
@@ -197,6 +156,71 @@ inline void q4_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, c
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) out[r] = _mm512_sub_ps(acc[r], _mm512_zextps256_ps512(accm[r]));
+}
+
+// Q6_K, R rows at once: every activation load and per-16 sum serves all R
+// rows, whose sums are reduced together at the end.
+template <int R>
+inline void q6_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, const QuantizedVectorK& x,
+                           __m512 (&out)[R]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
+  __m512 acc[R];
+  __m256 accc[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), accc[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int8_t* a = x.qs + i * kActBlockK;
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* b = w + r * row_bytes + i * kq::kQ6KBytes;
+      for (int c = 0; c < kq::kQ6KBytes; c += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ6KBytes + c), _MM_HINT_T0);
+      }
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+      const __m512i sc512 = _mm512_castsi256_si512(sc16);
+      __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m512i ql = _mm512_loadu_si512(b + 64 * h);
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+        // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3.
+        const __m512i qh01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const __m512i qh23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qh, 4)),
+                                                _mm256_srli_epi16(qh, 6), 1);
+        const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh01, m2), 4));
+        const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                           _mm512_slli_epi16(_mm512_and_si512(qh23, m2), 4));
+        const __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512(a + 128 * h));
+        const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(a + 128 * h + 64));
+        isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
+        isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
+      }
+      // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g].
+      const __m256i corr = _mm256_madd_epi16(bs, sc16);
+      const float dd = half_to_f32(b + 208) * x.d[i];
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd), acc[r]);
+      accc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(32.f * dd), accc[r]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) out[r] = _mm512_sub_ps(acc[r], _mm512_zextps256_ps512(accc[r]));
+}
+
+void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                   const QuantizedVectorK& x, float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    __m512 acc[4];
+    q6_k_row_group<4>(w + r * row_bytes, row_bytes, blocks, x, acc);
+    _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
+  }
+  for (; r < n_rows; ++r) {
+    __m512 acc[1];
+    q6_k_row_group<1>(w + r * row_bytes, row_bytes, blocks, x, acc);
+    y[r] = _mm512_reduce_add_ps(acc[0]);
+  }
 }
 
 void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
