@@ -341,11 +341,16 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 // register holds column k of 16 rows; each token's x[k] is broadcast into an
 // FMA. Same products as the row kernels (exact f32 activation), only the
 // summation order differs.
+constexpr int kPanelF = 32;  // rows per float panel: two registers per column
+
+// Rows [0, n) (n <= 32) of the panel as f32, column-major: packed[c * 32 + j]
+// is row j's value c; missing rows are zeros. Converted 16 columns of a row
+// at a time and scattered into place (the copy is ~5% of a 512-token matmul).
 template <bool kBf16>
 void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float* packed) {
-  for (int j = 0; j < kPanel; ++j) {
+  for (int j = 0; j < kPanelF; ++j) {
     if (j >= n) {
-      for (int64_t c = 0; c < cols; ++c) packed[c * kPanel + j] = 0.f;
+      for (int64_t c = 0; c < cols; ++c) packed[c * kPanelF + j] = 0.f;
       continue;
     }
     const uint8_t* row = w + j * row_bytes;
@@ -355,7 +360,7 @@ void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float
       const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
       const __m512 v = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
       _mm512_store_ps(tmp, v);
-      for (int i = 0; i < 16; ++i) packed[(c + i) * kPanel + j] = tmp[i];
+      for (int i = 0; i < 16; ++i) packed[(c + i) * kPanelF + j] = tmp[i];
     }
     for (; c < cols; ++c) {
       const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
@@ -366,41 +371,46 @@ void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float
       } else {
         v = _cvtsh_ss(h);
       }
-      packed[c * kPanel + j] = v;
+      packed[c * kPanelF + j] = v;
     }
   }
 }
 
+// T tokens (T <= 6) over a 32-row panel: per column two weight loads and T
+// broadcasts feed 2T independent FMAs (12 accumulators at T = 6), so loads
+// no longer outnumber the FMAs.
 template <int T>
 void panel_kernel_f(const float* packed, int64_t cols, const float* x, int64_t x_stride, int64_t t0, float* y,
                     int64_t y_stride, int n) {
-  __m512 acc[T], acc2[T];
-  for (int t = 0; t < T; ++t) acc[t] = acc2[t] = _mm512_setzero_ps();
+  __m512 lo[T], hi[T];
+#pragma GCC unroll 6
+  for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm512_setzero_ps();
   const float* xt[T];
   for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_stride;
-  int64_t c = 0;
-  for (; c + 2 <= cols; c += 2) {
-    const __m512 w0 = _mm512_load_ps(packed + c * kPanel), w1 = _mm512_load_ps(packed + (c + 1) * kPanel);
+  for (int64_t c = 0; c < cols; ++c) {
+    const __m512 w0 = _mm512_load_ps(packed + c * kPanelF), w1 = _mm512_load_ps(packed + c * kPanelF + 16);
+#pragma GCC unroll 6
     for (int t = 0; t < T; ++t) {
-      acc[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[t][c]), acc[t]);
-      acc2[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xt[t][c + 1]), acc2[t]);
+      const __m512 xv = _mm512_set1_ps(xt[t][c]);
+      lo[t] = _mm512_fmadd_ps(w0, xv, lo[t]);
+      hi[t] = _mm512_fmadd_ps(w1, xv, hi[t]);
     }
   }
-  for (; c < cols; ++c) {
-    const __m512 w0 = _mm512_load_ps(packed + c * kPanel);
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[t][c]), acc[t]);
+  const __mmask16 m_lo = static_cast<__mmask16>(n >= 16 ? 0xffff : (1u << n) - 1);
+  const __mmask16 m_hi = static_cast<__mmask16>(n <= 16 ? 0 : n >= 32 ? 0xffff : (1u << (n - 16)) - 1);
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m_lo, lo[t]);
+    _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + 16, m_hi, hi[t]);
   }
-  const __mmask16 m = static_cast<__mmask16>((1u << n) - 1);
-  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, _mm512_add_ps(acc[t], acc2[t]));
 }
 
 template <bool kBf16>
 void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, int64_t x_stride,
             int64_t n_tok, float* y, int64_t y_stride) {
   thread_local Scratch scratch;
-  float* packed = static_cast<float*>(scratch.get(static_cast<size_t>(cols) * kPanel * sizeof(float)));
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
-    const int n = static_cast<int>(min64(kPanel, n_rows - r0));
+  float* packed = static_cast<float*>(scratch.get(static_cast<size_t>(cols) * kPanelF * sizeof(float)));
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelF) {
+    const int n = static_cast<int>(min64(kPanelF, n_rows - r0));
     pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
     int64_t t = 0;
     for (; t + 6 <= n_tok; t += 6) panel_kernel_f<6>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
