@@ -423,7 +423,7 @@ TEST_P(KernelsTest, FloatGemmMatchesRows) {
   if (k_.gemm_f16 == nullptr) GTEST_SKIP() << "no GEMM at this level";
   for (DType t : {DType::kF16, DType::kBF16}) {
     for (int64_t cols : {7, 32, 33, 1024 + 16}) {
-      for (int64_t rows : {1, 16, 19}) {
+      for (int64_t rows : {1, 16, 19, 32, 45, 70}) {
         for (int64_t n_tok : {1, 5, 6, 13}) {
           const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 7));
           const int64_t x_stride = cols + 3, y_stride = rows + 2;
