@@ -125,27 +125,7 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
       }
     }
     // Online softmax: rescale each row's running sums once per tile.
-    for (int r = 0; r < rows; ++r) {
-      float* sr = scores + r * kTile;
-      float mx = m[r];
-      for (int j = 0; j < n; ++j) mx = std::max(mx, sr[j]);
-      if (mx == -INFINITY) {  // nothing visible yet in this row
-        for (int j = 0; j < n; ++j) sr[j] = 0.f;
-        continue;
-      }
-      const float corr = std::exp(m[r] - mx);  // 0 on the row's first tile (m = -inf)
-      float sum = 0.f;
-      for (int j = 0; j < n; ++j) {
-        sr[j] = std::exp(sr[j] - mx);  // exp(-inf) = 0 for hidden keys
-        sum += sr[j];
-      }
-      l[r] = l[r] * corr + sum;
-      m[r] = mx;
-      if (corr != 1.f) {
-        float* ar = acc + size_t(r) * hd;
-        for (int d = 0; d < hd; ++d) ar[d] *= corr;
-      }
-    }
+    k.attn_softmax_tile(scores, kTile, rows, n, m, l, acc, hd);
     k.attn_pv(scores, kTile, rows, v, v_stride, n, hd, acc);
   }
   for (int tt = 0; tt < nt; ++tt) {

@@ -80,6 +80,13 @@ struct Kernels {
   // cost more than it saves: s[r * s_stride + j] = scale * dot(q_rows[r], key j).
   void (*attn_scores_rows)(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
                            float scale, float* s, int64_t s_stride) = nullptr;
+  // One tile of the flash kernel's online softmax: for each of `rows` rows
+  // of scores s[r * s_stride + j], j < n (-inf = hidden key), with running
+  // max m[r] and sum l[r]: the new max, s <- exp(s - max), l <- l * c + sum(s)
+  // and acc row r (hd values) scaled by c = exp(m_old - m_new). A row with
+  // nothing visible yet gets s = 0 and is left as it was.
+  void (*attn_softmax_tile)(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc,
+                            int hd) = nullptr;
   // KV cache rows: f32 <-> f16 (round to nearest even, as f32_to_fp16), and
   // int8 rows with one f32 scale per 32 values back to f32
   // (y[i] = qs[i] * d[i / 32], n a multiple of 32; quantize_act_q8 is the

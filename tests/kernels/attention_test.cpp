@@ -173,3 +173,41 @@ TEST(Attention, ScoresRowsMatchScalar) {
 
 }  // namespace
 }  // namespace nagi
+
+namespace nagi {
+namespace {
+
+// The online-softmax tile step of every ISA against the scalar table: rows
+// with hidden keys (-inf), a row with nothing visible yet, first tiles
+// (m = -inf) and later ones, odd widths.
+TEST(Attention, SoftmaxTileMatchesScalar) {
+  const Kernels scalar = make_kernels(Isa::kScalar);
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+    if (!isa_supported(isa)) continue;
+    const Kernels k = make_kernels(isa);
+    for (int n : {1, 5, 16, 37, 64}) {
+      for (int hd : {8, 33, 128}) {
+        const int rows = 6, stride = 70;
+        auto s0 = randn(size_t(rows) * stride, 11, 4.f);
+        for (int j = 0; j < n; j += 3) s0[size_t(1) * stride + j] = -INFINITY;  // some hidden keys
+        for (int j = 0; j < n; ++j) s0[size_t(2) * stride + j] = -INFINITY;     // nothing visible
+        s0[size_t(3) * stride] = -200.f;                                       // underflows to 0
+        std::vector<float> m0 = {-INFINITY, 1.5f, -INFINITY, 0.3f, 40.f, -2.f};
+        std::vector<float> l0 = {0.f, 2.f, 0.f, 1.f, 3.f, 0.5f};
+        auto acc0 = randn(size_t(rows) * hd, 12, 1.f);
+        auto s1 = s0, m1 = m0, l1 = l0, acc1 = acc0;
+        k.attn_softmax_tile(s0.data(), stride, rows, n, m0.data(), l0.data(), acc0.data(), hd);
+        scalar.attn_softmax_tile(s1.data(), stride, rows, n, m1.data(), l1.data(), acc1.data(), hd);
+        for (int r = 0; r < rows; ++r) {
+          ASSERT_EQ(m0[r], m1[r]) << isa_name(isa);
+          ASSERT_NEAR(l0[r], l1[r], 1e-6f * std::max(1.f, std::abs(l1[r]))) << isa_name(isa) << " row " << r;
+          for (int j = 0; j < n; ++j) ASSERT_NEAR(s0[r * stride + j], s1[r * stride + j], 1e-6f) << isa_name(isa);
+          for (int d = 0; d < hd; ++d) ASSERT_NEAR(acc0[r * hd + d], acc1[r * hd + d], 1e-6f) << isa_name(isa);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nagi

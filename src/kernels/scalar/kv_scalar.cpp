@@ -1,5 +1,8 @@
 // Scalar references for the KV-cache kernels: f16 and int8 rows to and from
 // f32, and decode-shaped attention scores over row-major keys.
+#include <algorithm>
+#include <cmath>
+
 #include "base/half.h"
 #include "kernels/kernels_fill.h"
 
@@ -14,6 +17,30 @@ void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int6
       float acc = 0.f;
       for (int d = 0; d < hd; ++d) acc += q_rows[r][d] * kj[d];
       s[r * s_stride + j] = acc * scale;
+    }
+  }
+}
+
+void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc, int hd) {
+  for (int r = 0; r < rows; ++r) {
+    float* sr = s + r * s_stride;
+    float mx = m[r];
+    for (int j = 0; j < n; ++j) mx = std::max(mx, sr[j]);
+    if (mx == -INFINITY) {  // nothing visible yet in this row
+      for (int j = 0; j < n; ++j) sr[j] = 0.f;
+      continue;
+    }
+    const float corr = std::exp(m[r] - mx);  // 0 on the row's first tile (m = -inf)
+    float sum = 0.f;
+    for (int j = 0; j < n; ++j) {
+      sr[j] = std::exp(sr[j] - mx);  // exp(-inf) = 0 for hidden keys
+      sum += sr[j];
+    }
+    l[r] = l[r] * corr + sum;
+    m[r] = mx;
+    if (corr != 1.f) {
+      float* ar = acc + int64_t(r) * hd;
+      for (int d = 0; d < hd; ++d) ar[d] *= corr;
     }
   }
 }
@@ -34,6 +61,7 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
 
 void fill_kernels_scalar_kv(Kernels& k) {
   k.attn_scores_rows = attn_scores_rows;
+  k.attn_softmax_tile = attn_softmax_tile;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
   k.dequantize_q8_32 = dequantize_q8_32;

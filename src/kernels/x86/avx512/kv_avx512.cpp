@@ -49,6 +49,60 @@ void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int6
   }
 }
 
+// exp(x) for x <= 0 (scores minus their row max), -inf and anything below
+// -87.3 giving 0: x = k ln2 + f with |f| <= ln2/2, exp(f) by its Taylor
+// series to f^7 (error < 2e-8 relative), scaled by 2^k. Within a few ulp
+// of std::exp.
+inline __m512 exp_nonpositive(__m512 x) {
+  const __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT);
+  __m512 f = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
+  f = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), f);
+  __m512 p = _mm512_set1_ps(1.f / 5040.f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 720.f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 120.f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 24.f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 6.f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~zero), _mm512_scalef_ps(p, k));
+}
+
+void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc, int hd) {
+  for (int r = 0; r < rows; ++r) {
+    float* sr = s + r * s_stride;
+    __m512 mv = _mm512_set1_ps(m[r]);
+    for (int j = 0; j < n; j += 16) mv = _mm512_mask_max_ps(mv, tail_mask(n - j), mv, _mm512_maskz_loadu_ps(tail_mask(n - j), sr + j));
+    const float mx = _mm512_reduce_max_ps(mv);
+    if (mx == -__builtin_inff()) {  // nothing visible yet in this row
+      for (int j = 0; j < n; j += 16) _mm512_mask_storeu_ps(sr + j, tail_mask(n - j), _mm512_setzero_ps());
+      continue;
+    }
+    const __m512 mxv = _mm512_set1_ps(mx);
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+      const __mmask16 t = tail_mask(n - j);
+      const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(t, sr + j), mxv));
+      _mm512_mask_storeu_ps(sr + j, t, e);
+      sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(t, e));
+    }
+    // 0 on the row's first tile (m = -inf).
+    const float corr = _mm512_cvtss_f32(exp_nonpositive(_mm512_set1_ps(m[r] - mx)));
+    l[r] = l[r] * corr + _mm512_reduce_add_ps(sum);
+    m[r] = mx;
+    if (corr != 1.f) {
+      float* ar = acc + int64_t(r) * hd;
+      const __m512 cv = _mm512_set1_ps(corr);
+      for (int d = 0; d < hd; d += 16) {
+        const __mmask16 t = tail_mask(hd - d);
+        _mm512_mask_storeu_ps(ar + d, t, _mm512_mul_ps(_mm512_maskz_loadu_ps(t, ar + d), cv));
+      }
+    }
+  }
+}
+
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
@@ -79,6 +133,7 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
 
 void fill_kernels_avx512_kv(Kernels& k) {
   k.attn_scores_rows = attn_scores_rows;
+  k.attn_softmax_tile = attn_softmax_tile;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
   k.dequantize_q8_32 = dequantize_q8_32;
