@@ -117,12 +117,57 @@ void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * y_stride, m, acc[t]);
 }
 
+// T tokens over two packed panels (32 rows): each activation broadcast feeds
+// both panels' vpdpbusd, so per 4 bytes of a block there are 2 weight loads
+// and T broadcasts for 2T multiply-adds (one panel: 1 + T loads for T).
+template <int T>
+void panel_pair_kernel(const uint8_t* pk0, const float* dw0, const uint8_t* pk1, const float* dw1, int64_t nb,
+                       const int8_t* qs, const float* qd, const int32_t* corr, int64_t cols, int64_t t0, float* y,
+                       int64_t y_stride, int n1) {
+  __m512 acc0[T], acc1[T];
+#pragma GCC unroll 6
+  for (int t = 0; t < T; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
+  const int8_t* a[T];
+  for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* pb0 = pk0 + b * kBlockPacked;
+    const uint8_t* pb1 = pk1 + b * kBlockPacked;
+    __m512i s0[T], s1[T];
+#pragma GCC unroll 6
+    for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_set1_epi32(-corr[(t0 + t) * nb + b]);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const __m512i w0 = _mm512_load_si512(pb0 + 64 * k), w1 = _mm512_load_si512(pb1 + 64 * k);
+#pragma GCC unroll 6
+      for (int t = 0; t < T; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, a[t] + 32 * b + 4 * k, 4);
+        const __m512i av = _mm512_set1_epi32(a4);
+        s0[t] = _mm512_dpbusd_epi32(s0[t], w0, av);
+        s1[t] = _mm512_dpbusd_epi32(s1[t], w1, av);
+      }
+    }
+    const __m512 d0 = _mm512_load_ps(dw0 + b * kPanel), d1 = _mm512_load_ps(dw1 + b * kPanel);
+#pragma GCC unroll 6
+    for (int t = 0; t < T; ++t) {
+      const __m512 xd = _mm512_set1_ps(qd[(t0 + t) * nb + b]);
+      acc0[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[t]), _mm512_mul_ps(d0, xd), acc0[t]);
+      acc1[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[t]), _mm512_mul_ps(d1, xd), acc1[t]);
+    }
+  }
+  const __mmask16 m1 = static_cast<__mmask16>(n1 >= 16 ? 0xffff : (1u << n1) - 1);
+  for (int t = 0; t < T; ++t) {
+    _mm512_storeu_ps(y + (t0 + t) * y_stride, acc0[t]);
+    _mm512_mask_storeu_ps(y + (t0 + t) * y_stride + kPanel, m1, acc1[t]);
+  }
+}
+
 template <BlockLayout L>
 void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
             const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
   constexpr int kBias = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16 ? 8 : 128;
-  thread_local Scratch scratch;
+  thread_local Scratch scratch, pair_scratch;
   const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
   const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
   auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + dw_bytes + size_t(n_tok * nb) * sizeof(int32_t)));
@@ -149,7 +194,25 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   if (!gemm_morton_order() || n_tok <= kTokenTile || n_panels == 1) {
     // Row-major (the default, faster on 512 tokens: see docs/KERNELS.md): one
     // panel packed at a time, every token over it.
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
+    // Two full panels at a time where there are (see panel_pair_kernel).
+    int64_t r0 = 0;
+    if (n_rows - r0 > kPanel) {
+      auto* base2 = static_cast<uint8_t*>(pair_scratch.get(packed_bytes + dw_bytes));
+      uint8_t* packed2 = base2;
+      float* dw2 = reinterpret_cast<float*>(base2 + packed_bytes);
+      for (; r0 + kPanel < n_rows; r0 += 2 * kPanel) {
+        const int n1 = static_cast<int>(min64(kPanel, n_rows - r0 - kPanel));
+        pack_panel<L>(w + r0 * row_bytes, row_bytes, kPanel, nb, packed, dw);
+        pack_panel<L>(w + (r0 + kPanel) * row_bytes, row_bytes, n1, nb, packed2, dw2);
+        int64_t t = 0;
+        for (; t + 6 <= n_tok; t += 6) {
+          panel_pair_kernel<6>(packed, dw, packed2, dw2, nb, qs, qd, corr, cols, t, y + r0, y_stride, n1);
+        }
+        run_tokens(packed, dw, r0, kPanel, t, n_tok);
+        run_tokens(packed2, dw2, r0 + kPanel, n1, t, n_tok);
+      }
+    }
+    for (; r0 < n_rows; r0 += kPanel) {
       const int n = static_cast<int>(min64(kPanel, n_rows - r0));
       pack_panel<L>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
       run_tokens(packed, dw, r0, n, 0, n_tok);
