@@ -163,7 +163,7 @@ inline void q4_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, c
 template <int R>
 inline void q6_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, const QuantizedVectorK& x,
                            __m512 (&out)[R]) {
-  const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
+  const __m512i m30 = _mm512_set1_epi8(0x30), m63 = _mm512_set1_epi8(0x3f);
   __m512 acc[R];
   __m256 accc[R];
 #pragma GCC unroll 4
@@ -184,15 +184,17 @@ inline void q6_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, c
       for (int h = 0; h < 2; ++h) {
         const __m512i ql = _mm512_loadu_si512(b + 64 * h);
         const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
-        // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3.
-        const __m512i qh01 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-        const __m512i qh23 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_srli_epi16(qh, 4)),
-                                                _mm256_srli_epi16(qh, 6), 1);
-        const __m512i q0 = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh01, m2), 4));
-        const __m512i q1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                           _mm512_slli_epi16(_mm512_and_si512(qh23, m2), 4));
-        const __m512i p0 = _mm512_maddubs_epi16(q0, _mm512_loadu_si512(a + 128 * h));
-        const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(a + 128 * h + 64));
+        // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3;
+        // values 64-127: high nibbles, qh bits 4-5 and 6-7. Each value is
+        // (nibble) | (two qh bits << 4): one ternary-logic op per register
+        // (0xd8 selects its second operand where the mask 0x30 is set).
+        const __m512i qh4 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
+                                               _mm256_slli_epi16(qh, 2), 1);  // bits 0-1 / 2-3 at 4-5
+        const __m512i qh6 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+        const __m512i q0 = _mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8);
+        const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), qh6, m30, 0xd8);
+        const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(q0, m63), _mm512_loadu_si512(a + 128 * h));
+        const __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(q1, m63), _mm512_loadu_si512(a + 128 * h + 64));
         isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
         isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
       }
