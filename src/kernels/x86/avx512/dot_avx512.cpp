@@ -267,7 +267,8 @@ void q4_0_row_group(const uint8_t* w, size_t row_bytes, int64_t wide, const int8
     const __m512 xs_i = _mm512_loadu_ps(xs + i), xd_i = _mm512_loadu_ps(xd + i);
     for (int r = 0; r < R; ++r) {
       const uint8_t* b = w + r * row_bytes + i * 18;
-      for (int c = 0; c < 288; c += 64) _mm_prefetch(reinterpret_cast<const char*>(b + 2 * 288 + c), _MM_HINT_T0);
+      // Two row groups ahead: rows are only a few 16-block groups long.
+      for (int c = 0; c < 288; c += 64) _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);
       const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g_next[r]));
       if (i + 16 < wide) g_next[r] = _mm512_i32gather_epi32(gather_idx, b + 288, 1);
       acc[r] = _mm512_fnmadd_ps(dw, xs_i, acc[r]);

@@ -131,9 +131,10 @@ inline void q4_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, c
   #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
       const uint8_t* b = w + r * row_bytes + i * kq::kQ4KBytes;
-      _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ4KBytes), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ4KBytes + 64), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ4KBytes + 128), _MM_HINT_T0);
+      // Two row groups ahead (rows are a few blocks long; the matrix is one stream).
+      for (int c = 0; c < kq::kQ4KBytes; c += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);
+      }
       alignas(16) uint8_t sm[16];
       kq::unpack_scales_mins(b + 4, sm);
       const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
@@ -175,7 +176,7 @@ inline void q6_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, c
     for (int r = 0; r < R; ++r) {
       const uint8_t* b = w + r * row_bytes + i * kq::kQ6KBytes;
       for (int c = 0; c < kq::kQ6KBytes; c += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + 4 * kq::kQ6KBytes + c), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);  // two groups ahead
       }
       const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
       const __m512i sc512 = _mm512_castsi256_si512(sc16);

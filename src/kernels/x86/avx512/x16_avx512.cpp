@@ -58,8 +58,12 @@ inline void row_group(const uint8_t* w, size_t row_bytes, int64_t supers, const 
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* sb = w + r * row_bytes + s * kSuper;
+      // Rows are short (1024 columns: two superblocks), so look ahead by
+      // groups, not within the row: the same superblock two groups on. The
+      // matrix is one contiguous stream and this keeps ~2 groups of it in
+      // flight from DRAM.
       for (int c = 0; c < kSuper; c += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * kSuper + c), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * R * row_bytes + c), _MM_HINT_T0);
       }
       const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
       acc[r] = _mm512_fnmadd_ps(dw, xs_s, acc[r]);
