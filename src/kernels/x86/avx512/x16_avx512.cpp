@@ -24,16 +24,6 @@ alignas(64) constexpr int32_t kQuadScaleIdx[4][16] = {
     {8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11},
     {12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15}};
 
-// Lane r of the result: the sum of acc[r].
-inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-  const __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xee));
-  const __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xee));
-  const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xdd));
-  const __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4e));
-  const __m512 w = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));
-  return _mm512_castps512_ps128(
-      _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), w));
-}
 
 // Scale lane of dpbusd lane k for the blocks 2p, 2p+1 of a superblock.
 alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
