@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -19,11 +18,7 @@ namespace nagi {
 namespace {
 
 using nlohmann::json;
-
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
+using test::read_json_file;
 
 // GGUF token types, as llama.cpp's converter reads them from the
 // SentencePiece model.
