@@ -14,20 +14,29 @@ constexpr const char* kLlama3Regex =
 // Qwen2/2.5/3: as Llama 3 but single digits.
 constexpr const char* kQwen2Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Qwen3.5: as Qwen2, but combining marks (\p{M}) stay inside words instead of
+// starting a punctuation run, so Indic and other marked scripts split less.
+constexpr const char* kQwen35Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-enum class Preset { kGpt2, kLlama3, kQwen2, kSmolLm };
+enum class Preset { kGpt2, kLlama3, kQwen2, kQwen35, kSmolLm };
 
 struct Entry {
   const char* name;
   Preset preset;
 };
 
-// Names as llama.cpp's converter writes them (convert_hf_to_gguf.py).
+// Names as llama.cpp's converter writes them (convert_hf_to_gguf.py), grouped
+// as llama.cpp's vocabulary loader groups them (llama-vocab.cpp). LFM2 and
+// LFM2.5 ("lfm2") split with Llama 3's regex and, like Llama 3, keep a
+// pre-token that is a vocabulary entry whole. Gemma 3 has no entry: its GGUF
+// vocabulary is the SentencePiece "llama" model, which names no pre-tokenizer.
 constexpr Entry kPresets[] = {
     {"default", Preset::kGpt2},      {"gpt2", Preset::kGpt2},        {"gpt-2", Preset::kGpt2},
     {"llama-bpe", Preset::kLlama3},  {"llama3", Preset::kLlama3},    {"llama-v3", Preset::kLlama3},
-    {"qwen2", Preset::kQwen2},       {"deepseek-r1-qwen", Preset::kQwen2},
-    {"smollm", Preset::kSmolLm},     {"starcoder", Preset::kSmolLm}, {"refact", Preset::kSmolLm},
+    {"lfm2", Preset::kLlama3},       {"qwen2", Preset::kQwen2},      {"deepseek-r1-qwen", Preset::kQwen2},
+    {"qwen35", Preset::kQwen35},     {"smollm", Preset::kSmolLm},    {"starcoder", Preset::kSmolLm},
+    {"refact", Preset::kSmolLm},
 };
 
 std::shared_ptr<const Regex> regex(const char* pattern, const std::string& what) {
@@ -84,12 +93,13 @@ void apply_pretokenizer_preset(const std::string& name, const std::string& file,
       // vocabulary entry is kept whole.
       spec.bpe.ignore_merges = true;
       break;
-    case Preset::kQwen2: {
+    case Preset::kQwen2:
+    case Preset::kQwen35: {
       // Qwen's tokenizer.json composes (NFC) before splitting.
       NormalizerStep nfc{NormalizerStep::Kind::kUnicode, "", ""};
       nfc.form = NormalForm::kNfc;
       spec.normalizer.push_back(nfc);
-      spec.pre_steps.push_back(split(kQwen2Regex, what));
+      spec.pre_steps.push_back(split(found->preset == Preset::kQwen35 ? kQwen35Regex : kQwen2Regex, what));
       spec.pre_steps.push_back(byte_level(false, what));
       break;
     }

@@ -15,11 +15,7 @@ namespace nagi {
 namespace {
 
 using nlohmann::json;
-
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
+using test::read_json_file;
 
 // Converts tokenizer.json + tokenizer_config.json into GGUF tokenizer
 // metadata: tokens by id, merges as "left right", token types (special

@@ -26,6 +26,11 @@ inline std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   return rows;
 }
 
+inline nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
 inline std::string stories_path(const std::string& rel) {
   return shared_path("models/stories260K/" + rel);
 }

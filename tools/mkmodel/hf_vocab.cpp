@@ -25,7 +25,10 @@ json read_json(const std::string& path) {
 std::string guess_pre(const json& tj) {
   const std::string pre = tj.value("pre_tokenizer", json()).dump();
   if (pre.find("\\\\p{N}{1,3}") != std::string::npos) return "llama-bpe";
-  if (pre.find("\\\\p{N}|") != std::string::npos) return "qwen2";
+  // Qwen3.5's split is Qwen2's with combining marks (\p{M}) kept in words.
+  if (pre.find("\\\\p{N}|") != std::string::npos) {
+    return pre.find("\\\\p{M}") != std::string::npos ? "qwen35" : "qwen2";
+  }
   return "gpt2";
 }
 

@@ -12,8 +12,8 @@ namespace nagi::mkmodel {
 
 // Writes tokenizer.ggml.* (and tokenizer.chat_template when the config has
 // one) into `w`; returns the vocabulary size. `pre` names the pre-tokenizer
-// (empty: guessed from the Split regex: llama-bpe, qwen2 or gpt2). Throws
-// nagi::Error for tokenizers that are not byte-level.
+// (empty: guessed from the Split regex: llama-bpe, qwen35, qwen2 or gpt2).
+// Throws nagi::Error for tokenizers that are not byte-level.
 int write_gpt2_vocab(const std::string& dir, const std::string& pre, GgufWriter& w);
 
 }  // namespace nagi::mkmodel

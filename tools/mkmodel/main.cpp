@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
                  "gguf: type of the output/embedding matrix (llama.cpp's Q4_0 files: q6_k)");
   app.add_option("--shards", shards, "hf: number of safetensors shards");
   app.add_option("--tokenizer", tokenizer_dir, "gguf: embed this byte-level HF tokenizer folder (tokenizer.json, chat template) as a 'gpt2' vocabulary");
-  app.add_option("--pre", pre, "gguf with --tokenizer: tokenizer.ggml.pre (default: guessed: llama-bpe, qwen2 or gpt2)");
+  app.add_option("--pre", pre, "gguf with --tokenizer: tokenizer.ggml.pre, e.g. lfm2 (default: guessed: llama-bpe, qwen35, qwen2 or gpt2)");
   auto* o_arch = app.add_option("--arch", over.arch, "llama, qwen2, qwen3, lfm2, qwen35 or gemma3");
   auto* o_vocab = app.add_option("--n-vocab", over.n_vocab);
   auto* o_embd = app.add_option("--n-embd", over.n_embd);

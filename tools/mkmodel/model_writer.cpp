@@ -303,13 +303,7 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
   add_gguf_common_metadata(c, c.head_dim, w);
   if (a == "lfm2") lfm2_gguf_metadata(c, w);  // replaces head_count_kv and the ff size
   if (a == "gemma3") gemma3_gguf_metadata(c, w);
-  if (!o.tokenizer_dir.empty()) {
-    if (write_gpt2_vocab(o.tokenizer_dir, o.pre, w) > c.n_vocab) {
-      throw Error(ErrorCode::kInvalidArgument, o.tokenizer_dir + ": the tokenizer has more tokens than --n-vocab");
-    }
-  } else {
-    add_gguf_tokenizer(w, c.n_vocab);
-  }
+  add_gguf_tokenizer(c, o, w);
   for_each_tensor(c, [&](Tensor&& t) {
     std::vector<float> values = std::move(t.values);
     if (a == "llama" && (t.name.ends_with("attn_q.weight") || t.name.ends_with("attn_k.weight"))) {
@@ -330,8 +324,14 @@ void write_hf_tokenizer_files(int n_vocab, const std::string& dir) {
              (fs::path(dir) / "tokenizer_config.json").string());
 }
 
-void add_gguf_tokenizer(GgufWriter& w, int n_vocab) {
-  const auto vocab = synthetic_vocab(n_vocab);
+void add_gguf_tokenizer(const ModelConfig& c, const WriteOptions& o, GgufWriter& w) {
+  if (!o.tokenizer_dir.empty()) {
+    if (write_gpt2_vocab(o.tokenizer_dir, o.pre, w) > c.n_vocab) {
+      throw Error(ErrorCode::kInvalidArgument, o.tokenizer_dir + ": the tokenizer has more tokens than --n-vocab");
+    }
+    return;
+  }
+  const auto vocab = synthetic_vocab(c.n_vocab);
   std::vector<float> scores(vocab.size(), 0.f);
   std::vector<int32_t> types(vocab.size(), 1);
   types[0] = 2;

@@ -76,7 +76,9 @@ void write_qwen35_gguf(const ModelConfig& config, const WriteOptions& options, c
 
 // Pieces the per-architecture writers share with model_writer.cpp.
 void write_hf_tokenizer_files(int n_vocab, const std::string& dir);
-void add_gguf_tokenizer(GgufWriter& w, int n_vocab);
+// The --tokenizer folder's vocabulary (options.tokenizer_dir) when given,
+// else the synthetic SentencePiece one.
+void add_gguf_tokenizer(const ModelConfig& config, const WriteOptions& options, GgufWriter& w);
 // The metadata every architecture's GGUF shares (general.*, sizes, heads,
 // RoPE base and rotated dimensions, norm epsilon, vocabulary size).
 void add_gguf_common_metadata(const ModelConfig& c, int n_rot, GgufWriter& w);

@@ -198,7 +198,7 @@ void write_qwen35_gguf(const ModelConfig& c, const WriteOptions& o, const std::s
     w.set_u32(a + ".block_count", c.n_layer + c.mtp_layers);
     w.set_u32(a + ".nextn_predict_layers", c.mtp_layers);
   }
-  add_gguf_tokenizer(w, c.n_vocab);
+  add_gguf_tokenizer(c, o, w);
   if (c.linear_k_dim != c.linear_v_dim) {
     throw Error(ErrorCode::kInvalidArgument, "qwen35 GGUF: linear key and value head sizes must be equal (ssm.state_size)");
   }
