@@ -30,6 +30,14 @@ enum class DType : uint8_t {
   kQ4_K,
   kQ5_K,
   kQ6_K,
+  // nagi's own symmetric group-quantized formats (see format/group_quant.h):
+  // int8 or int4 codes, one f16 scale per group of 32, 64 or 128 values.
+  kI8G32,
+  kI8G64,
+  kI8G128,
+  kI4G32,
+  kI4G64,
+  kI4G128,
 };
 
 struct DTypeInfo {
@@ -47,8 +55,12 @@ inline std::string_view dtype_name(DType t) { return dtype_info(t).name; }
 std::optional<size_t> dtype_bytes(DType t, uint64_t n);
 
 // GGML type id (as stored in GGUF) <-> DType. nullopt for ids nagi cannot read.
+// nagi's group-quantized types have ids in a private range (kNagiGgufTypeBase
+// + 0..5, far above GGML's ids) that GGML will not reuse; see docs/KERNELS.md.
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t dtype_to_ggml(DType t);  // precondition: t has a GGML id
+
+inline constexpr uint32_t kNagiGgufTypeBase = 0x4E410000;  // "NA" in the top bytes
 
 // Converts `n` elements (a whole number of blocks) of type `t` to float32.
 // Precondition: dtype_info(t).is_float.
@@ -56,7 +68,8 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 
 // Quantizes `n` floats (a whole number of blocks) into type `t`, the same way
 // llama.cpp's reference quantizers do. Supported: F32, F16, BF16, Q8_0, Q4_0,
-// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Used by the model-writing tool.
+// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and the I8G*/I4G* group types. Used by
+// the model-writing tool.
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 
 }  // namespace nagi

@@ -94,6 +94,13 @@ struct Kernels {
   DotRowsQ8KFn dot_rows_q4_k = nullptr;
   DotRowsQ8KFn dot_rows_q5_k = nullptr;
   DotRowsQ8KFn dot_rows_q6_k = nullptr;
+  // nagi's group types (format/group_quant.h) with 64 / 128 values per scale
+  // against the per-32 quantized activation. I8G32 / I4G32 blocks are Q8_0 /
+  // Q4_0 blocks, so matmul runs them on the Q8_0 / Q4_0 entries.
+  DotRowsQ8Fn dot_rows_i8g64 = nullptr;
+  DotRowsQ8Fn dot_rows_i8g128 = nullptr;
+  DotRowsQ8Fn dot_rows_i4g64 = nullptr;
+  DotRowsQ8Fn dot_rows_i4g128 = nullptr;
   // Prefill GEMMs; null where an ISA has none (matmul then runs that ISA's
   // row kernels token by token).
   GemmQ8Fn gemm_q8_0 = nullptr;
@@ -101,6 +108,10 @@ struct Kernels {
   GemmQ8Fn gemm_q4_k = nullptr;
   GemmQ8Fn gemm_q5_k = nullptr;
   GemmQ8Fn gemm_q6_k = nullptr;
+  GemmQ8Fn gemm_i8g64 = nullptr;
+  GemmQ8Fn gemm_i8g128 = nullptr;
+  GemmQ8Fn gemm_i4g64 = nullptr;
+  GemmQ8Fn gemm_i4g128 = nullptr;
   GemmF32Fn gemm_f16 = nullptr;
   GemmF32Fn gemm_bf16 = nullptr;
 };

@@ -139,6 +139,7 @@ void fill_kernels_scalar(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_q4_0;
   fill_kernels_scalar_kquant(k);
   fill_kernels_scalar_q451(k);
+  fill_kernels_scalar_groupq(k);
 }
 
 }  // namespace nagi

@@ -313,6 +313,7 @@ void fill_kernels_avx512(Kernels& k) {
   k.quantize_act_q8 = quantize_act_q8;
   fill_kernels_avx512_kquant(k);
   fill_kernels_avx512_gemm(k);
+  fill_kernels_avx512_groupq(k);
 }
 
 }  // namespace nagi
