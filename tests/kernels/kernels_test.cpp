@@ -177,41 +177,21 @@ TEST_P(KernelsTest, QuantizedActivationMatchesScalar) {
   EXPECT_EQ(got_q, want_q);
 }
 
+// Block types against the per-32 quantized activation, including nagi's
+// group types (64 / 128 values per scale; Q8_0 / Q4_0 are I8G32 / I4G32):
+// odd numbers of blocks / groups, row counts around the kernels' row tiles
+// (2 and 4), and an outlier that makes one activation block coarse.
 TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
-    for (int64_t cols : {32, 64, 96, 160, 4096 + 32}) {
-      for (int64_t rows : {1, 7, 33}) {
-        const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
-        const auto x = random_floats(cols, 9);
-        const int64_t nb = cols / kActBlock;
-        std::vector<int8_t> qs(cols);
-        std::vector<float> d(nb), xq(cols);
-        scalar_.quantize_act_q8(x.data(), cols, qs.data(), d.data());
-        for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlock];
-        const QuantizedVector qv{qs.data(), d.data(), cols};
-        std::vector<float> got(rows), want(rows);
-        quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
-        quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
-        // Same exact integer block sums; only the order of the per-block
-        // float terms differs (and one rounding of the scale product).
-        ASSERT_NO_FATAL_FAILURE(expect_quant_rows(got, want, tm, x, xq, d, kActBlock, 4, t));
-      }
-    }
-  }
-}
-
-// nagi's group types with 64 / 128 values per scale, odd numbers of groups
-// and row counts around the kernels' row tiles (2 and 4). Exact integer sums
-// per 32-value block on both sides; the per-block float terms are summed in
-// another order (and grouped under the weight scale).
-TEST_P(KernelsTest, GroupQuantRowsMatchScalarAndReference) {
-  for (DType t : {DType::kI8G64, DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kI8G64,
+                  DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
     const int64_t g = dtype_info(t).block_elems;
-    for (int64_t cols : {g, 3 * g, 5 * g, 4096 + g}) {
+    const std::vector<int64_t> col_counts =
+        g == 32 ? std::vector<int64_t>{32, 64, 96, 160, 4096 + 32} : std::vector<int64_t>{g, 3 * g, 5 * g, 4096 + g};
+    for (int64_t cols : col_counts) {
       for (int64_t rows : {1, 2, 3, 4, 5, 7, 33}) {
-        const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 29));
-        auto x = random_floats(cols, 31);
-        x[cols - 1] = 25.f;  // an outlier: one coarse activation block
+        const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
+        auto x = random_floats(cols, 9);
+        x[cols - 1] = 25.f;
         const int64_t nb = cols / kActBlock;
         std::vector<int8_t> qs(cols);
         std::vector<float> d(nb), xq(cols);
@@ -221,6 +201,8 @@ TEST_P(KernelsTest, GroupQuantRowsMatchScalarAndReference) {
         std::vector<float> got(rows, -1.f), want(rows, -2.f);
         quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
         quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
+        // Same exact integer block sums; only the order of the per-block
+        // float terms differs (and one rounding of the scale product).
         ASSERT_NO_FATAL_FAILURE(expect_quant_rows(got, want, tm, x, xq, d, kActBlock, 4, t));
       }
     }
