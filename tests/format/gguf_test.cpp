@@ -537,6 +537,10 @@ TEST_F(GgufCorrupt, RowNotWholeBlocks) {
   Bytes b = good_;
   patch<uint64_t>(b, tensor_info("tq") + 4, 16);  // Q8_0 row of 16
   expect_format_error(put(b), {"tensor 'tq': ne[0]", "block size 32"});
+  // nagi's private type ids go through the same checks: I8G64, row of 32.
+  b = good_;
+  patch<uint32_t>(b, tensor_info("tq") + 4 + 16, kNagiGgufTypeBase + 1);
+  expect_format_error(put(b), {"tensor 'tq': ne[0]", "I8G64 block size 64"});
 }
 
 TEST_F(GgufCorrupt, UnknownTensorType) {
