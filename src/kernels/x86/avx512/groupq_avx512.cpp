@@ -92,8 +92,8 @@ inline __m512i load_block_pair(const uint8_t* b0, const uint8_t* b1) {
 }
 
 inline __m512 pair_scales(const uint8_t* b0, const uint8_t* b1) {
-  const int both = (b0[0] | (b0[1] << 8)) | ((b1[0] | (b1[1] << 8)) << 16);
-  const __m512 two = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(both)));
+  const uint32_t both = uint32_t(b0[0] | (b0[1] << 8)) | (uint32_t(b1[0] | (b1[1] << 8)) << 16);
+  const __m512 two = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(both))));
   return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), two);
 }
 
