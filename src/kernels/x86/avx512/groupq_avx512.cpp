@@ -1,6 +1,6 @@
 // AVX-512 VNNI row kernels of nagi's group types (layout in
-// format/group_quant.h). G = 32 blocks are Q8_0 / Q4_0 blocks, so the G = 32
-// kernels are this table's Q8_0 / Q4_0 row entries as well.
+// format/group_quant.h). I4G32 blocks are Q4_0 blocks, so the int4 G = 32
+// kernel is this table's Q4_0 row entry as well.
 //
 // One 64-value chunk of a group is one vpdpbusd against 64 activation bytes:
 // int8 codes are one 64-byte load (made unsigned, q + 128, by flipping the
@@ -80,24 +80,19 @@ void dot_tile(const uint8_t* w, size_t row_bytes, int64_t groups, const int8_t* 
   for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-// G = 32 (I8G32 / I4G32, byte for byte Q8_0 / Q4_0 blocks): a 64-value
-// chunk spans two blocks, each with its own scale. int4: the two blocks' 16
-// bytes go to 128-bit lanes [b0, b0, b1, b1], shifted by [0, 4, 0, 4] and
-// masked, which is again activation order. The two weight scales are
-// converted together (one vcvtph2ps) and spread over lanes 0-7 / 8-15.
-template <int kBits>
-inline __m512i load_block_pair(const uint8_t* b0, const uint8_t* b1) {
-  if constexpr (kBits == 8) {
-    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0))),
-                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1)), 1);
-    return _mm512_xor_si512(w, _mm512_set1_epi8(char(0x80)));
-  } else {
-    const __m512i lanes = _mm512_mask_broadcast_i32x4(
-        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0))), 0xff00,
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1)));
-    const __m512i shifted = _mm512_srlv_epi64(lanes, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
-    return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0f));
-  }
+// G = 32, int4 (I4G32, byte for byte Q4_0 blocks): a 64-value chunk spans
+// two blocks, each with its own scale. The two blocks' 16 bytes go to 128-bit
+// lanes [b0, b0, b1, b1], shifted by [0, 4, 0, 4] and masked, which is again
+// activation order. The two weight scales are converted together (one
+// vcvtph2ps) and spread over lanes 0-7 / 8-15. (int8 G = 32 keeps the Q8_0
+// kernel of dot_avx512.cpp: four interleaved 34-byte-block rows measured
+// slower than one row at a time once the matrix streams from DRAM.)
+inline __m512i load_q4_block_pair(const uint8_t* b0, const uint8_t* b1) {
+  const __m512i lanes = _mm512_mask_broadcast_i32x4(
+      _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0))), 0xff00,
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1)));
+  const __m512i shifted = _mm512_srlv_epi64(lanes, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+  return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0f));
 }
 
 inline __m512 pair_scales(const uint8_t* b0, const uint8_t* b1) {
@@ -107,30 +102,23 @@ inline __m512 pair_scales(const uint8_t* b0, const uint8_t* b1) {
 }
 
 // One lone block (the last of an odd count) with the 256-bit forms.
-template <int kBits>
-inline float dot_lone_block(const uint8_t* blk, const int8_t* a8, float da) {
+inline float dot_lone_q4_block(const uint8_t* blk, const int8_t* a8, float da) {
   const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a8));
-  __m256i w;
-  if constexpr (kBits == 8) {
-    w = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), _mm256_set1_epi8(char(0x80)));
-  } else {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m128i m4 = _mm_set1_epi8(0x0f);
-    w = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), m4), _mm_and_si128(packed, m4));
-  }
-  const __m256i bias = _mm256_set1_epi8(char(kBits == 8 ? 128 : 8));
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+  const __m128i m4 = _mm_set1_epi8(0x0f);
+  const __m256i w = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), m4), _mm_and_si128(packed, m4));
   const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a),
-                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, a));
+                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), a));
   const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(da * half_to_f32(blk)));
   __m128 h = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
   h = _mm_add_ps(h, _mm_movehl_ps(h, h));
   return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
-template <int kBits, int R>
-void dot_tile_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const QuantizedVector& x,
-                  const ChunkTerms* terms, float* y) {
-  constexpr int kBlockBytes = 2 + 32 * kBits / 8;
+template <int R>
+void dot_tile_q4_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const QuantizedVector& x,
+                     const ChunkTerms* terms, float* y) {
+  constexpr int kBlockBytes = 18;
   const size_t prefetch = kTilesAhead * kRowsPerTile * row_bytes;
   __m512 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -138,8 +126,8 @@ void dot_tile_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const Quan
     const __m512i a = _mm512_loadu_si512(x.qs + 64 * p);
     for (int r = 0; r < R; ++r) {
       const uint8_t* b0 = w + r * row_bytes + 2 * p * kBlockBytes;
-      prefetch_ahead<kBits>(b0, prefetch);
-      const __m512i dot = _mm512_dpbusd_epi32(terms[p].neg_offset, load_block_pair<kBits>(b0 + 2, b0 + kBlockBytes + 2), a);
+      prefetch_ahead<4>(b0, prefetch);
+      const __m512i dot = _mm512_dpbusd_epi32(terms[p].neg_offset, load_q4_block_pair(b0 + 2, b0 + kBlockBytes + 2), a);
       const __m512 scale = _mm512_mul_ps(terms[p].scale, pair_scales(b0, b0 + kBlockBytes));
       acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[r]);
     }
@@ -148,7 +136,7 @@ void dot_tile_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const Quan
     y[r] = _mm512_reduce_add_ps(acc[r]);
     if (blocks % 2 != 0) {
       const int64_t last = blocks - 1;
-      y[r] += dot_lone_block<kBits>(w + r * row_bytes + last * kBlockBytes, x.qs + 32 * last, x.d[last]);
+      y[r] += dot_lone_q4_block(w + r * row_bytes + last * kBlockBytes, x.qs + 32 * last, x.d[last]);
     }
   }
 }
@@ -168,10 +156,11 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
   const int64_t groups = cols / kG;
   int64_t r = 0;
   if constexpr (kG == 32) {
+    static_assert(kBits == 4, "int8 G = 32 runs on the Q8_0 kernel");
     for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
-      dot_tile_g32<kBits, kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
+      dot_tile_q4_g32<kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
     }
-    for (; r < n_rows; ++r) dot_tile_g32<kBits, 1>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
+    for (; r < n_rows; ++r) dot_tile_q4_g32<1>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
   } else {
     for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
       dot_tile<kBits, kG, kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x.qs, terms, y + r);
@@ -183,7 +172,6 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
 }  // namespace
 
 void fill_kernels_avx512_groupq(Kernels& k) {
-  k.dot_rows_q8_0 = dot_rows_groupq<8, 32>;
   k.dot_rows_q4_0 = dot_rows_groupq<4, 32>;
   k.dot_rows_i8g64 = dot_rows_groupq<8, 64>;
   k.dot_rows_i8g128 = dot_rows_groupq<8, 128>;
