@@ -50,7 +50,8 @@ using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 // activation of token t is qs[t * cols ..], d[t * cols / 32 ..] (as
 // quantize_act_q8 writes it, blocks of 32 for every weight type) and
 // sums[t * cols / 16 + g] = the sum of qs[16 g .. 16 g + 15] of token t.
-// Q8_0/Q4_0: the same exact integer block dots as the row kernels; K-quants:
+// Q8_0/Q4_0 and the I8G*/I4G* group types: the same exact integer block dots
+// as the row kernels; K-quants:
 // exact integer sub-block dots, scales and mins applied in f32.
 using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
                           const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);

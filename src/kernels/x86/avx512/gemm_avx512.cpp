@@ -1,4 +1,5 @@
-// AVX-512 VNNI GEMM for prefill: Q8_0 / Q4_0 weights x int8 activations of
+// AVX-512 VNNI GEMM for prefill: Q8_0 / Q4_0 weights (and nagi's I8G* /
+// I4G* group types, packed into the same panel form) x int8 activations of
 // many tokens. Each thread packs a panel of 16 weight rows into a small
 // buffer, transposed in 4-byte groups so one 512-bit register holds 4
 // consecutive weights of all 16 rows; vpdpbusd against the broadcast 4
