@@ -65,7 +65,12 @@ void register_all() {
                                                         {"q4_0x16", nagi::DType::kQ4_0x16},
                                                         {"q4_k", nagi::DType::kQ4_K},
                                                         {"q5_k", nagi::DType::kQ5_K},
-                                                        {"q6_k", nagi::DType::kQ6_K}};
+                                                        {"q6_k", nagi::DType::kQ6_K},
+                                                        // nagi's group types (I*G32 run the Q8_0/Q4_0 kernels)
+                                                        {"i8g64", nagi::DType::kI8G64},
+                                                        {"i8g128", nagi::DType::kI8G128},
+                                                        {"i4g64", nagi::DType::kI4G64},
+                                                        {"i4g128", nagi::DType::kI4G128}};
   for (const auto& [tname, dtype] : types) {
     const std::string base = std::string("BM_matmul/") + tname + "/";
     benchmark::RegisterBenchmark((base + "reference").c_str(), BM_matmul, dtype, nagi::Isa::kScalar, true)

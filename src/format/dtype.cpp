@@ -15,6 +15,7 @@
 
 #include "base/check.h"
 #include "base/half.h"
+#include "format/group_quant.h"
 #include "nagi/error.hpp"
 
 namespace nagi {
@@ -36,7 +37,7 @@ constexpr int kBytesQ5_K = 2 + 2 + kScaleBytesK + kQK_K / 8 + kQK_K / 2;  // 176
 constexpr int kBytesQ6_K = kQK_K / 2 + kQK_K / 4 + kQK_K / 16 + 2;   // 210
 
 // Indexed by DType's underlying value; order must match the enum.
-constexpr std::array<DTypeInfo, 20> kInfo = {{
+constexpr std::array<DTypeInfo, 26> kInfo = {{
     {"F32", 1, 4, true},
     {"F16", 1, 2, true},
     {"BF16", 1, 2, true},
@@ -57,6 +58,14 @@ constexpr std::array<DTypeInfo, 20> kInfo = {{
     {"Q6_K", kQK_K, kBytesQ6_K, true},
     {"Q4_0x16", 16 * kQK4_0, 16 * kBytesQ4_0, true},
     {"Q8_0x16", 16 * kQK8_0, 16 * kBytesQ8_0, true},
+    // nagi's group types (format/group_quant.h): f16 scale + int8 codes or
+    // int4 nibbles per group.
+    {"I8G32", 32, 2 + 32, true},
+    {"I8G64", 64, 2 + 64, true},
+    {"I8G128", 128, 2 + 128, true},
+    {"I4G32", 32, 2 + 16, true},
+    {"I4G64", 64, 2 + 32, true},
+    {"I4G128", 128, 2 + 64, true},
 }};
 
 struct GgmlId {
@@ -68,6 +77,11 @@ constexpr GgmlId kGgmlIds[] = {
     {6, DType::kQ5_0},  {7, DType::kQ5_1},  {8, DType::kQ8_0},  {12, DType::kQ4_K},
     {13, DType::kQ5_K}, {14, DType::kQ6_K}, {24, DType::kI8},   {25, DType::kI16},
     {26, DType::kI32},  {27, DType::kI64},  {28, DType::kF64},  {30, DType::kBF16},
+    // nagi's own types: a private range no GGML id comes near (GGML's ids are
+    // below 64), so GGUF files with them can only be read by nagi.
+    {kNagiGgufTypeBase + 0, DType::kI8G32}, {kNagiGgufTypeBase + 1, DType::kI8G64},
+    {kNagiGgufTypeBase + 2, DType::kI8G128}, {kNagiGgufTypeBase + 3, DType::kI4G32},
+    {kNagiGgufTypeBase + 4, DType::kI4G64}, {kNagiGgufTypeBase + 5, DType::kI4G128},
 };
 
 inline uint16_t load_u16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
@@ -520,6 +534,10 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     default:
       break;
   }
+  if (group_quant_of(t)) {
+    dequantize_groups(t, s, dst, n / dtype_info(t).block_elems);
+    return;
+  }
   BlockFn fn = nullptr;
   switch (t) {
     case DType::kQ4_0: fn = dequant_q4_0; break;
@@ -542,8 +560,9 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
 }
 
 DType x16_of(DType from) {
-  if (from == DType::kQ4_0) return DType::kQ4_0x16;
-  if (from == DType::kQ8_0) return DType::kQ8_0x16;
+  // I4G32 / I8G32 blocks are byte for byte Q4_0 / Q8_0 blocks.
+  if (from == DType::kQ4_0 || from == DType::kI4G32) return DType::kQ4_0x16;
+  if (from == DType::kQ8_0 || from == DType::kI8G32) return DType::kQ8_0x16;
   throw Error(ErrorCode::kInvalidArgument, "repack_x16: no superblock layout for " + std::string(dtype_name(from)));
 }
 
@@ -583,6 +602,10 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
       return;
     default:
       break;
+  }
+  if (group_quant_of(t)) {
+    quantize_groups(t, src, d, n / dtype_info(t).block_elems);
+    return;
   }
   QuantFn fn = nullptr;
   switch (t) {

@@ -39,6 +39,14 @@ enum class DType : uint8_t {
   kQ4_0x16,
   // The same for Q8_0: 16 f16 scales, then 16 x 32 int8 values (544 bytes).
   kQ8_0x16,
+  // nagi's own symmetric group-quantized formats (see format/group_quant.h):
+  // int8 or int4 codes, one f16 scale per group of 32, 64 or 128 values.
+  kI8G32,
+  kI8G64,
+  kI8G128,
+  kI4G32,
+  kI4G64,
+  kI4G128,
 };
 
 struct DTypeInfo {
@@ -56,22 +64,27 @@ inline std::string_view dtype_name(DType t) { return dtype_info(t).name; }
 std::optional<size_t> dtype_bytes(DType t, uint64_t n);
 
 // GGML type id (as stored in GGUF) <-> DType. nullopt for ids nagi cannot read.
+// nagi's group-quantized types have ids in a private range (kNagiGgufTypeBase
+// + 0..5, far above GGML's ids) that GGML will not reuse; see docs/KERNELS.md.
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t dtype_to_ggml(DType t);  // precondition: t has a GGML id
+
+inline constexpr uint32_t kNagiGgufTypeBase = 0x4E410000;  // "NA" in the top bytes
 
 // Converts `n` elements (a whole number of blocks) of type `t` to float32.
 // Precondition: dtype_info(t).is_float.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 
-// Q4_0 -> Q4_0x16 or Q8_0 -> Q8_0x16 (`from` is Q4_0 or Q8_0) for n values
-// (a multiple of 512): the same bits, reordered.
+// Q4_0 (or I4G32) -> Q4_0x16, Q8_0 (or I8G32) -> Q8_0x16 for n values (a
+// multiple of 512): the same bits, reordered.
 void repack_x16(DType from, const void* src, void* dst, int64_t n);
 // The superblock type repack_x16 makes of `from`.
 DType x16_of(DType from);
 
 // Quantizes `n` floats (a whole number of blocks) into type `t`, the same way
 // llama.cpp's reference quantizers do. Supported: F32, F16, BF16, Q8_0, Q4_0,
-// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K. Used by the model-writing tool.
+// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and the I8G*/I4G* group types. Used by
+// the model-writing tool.
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 
 }  // namespace nagi

@@ -50,7 +50,8 @@ using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 // activation of token t is qs[t * cols ..], d[t * cols / 32 ..] (as
 // quantize_act_q8 writes it, blocks of 32 for every weight type) and
 // sums[t * cols / 16 + g] = the sum of qs[16 g .. 16 g + 15] of token t.
-// Q8_0/Q4_0: the same exact integer block dots as the row kernels; K-quants:
+// Q8_0/Q4_0 and the I8G*/I4G* group types: the same exact integer block dots
+// as the row kernels; K-quants:
 // exact integer sub-block dots, scales and mins applied in f32.
 using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
                           const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);
@@ -121,6 +122,13 @@ struct Kernels {
   DotRowsQ8KFn dot_rows_q4_k = nullptr;
   DotRowsQ8KFn dot_rows_q5_k = nullptr;
   DotRowsQ8KFn dot_rows_q6_k = nullptr;
+  // nagi's group types (format/group_quant.h) with 64 / 128 values per scale
+  // against the per-32 quantized activation. I8G32 / I4G32 blocks are Q8_0 /
+  // Q4_0 blocks, so matmul runs them on the Q8_0 / Q4_0 entries.
+  DotRowsQ8Fn dot_rows_i8g64 = nullptr;
+  DotRowsQ8Fn dot_rows_i8g128 = nullptr;
+  DotRowsQ8Fn dot_rows_i4g64 = nullptr;
+  DotRowsQ8Fn dot_rows_i4g128 = nullptr;
   // Prefill GEMMs; null where an ISA has none (matmul then runs that ISA's
   // row kernels token by token).
   GemmQ8Fn gemm_q8_0 = nullptr;
@@ -130,6 +138,10 @@ struct Kernels {
   GemmQ8Fn gemm_q4_k = nullptr;
   GemmQ8Fn gemm_q5_k = nullptr;
   GemmQ8Fn gemm_q6_k = nullptr;
+  GemmQ8Fn gemm_i8g64 = nullptr;
+  GemmQ8Fn gemm_i8g128 = nullptr;
+  GemmQ8Fn gemm_i4g64 = nullptr;
+  GemmQ8Fn gemm_i4g128 = nullptr;
   GemmF32Fn gemm_f16 = nullptr;
   GemmF32Fn gemm_bf16 = nullptr;
 };

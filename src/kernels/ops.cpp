@@ -93,6 +93,13 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
     case DType::kQ4_K: dot_k = k.dot_rows_q4_k; break;
     case DType::kQ5_K: dot_k = k.dot_rows_q5_k; break;
     case DType::kQ6_K: dot_k = k.dot_rows_q6_k; break;
+    // Group types: G = 32 blocks are Q8_0 / Q4_0 blocks (format/group_quant.h).
+    case DType::kI8G32: dot_q = k.dot_rows_q8_0; break;
+    case DType::kI4G32: dot_q = k.dot_rows_q4_0; break;
+    case DType::kI8G64: dot_q = k.dot_rows_i8g64; break;
+    case DType::kI8G128: dot_q = k.dot_rows_i8g128; break;
+    case DType::kI4G64: dot_q = k.dot_rows_i4g64; break;
+    case DType::kI4G128: dot_q = k.dot_rows_i4g128; break;
     default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
   }
   // Prefill, F16/BF16: the float GEMM (panels converted to f32 once).
@@ -117,6 +124,12 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
       case DType::kQ4_K: gemm = k.gemm_q4_k; break;
       case DType::kQ5_K: gemm = k.gemm_q5_k; break;
       case DType::kQ6_K: gemm = k.gemm_q6_k; break;
+      case DType::kI8G32: gemm = k.gemm_q8_0; break;
+      case DType::kI4G32: gemm = k.gemm_q4_0; break;
+      case DType::kI8G64: gemm = k.gemm_i8g64; break;
+      case DType::kI8G128: gemm = k.gemm_i8g128; break;
+      case DType::kI4G64: gemm = k.gemm_i4g64; break;
+      case DType::kI4G128: gemm = k.gemm_i4g128; break;
       default: break;
     }
   }

@@ -33,8 +33,8 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // Y[t, r] = sum_c W[r, c] * X[t, c] for t < n_tok, r < W.rows. X rows are
 // x_stride floats apart, Y rows y_stride. Rows of W are split across threads.
 // Uses the runtime-selected kernels (kernels.h): F32/F16/BF16 weights against
-// the exact f32 activation; Q8_0/Q4_0 weights against the activation
-// quantized to int8 per block of 32, Q4_K/Q5_K/Q6_K against it quantized per
+// the exact f32 activation; Q8_0/Q4_0 and nagi's I8G*/I4G* weights against
+// the activation quantized to int8 per block of 32, Q4_K/Q5_K/Q6_K against it quantized per
 // block of 256 (Q8_K-style), which adds a small relative error (see
 // docs/KERNELS.md); other types go through matmul_reference.
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,

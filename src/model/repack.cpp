@@ -20,7 +20,9 @@ int repack_for_kernels(TensorStore& store, const Kernels& k) {
   if (!repack_enabled()) return 0;
   std::vector<std::string> names;
   for (const auto& [name, v] : store.all()) {
-    const bool wanted = (v.dtype == DType::kQ4_0 && k.repack_q4_0) || (v.dtype == DType::kQ8_0 && k.repack_q8_0);
+    const bool q4 = v.dtype == DType::kQ4_0 || v.dtype == DType::kI4G32;  // the same blocks
+    const bool q8 = v.dtype == DType::kQ8_0 || v.dtype == DType::kI8G32;
+    const bool wanted = (q4 && k.repack_q4_0) || (q8 && k.repack_q8_0);
     if (wanted && v.shape.size() == 2 && v.shape[1] % 512 == 0) names.push_back(name);
   }
   for (const std::string& name : names) {

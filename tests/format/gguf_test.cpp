@@ -253,7 +253,8 @@ TEST(GgufRoundTrip, AllValueTypesAndTensorTypes) {
     uint32_t seed = 1;
     for (DType d : {DType::kF32, DType::kF16, DType::kBF16, DType::kF64, DType::kI8, DType::kI16,
                     DType::kI32, DType::kI64, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
-                    DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+                    DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kI8G32, DType::kI8G64,
+                    DType::kI8G128, DType::kI4G32, DType::kI4G64, DType::kI4G128}) {
       const int64_t row = dtype_info(d).block_elems * 2;
       const std::vector<int64_t> shape = {3, row};
       tensors.push_back({"t." + std::string(dtype_name(d)), d, shape,
@@ -536,6 +537,10 @@ TEST_F(GgufCorrupt, RowNotWholeBlocks) {
   Bytes b = good_;
   patch<uint64_t>(b, tensor_info("tq") + 4, 16);  // Q8_0 row of 16
   expect_format_error(put(b), {"tensor 'tq': ne[0]", "block size 32"});
+  // nagi's private type ids go through the same checks: I8G64, row of 32.
+  b = good_;
+  patch<uint32_t>(b, tensor_info("tq") + 4 + 16, kNagiGgufTypeBase + 1);
+  expect_format_error(put(b), {"tensor 'tq': ne[0]", "I8G64 block size 64"});
 }
 
 TEST_F(GgufCorrupt, UnknownTensorType) {

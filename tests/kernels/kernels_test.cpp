@@ -106,6 +106,10 @@ DotRowsQ8Fn quant_entry(const Kernels& k, DType t) {
     case DType::kQ8_0x16: return k.dot_rows_q8_0x16;
     case DType::kQ4_1: return k.dot_rows_q4_1;
     case DType::kQ5_0: return k.dot_rows_q5_0;
+    case DType::kI8G64: return k.dot_rows_i8g64;
+    case DType::kI8G128: return k.dot_rows_i8g128;
+    case DType::kI4G64: return k.dot_rows_i4g64;
+    case DType::kI4G128: return k.dot_rows_i4g128;
     default: return k.dot_rows_q5_1;
   }
 }
@@ -176,19 +180,28 @@ TEST_P(KernelsTest, QuantizedActivationMatchesScalar) {
   EXPECT_EQ(got_q, want_q);
 }
 
+// Block types against the per-32 quantized activation, including nagi's
+// group types (64 / 128 values per scale; Q8_0 / Q4_0 are I8G32 / I4G32):
+// odd numbers of blocks / groups, row counts around the kernels' row tiles
+// (2 and 4), and an outlier that makes one activation block coarse.
 TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
-  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
-    for (int64_t cols : {32, 64, 96, 160, 4096 + 32}) {
-      for (int64_t rows : {1, 7, 33}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kI8G64,
+                  DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
+    const int64_t g = dtype_info(t).block_elems;
+    const std::vector<int64_t> col_counts =
+        g == 32 ? std::vector<int64_t>{32, 64, 96, 160, 4096 + 32} : std::vector<int64_t>{g, 3 * g, 5 * g, 4096 + g};
+    for (int64_t cols : col_counts) {
+      for (int64_t rows : {1, 2, 3, 4, 5, 7, 33}) {
         const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
-        const auto x = random_floats(cols, 9);
+        auto x = random_floats(cols, 9);
+        x[cols - 1] = 25.f;
         const int64_t nb = cols / kActBlock;
         std::vector<int8_t> qs(cols);
         std::vector<float> d(nb), xq(cols);
         scalar_.quantize_act_q8(x.data(), cols, qs.data(), d.data());
         for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlock];
         const QuantizedVector qv{qs.data(), d.data(), cols};
-        std::vector<float> got(rows), want(rows);
+        std::vector<float> got(rows, -1.f), want(rows, -2.f);
         quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
         quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
         // Same exact integer block sums; only the order of the per-block
@@ -325,13 +338,27 @@ TEST_P(KernelsTest, KQuantRowsMatchScalarAndReference) {
   }
 }
 
+GemmQ8Fn q8_gemm_entry(const Kernels& k, DType t) {
+  switch (t) {
+    case DType::kQ8_0: return k.gemm_q8_0;
+    case DType::kQ4_0: return k.gemm_q4_0;
+    case DType::kI8G64: return k.gemm_i8g64;
+    case DType::kI8G128: return k.gemm_i8g128;
+    case DType::kI4G64: return k.gemm_i4g64;
+    default: return k.gemm_i4g128;
+  }
+}
+
 TEST_P(KernelsTest, GemmMatchesRowKernels) {
   if (k_.gemm_q8_0 == nullptr) GTEST_SKIP() << "no GEMM at this level";
-  for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
-    for (int64_t cols : {32, 96, 1024 + 32}) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kI8G64, DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
+    const GemmQ8Fn gemm = q8_gemm_entry(k_, t);
+    if (gemm == nullptr) continue;  // this level runs these rows token by token
+    const int64_t g = dtype_info(t).block_elems;  // odd numbers of blocks / groups:
+    for (int64_t cols : {g, 3 * g, 1024 + g}) {
       for (int64_t rows : {1, 15, 16, 17, 40}) {
         for (int64_t n_tok : {1, 3, 4, 5, 9, 70}) {
-          if (n_tok > 9 && cols > 96) continue;  // > 64 tokens: several token tiles (NAGI_GEMM_ORDER=morton)
+          if (n_tok > 9 && cols > 3 * g) continue;  // > 64 tokens: several token tiles (NAGI_GEMM_ORDER=morton)
           const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + n_tok));
           const auto x = random_floats(n_tok * cols, 21);
           const int64_t nb = cols / kActBlock, y_stride = rows + 3;
@@ -345,7 +372,6 @@ TEST_P(KernelsTest, GemmMatchesRowKernels) {
             for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
           }
           std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
-          const GemmQ8Fn gemm = t == DType::kQ8_0 ? k_.gemm_q8_0 : k_.gemm_q4_0;
           gemm(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(), y_stride);
           for (int64_t tok = 0; tok < n_tok; ++tok) {
             const QuantizedVector qv{qs.data() + tok * cols, d.data() + tok * nb, cols};
@@ -456,9 +482,11 @@ INSTANTIATE_TEST_SUITE_P(Isas, KernelsTest, ::testing::ValuesIn(available_isas()
 TEST(Matmul, MatchesReference) {
   ThreadPool pool(2);
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K,
-                  DType::kQ6_K, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1}) {
+                  DType::kQ6_K, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kI8G32, DType::kI8G64,
+                  DType::kI8G128, DType::kI4G32, DType::kI4G64, DType::kI4G128}) {
    for (int64_t n_tok : {int64_t(3), kGemmMinTokens + 3}) {
-    const int64_t rows = 37, cols = dtype_info(t).block_elems > 32 ? 512 : 96;
+    const bool k_quant = t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
+    const int64_t rows = 37, cols = k_quant ? 512 : dtype_info(t).block_elems > 32 ? 640 : 96;
     const int64_t x_stride = cols + 5, y_stride = rows + 3;
     const auto tm = random_matrix(t, rows, cols, 11);
     const auto x = random_floats(n_tok * x_stride, 12);
@@ -466,7 +494,7 @@ TEST(Matmul, MatchesReference) {
     matmul(tm.m, x.data(), n_tok, x_stride, got.data(), y_stride, pool);
     matmul_reference(tm.m, x.data(), n_tok, x_stride, want.data(), y_stride, pool);
     const bool quantized_act = t != DType::kF32 && t != DType::kF16 && t != DType::kBF16;
-    const int act_block = dtype_info(t).block_elems > 32 ? kActBlockK : kActBlock;
+    const int act_block = k_quant ? kActBlockK : kActBlock;
     for (int64_t tok = 0; tok < n_tok; ++tok) {
       const float* xt = x.data() + tok * x_stride;
       for (int64_t r = 0; r < rows; ++r) {

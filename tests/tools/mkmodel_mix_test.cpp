@@ -44,5 +44,20 @@ TEST(MkmodelMix, OutputDtypeOverridesTheEmbedding) {
   EXPECT_EQ(t.at("blk.3.attn_v.weight"), DType::kQ4_0);
 }
 
+// nagi's group types: every matrix in the requested type, except rows the
+// group does not divide, which get the same bits in groups of 32.
+TEST(MkmodelMix, GroupTypesFallBackToGroupsOf32) {
+  const std::string path = test::temp_dir() + "/i4g64.gguf";
+  ASSERT_EQ(test::run_mkmodel("--arch qwen3 --n-vocab 400 --n-embd 160 --n-layer 1 --n-head 2 --n-head-kv 1 "
+                              "--head-dim 80 --n-ff 192 --format gguf --dtype i4g64 --output-dtype i8g128 -o " +
+                              path),
+            0);
+  const auto t = tensor_types(path);
+  EXPECT_EQ(t.at("blk.0.ffn_down.weight"), DType::kI4G64);  // rows of 192
+  EXPECT_EQ(t.at("blk.0.attn_q.weight"), DType::kI4G32);    // rows of 160
+  EXPECT_EQ(t.at("token_embd.weight"), DType::kI8G32);     // --output-dtype, rows of 160
+  EXPECT_EQ(t.at("output_norm.weight"), DType::kF32);
+}
+
 }  // namespace
 }  // namespace nagi

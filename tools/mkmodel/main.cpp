@@ -52,7 +52,10 @@ nagi::DType parse_dtype(const std::string& s) {
       {"f32", nagi::DType::kF32}, {"f16", nagi::DType::kF16}, {"bf16", nagi::DType::kBF16},
       {"q8_0", nagi::DType::kQ8_0}, {"q4_0", nagi::DType::kQ4_0}, {"q4_1", nagi::DType::kQ4_1},
       {"q5_0", nagi::DType::kQ5_0}, {"q5_1", nagi::DType::kQ5_1}, {"q4_k", nagi::DType::kQ4_K},
-      {"q5_k", nagi::DType::kQ5_K}, {"q6_k", nagi::DType::kQ6_K}};
+      {"q5_k", nagi::DType::kQ5_K}, {"q6_k", nagi::DType::kQ6_K},
+      // nagi's own group-quantized types (GGUF only; docs/KERNELS.md).
+      {"i8g32", nagi::DType::kI8G32}, {"i8g64", nagi::DType::kI8G64}, {"i8g128", nagi::DType::kI8G128},
+      {"i4g32", nagi::DType::kI4G32}, {"i4g64", nagi::DType::kI4G64}, {"i4g128", nagi::DType::kI4G128}};
   auto it = m.find(s);
   if (it == m.end()) throw nagi::Error(nagi::ErrorCode::kInvalidArgument, "--dtype: unknown type '" + s + "'");
   return it->second;
@@ -70,10 +73,11 @@ int main(int argc, char** argv) {
   app.add_option("--format", format, "hf or gguf")->capture_default_str();
   app.add_option("-o,--output", out, "Output folder (hf) or file (gguf)")->required();
   app.add_option("--dtype", dtype,
-                 "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, or q4_k_m "
-                 "(llama.cpp's mix: Q4_K, Q6_K output/embedding and some attn_v/ffn_down)")->capture_default_str();
+                 "Matrix type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, q4_k_m "
+                 "(llama.cpp's mix: Q4_K, Q6_K output/embedding and some attn_v/ffn_down), or nagi's "
+                 "group types i8g32, i8g64, i8g128, i4g32, i4g64, i4g128 (gguf)")->capture_default_str();
   app.add_option("--output-dtype", output_dtype,
-                 "gguf: type of the output/embedding matrix (llama.cpp's Q4_0 files: q6_k)");
+                 "gguf: type of the output/embedding matrix, any --dtype type but q4_k_m (llama.cpp's Q4_0 files: q6_k)");
   app.add_option("--shards", shards, "hf: number of safetensors shards");
   app.add_option("--tokenizer", tokenizer_dir, "gguf: embed this byte-level HF tokenizer folder (tokenizer.json, chat template) as a 'gpt2' vocabulary");
   app.add_option("--pre", pre, "gguf with --tokenizer: tokenizer.ggml.pre, e.g. lfm2 (default: guessed: llama-bpe, qwen35, qwen2 or gpt2)");

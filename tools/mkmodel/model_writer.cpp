@@ -11,6 +11,7 @@
 
 #include "base/half.h"
 #include "format/gguf_writer.h"
+#include "format/group_quant.h"
 #include "format/safetensors.h"
 #include "lfm2_tensors.h"
 #include "nagi/error.hpp"
@@ -260,7 +261,14 @@ DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tenso
   const int64_t cols = t.shape.back();
   const auto fits = [&](DType d) { return cols % dtype_info(d).block_elems == 0; };
   const bool is_output = t.name == "output.weight" || t.name == "token_embd.weight";
-  if (is_output && o.output_dtype) return *o.output_dtype;
+  // A group type whose group does not divide the row: the same bits with
+  // groups of 32 (every preset's rows are whole 32s).
+  const auto fitted = [&](DType d) {
+    const auto gq = group_quant_of(d);
+    if (!gq || fits(d)) return d;
+    return gq->bits == 8 ? DType::kI8G32 : DType::kI4G32;
+  };
+  if (is_output && o.output_dtype) return fitted(*o.output_dtype);
   if (o.q4_k_m) {
     const DType hi = fits(DType::kQ6_K) ? DType::kQ6_K : DType::kQ8_0;
     if (is_output) return hi;
@@ -273,7 +281,7 @@ DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tenso
     }
     return fits(o.dtype) ? o.dtype : DType::kQ8_0;
   }
-  return o.dtype;
+  return fitted(o.dtype);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "kernels/arm/neon_common.h"
+#include "kernels/arm/neon_groupq.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
@@ -115,6 +116,7 @@ void fill_kernels_neon(Kernels& k) {
   k.quantize_act_q8 = quantize_act_q8;
   k.dot_rows_q8_0 = neon_dot_rows_quant<34, neon_load_q8_0, block_dot_mull>;
   k.dot_rows_q4_0 = neon_dot_rows_quant<18, neon_load_q4_0, block_dot_mull>;
+  neon_fill_groupq<block_dot_mull>(k);
 }
 
 }  // namespace nagi

@@ -5,6 +5,7 @@
 #include <arm_neon.h>
 
 #include "kernels/arm/neon_common.h"
+#include "kernels/arm/neon_groupq.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
@@ -21,6 +22,7 @@ void fill_kernels_neon_dot(Kernels& k) {
   k.isa = "neondot";
   k.dot_rows_q8_0 = neon_dot_rows_quant<34, neon_load_q8_0, block_dot_sdot>;
   k.dot_rows_q4_0 = neon_dot_rows_quant<18, neon_load_q4_0, block_dot_sdot>;
+  neon_fill_groupq<block_dot_sdot>(k);
 }
 
 }  // namespace nagi

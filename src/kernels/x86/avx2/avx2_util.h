@@ -23,6 +23,14 @@ inline float hsum(__m256 v) {
 // A little-endian f16 at p (block scales) as f32.
 inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
+// Signed int8 x signed int8 over 32 lanes -> 8 int32 partial sums.
+// maddubs wants one unsigned operand, so move w's sign onto a: |w| * (a * sign(w)).
+// |w| <= 128 and |a| <= 127 keep each pair sum (<= 2 * 128 * 127) inside int16.
+inline __m256i dot_i8(__m256i w, __m256i a) {
+  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
 // 32 bytes, unaligned.
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 

@@ -73,13 +73,6 @@ void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, 
   for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load, Scalar>(w + r * row_bytes, x, cols);
 }
 
-// Signed int8 x signed int8 over 32 lanes -> 8 int32 partial sums.
-// maddubs wants one unsigned operand, so move w's sign onto a: |w| * (a * sign(w)).
-// |w| <= 128 and |a| <= 127 keep each pair sum (<= 2 * 128 * 127) inside int16.
-inline __m256i dot_i8(__m256i w, __m256i a) {
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
 
 inline __m256i load_q4_0(const uint8_t* qs) {
   // Low nibbles are elements 0..15, high nibbles 16..31; re-centre to -8..7.
@@ -165,6 +158,7 @@ void fill_kernels_avx2(Kernels& k) {
   fill_kernels_avx2_kquant(k);
   fill_kernels_avx2_q451(k);
   fill_kernels_avx2_kv(k);
+  fill_kernels_avx2_groupq(k);
 }
 
 }  // namespace nagi

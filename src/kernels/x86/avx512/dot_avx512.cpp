@@ -139,8 +139,8 @@ void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, 
 }
 
 // Weight blocks are made unsigned so VNNI's u8 x s8 dpbusd applies:
-// Q8_0 stores w in [-128, 127] -> w + 128 (= w ^ 0x80), bias 128;
-// Q4_0 stores nibbles q = w + 8 in [0, 15], bias 8.
+// Q8_0 stores w in [-128, 127] -> w + 128 (= w ^ 0x80), bias 128.
+// (Q4_0 rows run on the group kernels of groupq_avx512.cpp.)
 // sum((w + bias) * a) - bias * sum(a) is the exact int32 dot (|sum| < 2^20).
 struct Q8_0 {
   static constexpr int kBlockBytes = 34;
@@ -149,18 +149,6 @@ struct Q8_0 {
     return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), _mm256_set1_epi8(char(0x80)));
   }
 };
-struct Q4_0 {
-  static constexpr int kBlockBytes = 18;
-  static constexpr int kBias = 8;
-  static __m256i load(const uint8_t* qs) {
-    // Low nibbles are elements 0..15, high nibbles 16..31.
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m128i lo = _mm_and_si128(packed, _mm_set1_epi8(0x0f));
-    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
-    return _mm256_set_m128i(hi, lo);
-  }
-};
-
 // Two blocks per 512-bit register: lanes 0-7 hold block i's partial sums,
 // lanes 8-15 block i+1's, each scaled by its own weight*activation scale.
 template <typename Q>
@@ -219,116 +207,6 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* qs, float* d) {
   }
 }
 
-// Q4_0, 16 blocks at a time. The block scales are gathered (16 f16 -> f32 in
-// one go) instead of converted one by one; the +8 offset of the nibbles is
-// removed in f32 per row: y = sum_b dw_b dx_b sum(q a) - sum_b dw_b (8 dx_b sum(a)),
-// where the second factor depends only on the activation (computed once per
-// call). The activation is copied once per call with each pair of blocks
-// reordered [b0 0-15, b1 0-15, b0 16-31, b1 16-31], the order one
-// 256-bit load of two blocks' nibbles gives after masking and shifting.
-
-alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
-    {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},       {2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3},
-    {4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5},       {6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7},
-    {8, 8, 8, 8, 9, 9, 9, 9, 8, 8, 8, 8, 9, 9, 9, 9},       {10, 10, 10, 10, 11, 11, 11, 11, 10, 10, 10, 10, 11, 11, 11, 11},
-    {12, 12, 12, 12, 13, 13, 13, 13, 12, 12, 12, 12, 13, 13, 13, 13},
-    {14, 14, 14, 14, 15, 15, 15, 15, 14, 14, 14, 14, 15, 15, 15, 15}};
-
-
-// R rows at once: each activation pair is loaded once for all of them and
-// the per-row sums are reduced together (at 1024 columns a row is only two
-// 16-block groups, so per-row overhead would otherwise dominate).
-template <int R>
-void q4_0_row_group(const uint8_t* w, size_t row_bytes, int64_t wide, const int8_t* a_perm, const float* xs,
-                    const float* xd, __m512 (&acc)[R]) {
-  const __m512i gather_idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                                _mm512_set1_epi32(18));
-  const __m256i m4 = _mm256_set1_epi8(0x0f);
-  __m512i g_next[R];
-  for (int r = 0; r < R; ++r) {
-    acc[r] = _mm512_setzero_ps();
-    // The next group's scales are gathered a group ahead (gathers have a long latency).
-    g_next[r] = _mm512_i32gather_epi32(gather_idx, w + r * row_bytes, 1);
-  }
-  for (int64_t i = 0; i < wide; i += 16) {
-    __m512 sc[R];
-    const __m512 xs_i = _mm512_loadu_ps(xs + i), xd_i = _mm512_loadu_ps(xd + i);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* b = w + r * row_bytes + i * 18;
-      // Two row groups ahead: rows are only a few 16-block groups long.
-      for (int c = 0; c < 288; c += 64) _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);
-      const __m512 dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g_next[r]));
-      if (i + 16 < wide) g_next[r] = _mm512_i32gather_epi32(gather_idx, b + 288, 1);
-      acc[r] = _mm512_fnmadd_ps(dw, xs_i, acc[r]);
-      sc[r] = _mm512_mul_ps(dw, xd_i);
-    }
-    for (int p = 0; p < 8; ++p) {
-      const __m512i a = _mm512_load_si512(a_perm + (i + 2 * p) * kActBlock);
-      const __m512i idx = _mm512_load_si512(kPairScaleIdx[p]);
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* b0 = w + r * row_bytes + (i + 2 * p) * 18;
-        const __m256i t = _mm256_inserti128_si256(
-            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 2))),
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 18 + 2)), 1);
-        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(t, m4)),
-                                              _mm256_and_si256(_mm256_srli_epi16(t, 4), m4), 1);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq, a);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(idx, sc[r]), acc[r]);
-      }
-    }
-  }
-}
-
-void dot_rows_q4_0_wide(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
-                        float* y) {
-  const int64_t blocks = cols / kActBlock, wide = blocks / 16 * 16;
-  thread_local Scratch scratch;
-  auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(wide) * 32 + size_t(wide) * 4));
-  float* xs = reinterpret_cast<float*>(a_perm + wide * 32);
-  const __m512i perm = _mm512_set_epi64(7, 6, 3, 2, 5, 4, 1, 0);
-  for (int64_t i = 0; i + 2 <= wide; i += 2) {
-    const __m512i a = _mm512_loadu_si512(x.qs + i * kActBlock);
-    _mm512_store_si512(a_perm + i * kActBlock, _mm512_permutexvar_epi64(perm, a));
-  }
-  for (int64_t i = 0; i < wide; ++i) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
-    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), a);
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    xs[i] = 8.f * x.d[i] * float(_mm_cvtsi128_si32(h));
-  }
-  const __m512i bias = _mm512_set1_epi8(8);
-  // Remaining blocks (fewer than 16) of one row: one at a time, offset removed in integers.
-  auto tail = [&](const uint8_t* row) {
-    __m256 t = _mm256_setzero_ps();
-    for (int64_t i = wide; i < blocks; ++i) {
-      const uint8_t* b = row + i * 18;
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
-      const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), Q4_0::load(b + 2), a),
-                                           _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(bias), a));
-      t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_f32(b) * x.d[i]), t);
-    }
-    return _mm512_zextps256_ps512(t);
-  };
-  int64_t r = 0;
-  if (wide > 0) {
-    for (; r + 4 <= n_rows; r += 4) {
-      __m512 acc[4];
-      q4_0_row_group<4>(w + r * row_bytes, row_bytes, wide, a_perm, xs, x.d, acc);
-      if (wide < blocks) {
-        for (int k = 0; k < 4; ++k) acc[k] = _mm512_add_ps(acc[k], tail(w + (r + k) * row_bytes));
-      }
-      _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
-    }
-  }
-  for (; r < n_rows; ++r) {
-    __m512 acc[1] = {_mm512_setzero_ps()};
-    if (wide > 0) q4_0_row_group<1>(w + r * row_bytes, row_bytes, wide, a_perm, xs, x.d, acc);
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], tail(w + r * row_bytes)));
-  }
-}
-
 }  // namespace
 
 void fill_kernels_avx512(Kernels& k) {
@@ -343,12 +221,12 @@ void fill_kernels_avx512(Kernels& k) {
   k.dot_rows_f16 = dot_rows<2, load_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16>;
   k.dot_rows_q8_0 = dot_rows_quant<Q8_0>;
-  k.dot_rows_q4_0 = dot_rows_q4_0_wide;
   k.quantize_act_q8 = quantize_act_q8;
   fill_kernels_avx512_kquant(k);
   fill_kernels_avx512_gemm(k);
   fill_kernels_avx512_kv(k);
   fill_kernels_avx512_x16(k);
+  fill_kernels_avx512_groupq(k);  // also the Q4_0 rows (the same blocks as I4G32)
 }
 
 }  // namespace nagi

@@ -1,4 +1,5 @@
-// AVX-512 VNNI GEMM for prefill: Q8_0 / Q4_0 weights x int8 activations of
+// AVX-512 VNNI GEMM for prefill: Q8_0 / Q4_0 weights (and nagi's I8G* /
+// I4G* group types, packed into the same panel form) x int8 activations of
 // many tokens. Each thread packs a panel of 16 weight rows into a small
 // buffer, transposed in 4-byte groups so one 512-bit register holds 4
 // consecutive weights of all 16 rows; vpdpbusd against the broadcast 4
@@ -86,6 +87,60 @@ void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* 
   }
 }
 
+// nagi's group types (format/group_quant.h) with G = 64 / 128, packed into
+// the same per-32-block panel as Q8_0 / Q4_0 (each block's scale is its
+// group's), so the panel kernel and its exact integer sums serve them too.
+template <int kBits, int kG>
+void pack_panel_groupq(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
+  constexpr int kBlockBytes = 2 + kG * kBits / 8;
+  constexpr int kSubs = kG / 32;
+  const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
+  const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(static_cast<int>(row_bytes)));
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t g = 0; g < nb / kSubs; ++g) {
+    const uint8_t* blk = w + g * kBlockBytes;
+    __m512i* pb = reinterpret_cast<__m512i*>(packed + g * kSubs * kBlockPacked);
+    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk, 1);
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d16));
+    for (int k = 0; k < kSubs; ++k) _mm512_store_ps(dw + (g * kSubs + k) * kPanel, d);
+    if (kBits == 4) {
+      // Chunk c of 32 bytes: low nibbles are block 2c, high nibbles block 2c + 1.
+      const __m512i m4 = _mm512_set1_epi8(0x0f);
+      for (int c = 0; c < kG / 64; ++c) {
+        for (int s = 0; s < 8; ++s) {
+          const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 32 * c + 4 * s, 1);
+          _mm512_store_si512(pb + 16 * c + s, _mm512_and_si512(q, m4));
+          _mm512_store_si512(pb + 16 * c + 8 + s, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+        }
+      }
+    } else {
+      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+      for (int s = 0; s < 8 * kSubs; ++s) {
+        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
+        _mm512_store_si512(pb + s, _mm512_mask_xor_epi32(zero, rows, q, flip));
+      }
+    }
+  }
+}
+
+// The weight formats of gemm_q: how a panel is packed and the unsigned
+// offset (bias) its packed codes carry.
+template <BlockLayout L>
+struct GgmlPanel {
+  static constexpr int kBias = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16 ? 8 : 128;
+  static void pack(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
+    pack_panel<L>(w, row_bytes, n, nb, packed, dw);
+  }
+};
+template <int kBits, int kG>
+struct GroupPanel {
+  static constexpr int kBias = kBits == 8 ? 128 : 8;
+  static void pack(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
+    pack_panel_groupq<kBits, kG>(w, row_bytes, n, nb, packed, dw);
+  }
+};
+
 // T tokens over one packed panel: y_t[0..n) for each token t.
 template <int T>
 void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8_t* qs, const float* qd,
@@ -162,11 +217,11 @@ void panel_pair_kernel(const uint8_t* pk0, const float* dw0, const uint8_t* pk1,
   }
 }
 
-template <BlockLayout L>
+template <typename Panel>
 void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
             const int32_t* act_sums, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
-  constexpr int kBias = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16 ? 8 : 128;
+  constexpr int kBias = Panel::kBias;
   thread_local Scratch scratch, pair_scratch;
   const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
   const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
@@ -202,8 +257,8 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
       float* dw2 = reinterpret_cast<float*>(base2 + packed_bytes);
       for (; r0 + kPanel < n_rows; r0 += 2 * kPanel) {
         const int n1 = static_cast<int>(min64(kPanel, n_rows - r0 - kPanel));
-        pack_panel<L>(w + r0 * row_bytes, row_bytes, kPanel, nb, packed, dw);
-        pack_panel<L>(w + (r0 + kPanel) * row_bytes, row_bytes, n1, nb, packed2, dw2);
+        Panel::pack(w + r0 * row_bytes, row_bytes, kPanel, nb, packed, dw);
+        Panel::pack(w + (r0 + kPanel) * row_bytes, row_bytes, n1, nb, packed2, dw2);
         int64_t t = 0;
         for (; t + 6 <= n_tok; t += 6) {
           panel_pair_kernel<6>(packed, dw, packed2, dw2, nb, qs, qd, corr, cols, t, y + r0, y_stride, n1);
@@ -214,7 +269,7 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
     }
     for (; r0 < n_rows; r0 += kPanel) {
       const int n = static_cast<int>(min64(kPanel, n_rows - r0));
-      pack_panel<L>(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
+      Panel::pack(w + r0 * row_bytes, row_bytes, n, nb, packed, dw);
       run_tokens(packed, dw, r0, n, 0, n_tok);
     }
     return;
@@ -227,7 +282,7 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   for (int64_t p = 0; p < n_panels; ++p) {
     const int n = static_cast<int>(min64(kPanel, n_rows - p * kPanel));
     uint8_t* pk = all + p * (packed_bytes + dw_bytes);
-    pack_panel<L>(w + p * kPanel * row_bytes, row_bytes, n, nb, pk, reinterpret_cast<float*>(pk + packed_bytes));
+    Panel::pack(w + p * kPanel * row_bytes, row_bytes, n, nb, pk, reinterpret_cast<float*>(pk + packed_bytes));
   }
   const int64_t n_tb = (n_tok + kTokenTile - 1) / kTokenTile;
   const int64_t side = int64_t(1) << (64 - __builtin_clzll(uint64_t((n_panels > n_tb ? n_panels : n_tb) - 1)));
@@ -491,10 +546,14 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 }  // namespace
 
 void fill_kernels_avx512_gemm(Kernels& k) {
-  k.gemm_q8_0 = gemm_q<BlockLayout::kQ8_0>;
-  k.gemm_q4_0 = gemm_q<BlockLayout::kQ4_0>;
-  k.gemm_q4_0x16 = gemm_q<BlockLayout::kQ4_0x16>;
-  k.gemm_q8_0x16 = gemm_q<BlockLayout::kQ8_0x16>;
+  k.gemm_q8_0 = gemm_q<GgmlPanel<BlockLayout::kQ8_0>>;
+  k.gemm_q4_0 = gemm_q<GgmlPanel<BlockLayout::kQ4_0>>;
+  k.gemm_q4_0x16 = gemm_q<GgmlPanel<BlockLayout::kQ4_0x16>>;
+  k.gemm_q8_0x16 = gemm_q<GgmlPanel<BlockLayout::kQ8_0x16>>;
+  k.gemm_i8g64 = gemm_q<GroupPanel<8, 64>>;
+  k.gemm_i8g128 = gemm_q<GroupPanel<8, 128>>;
+  k.gemm_i4g64 = gemm_q<GroupPanel<4, 64>>;
+  k.gemm_i4g128 = gemm_q<GroupPanel<4, 128>>;
   k.gemm_q4_k = gemm_k<KType::kQ4K>;
   k.gemm_q5_k = gemm_k<KType::kQ5K>;
   k.gemm_q6_k = gemm_k<KType::kQ6K>;
