@@ -1,6 +1,7 @@
 #include "kernels/matmul_group.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "base/thread_pool.h"
 
@@ -37,14 +38,15 @@ MatmulInput::MatmulInput(const Kernels& k, std::span<const MatmulJob> jobs, cons
   act_ = &buffers;
   bool q8 = false, sums = false, q8k = false;
   const int64_t cols = jobs.empty() ? 0 : jobs[0].w->cols;
-  kernels_.reserve(jobs.size());
-  for (const MatmulJob& job : jobs) {
-    const MatmulKernel kn = select_matmul_kernel(k, *job.w, n_tok);
-    ok_ = ok_ && kn.found() && job.w->cols == cols;
+  ok_ = jobs.size() <= kMaxMatmulGroup;
+  if (!ok_) return;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const MatmulKernel kn = select_matmul_kernel(k, *jobs[j].w, n_tok);
+    ok_ = ok_ && kn.found() && jobs[j].w->cols == cols;
     q8 |= kn.dot_q != nullptr || kn.gemm != nullptr;
     sums |= kn.gemm != nullptr;
     q8k |= kn.dot_k != nullptr;
-    kernels_.push_back(kn);
+    kernels_[j] = kn;
   }
   if (!ok_) return;
   Buffers& a = buffers;
@@ -123,31 +125,36 @@ void matmul_group(std::span<const MatmulJob> jobs, const float* x, int64_t n_tok
 void matmul_group_with(const Kernels& k, std::span<const MatmulJob> jobs, const float* x, int64_t n_tok,
                        int64_t x_stride, ThreadPool& pool) {
   if (jobs.empty() || n_tok <= 0) return;
+  if (jobs.size() > kMaxMatmulGroup) {
+    matmul_group_with(k, jobs.first(kMaxMatmulGroup), x, n_tok, x_stride, pool);
+    matmul_group_with(k, jobs.subspan(kMaxMatmulGroup), x, n_tok, x_stride, pool);
+    return;
+  }
   // Jobs that cannot share the group's input run on their own first: the
   // plain path for dtypes without a fast kernel, another width on its own.
-  std::vector<MatmulJob> grouped;
-  grouped.reserve(jobs.size());
+  std::array<MatmulJob, kMaxMatmulGroup> grouped;
+  size_t n_grouped = 0;
   for (const MatmulJob& job : jobs) {
     if (!select_matmul_kernel(k, *job.w, n_tok).found()) {
       matmul_reference(*job.w, x, n_tok, x_stride, job.y, job.y_stride, pool);
     } else if (job.w->cols != jobs[0].w->cols) {
       matmul_group_with(k, std::span<const MatmulJob>(&job, 1), x, n_tok, x_stride, pool);
     } else {
-      grouped.push_back(job);
+      grouped[n_grouped++] = job;
     }
   }
-  if (grouped.empty()) return;
-  const MatmulInput input(k, grouped, x, n_tok, x_stride);
+  if (n_grouped == 0) return;
+  const MatmulInput input(k, std::span<const MatmulJob>(grouped.data(), n_grouped), x, n_tok, x_stride);
   // Row tiles of all matrices back to back; a chunk may span several.
-  std::vector<int64_t> first_tile(grouped.size() + 1, 0);
+  std::array<int64_t, kMaxMatmulGroup + 1> first_tile{};
   int64_t macs = 0;
-  for (size_t j = 0; j < grouped.size(); ++j) {
+  for (size_t j = 0; j < n_grouped; ++j) {
     first_tile[j + 1] = first_tile[j] + row_tiles(*grouped[j].w);
     macs += grouped[j].w->rows * grouped[j].w->cols * n_tok;
   }
-  const int64_t tiles = first_tile.back();
+  const int64_t tiles = first_tile[n_grouped];
   pool.parallel_for(tiles, matmul_tile_grain(tiles, macs, pool), [&](int64_t tile_begin, int64_t tile_end) {
-    for (size_t j = 0; j < grouped.size(); ++j) {
+    for (size_t j = 0; j < n_grouped; ++j) {
       const int64_t b = std::max(tile_begin, first_tile[j]), e = std::min(tile_end, first_tile[j + 1]);
       if (b >= e) continue;
       const int64_t rows = grouped[j].w->rows;

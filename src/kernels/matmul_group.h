@@ -7,9 +7,10 @@
 // matrix.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "kernels/kernels.h"
 #include "kernels/ops.h"
@@ -64,7 +65,9 @@ int64_t matmul_tile_grain(int64_t tiles, int64_t macs, const ThreadPool& pool);
 // any thread may run any row range of any job (the building thread's buffers
 // are only read). For callers that fuse work into the same parallel region
 // (the FFN applies its activation to each chunk of gate/up rows). One at a
-// time per thread: instances on the same thread share its buffers.
+// time per thread: instances on the same thread share its buffers. At most
+// kMaxMatmulGroup jobs (more: not ok()).
+inline constexpr size_t kMaxMatmulGroup = 8;
 class MatmulInput {
  public:
   MatmulInput(const Kernels& k, std::span<const MatmulJob> jobs, const float* x, int64_t n_tok,
@@ -81,7 +84,8 @@ class MatmulInput {
  private:
   struct Buffers;
   std::span<const MatmulJob> jobs_;
-  std::vector<MatmulKernel> kernels_;
+  // Fixed capacity: no allocation per matmul (decode runs a hundred a token).
+  std::array<MatmulKernel, kMaxMatmulGroup> kernels_{};
   const float* x_;
   int64_t n_tok_, x_stride_;
   bool ok_ = true;

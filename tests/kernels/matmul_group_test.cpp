@@ -52,10 +52,12 @@ TEST(MatmulGroup, EqualsOneMatmulPerJobBitForBit) {
     int64_t rows, cols;
   };
   // Mixed activation formats (f32, per-32, per-256), row counts that are not
-  // multiples of 16, and one job with another width (run on its own).
+  // multiples of 16, one job with another width (run on its own), and more
+  // jobs than one group holds (split in two).
   const Shape shapes[] = {{DType::kQ4_0, 37, kCols},  {DType::kQ4_K, 50, kCols},  {DType::kF16, 16, kCols},
                           {DType::kQ8_0, 3, kCols},   {DType::kQ6_K, 64, kCols},  {DType::kQ4_0x16, 33, kCols},
-                          {DType::kBF16, 21, kCols},  {DType::kQ4_0, 19, 256}};
+                          {DType::kBF16, 21, kCols},  {DType::kQ4_0, 19, 256},   {DType::kQ5_K, 40, kCols},
+                          {DType::kQ4_1, 17, kCols}};
   std::mt19937 rng(7);
   std::vector<OwnedMatrix> mats;
   for (const Shape& s : shapes) mats.push_back(make_matrix(s.t, s.rows, s.cols, rng));

@@ -100,7 +100,9 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
       }
     }
   }
-  std::vector<float> rope_cos(size_t(a_.rope.n_rot / 2)), rope_sin(rope_cos.size());
+  thread_local std::vector<float> rope_cos, rope_sin;
+  rope_cos.resize(size_t(a_.rope.n_rot / 2));
+  rope_sin.resize(rope_cos.size());
   for (int t = 0; t < n; ++t) {
     float* q = q_all + size_t(t) * nq;
     float* k = k_all + size_t(t) * nkv;
