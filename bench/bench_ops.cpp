@@ -10,6 +10,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_group.h"
 #include "kernels/ops.h"
 
 namespace {
@@ -89,6 +90,39 @@ void register_all() {
     }
   }
 }
+
+// Qwen3-0.6B's q, k, v projections (2048 + 1024 + 1024 rows, 1024 columns,
+// Q4_0x16, one decode token, 2 threads, this machine's kernels): three
+// matmuls (three parallel regions, three activation quantizations) against
+// one matmul_group.
+void BM_qkv(benchmark::State& state, bool grouped) {
+  const int64_t cols = 1024, rows[3] = {2048, 1024, 1024};
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<nagi::Matrix> m;
+  std::vector<std::vector<float>> y;
+  for (int64_t r : rows) {
+    bytes.push_back(random_matrix(nagi::DType::kQ4_0x16, r, cols));
+    y.emplace_back(static_cast<size_t>(r));
+  }
+  for (size_t j = 0; j < 3; ++j) {
+    m.push_back({nagi::DType::kQ4_0x16, rows[j], cols, *nagi::dtype_bytes(nagi::DType::kQ4_0x16, cols),
+                 bytes[j].data()});
+  }
+  const nagi::MatmulJob jobs[3] = {{&m[0], y[0].data(), rows[0]}, {&m[1], y[1].data(), rows[1]},
+                                   {&m[2], y[2].data(), rows[2]}};
+  std::vector<float> x(static_cast<size_t>(cols), 0.5f);
+  nagi::ThreadPool pool(2);
+  for (auto _ : state) {
+    if (grouped) {
+      nagi::matmul_group(jobs, x.data(), 1, cols, pool);
+    } else {
+      for (const nagi::MatmulJob& j : jobs) nagi::matmul(*j.w, x.data(), 1, cols, j.y, j.y_stride, pool);
+    }
+    benchmark::DoNotOptimize(y[0].data());
+  }
+}
+BENCHMARK_CAPTURE(BM_qkv, separate, false)->UseRealTime();
+BENCHMARK_CAPTURE(BM_qkv, grouped, true)->UseRealTime();
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_group.h"
 
 namespace nagi {
 
@@ -57,25 +58,7 @@ void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, fl
   matmul_with(kernels(), w, x, n_tok, x_stride, y, y_stride, pool);
 }
 
-namespace {
-
-// Rows per thread chunk: a multiple of 16 (the GEMM panel), and no more
-// threads than the work pays for (each needs >= kMinMacsPerThread multiply-
-// adds, else the hand-off costs more than it saves: stories260K-sized
-// matrices run on the calling thread alone).
-constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
-int64_t row_grain(const Matrix& w, int64_t n_tok, const ThreadPool& pool) {
-  const int64_t work = w.rows * w.cols * n_tok;
-  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(pool.size(), work / kMinMacsPerThread));
-  const int64_t per = (w.rows + parts - 1) / parts;
-  return std::max<int64_t>(16, (per + 15) / 16 * 16);
-}
-
-}  // namespace
-
-void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
-                 float* y, int64_t y_stride, ThreadPool& pool) {
-  const int64_t grain = row_grain(w, n_tok, pool);
+MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_tok) {
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
   DotRowsQ8KFn dot_k = nullptr;
@@ -100,18 +83,12 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
     case DType::kI8G128: dot_q = k.dot_rows_i8g128; break;
     case DType::kI4G64: dot_q = k.dot_rows_i4g64; break;
     case DType::kI4G128: dot_q = k.dot_rows_i4g128; break;
-    default: return matmul_reference(w, x, n_tok, x_stride, y, y_stride, pool);
+    default: return {};
   }
   // Prefill, F16/BF16: the float GEMM (panels converted to f32 once).
   const GemmF32Fn gemm_f = n_tok < kGemmMinTokens ? nullptr
                            : w.dtype == DType::kF16 ? k.gemm_f16
                            : w.dtype == DType::kBF16 ? k.gemm_bf16 : nullptr;
-  if (gemm_f != nullptr) {
-    pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
-      gemm_f(w.row(begin), w.row_bytes, end - begin, w.cols, x, x_stride, n_tok, y + begin, y_stride);
-    });
-    return;
-  }
   // Prefill: the GEMM (weights packed per panel, reused by every token). Its
   // activation is quantized per 32 for every weight type, with per-16 sums.
   GemmQ8Fn gemm = nullptr;
@@ -133,75 +110,39 @@ void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_to
       default: break;
     }
   }
-  // Integer kernels take the activation quantized once per matmul (per token),
-  // not once per row. Buffers belong to the calling thread; workers only read.
-  thread_local std::vector<int8_t> act_qs;
-  thread_local std::vector<float> act_d;
-  thread_local std::vector<int16_t> act_bsums;
-  if (gemm != nullptr) {
-    const int64_t nb = w.cols / kActBlock, ng = w.cols / 16;
-    act_qs.resize(static_cast<size_t>(n_tok * w.cols));
-    act_d.resize(static_cast<size_t>(n_tok * nb));
-    thread_local std::vector<int32_t> act_sums;
-    act_sums.resize(static_cast<size_t>(n_tok * ng));
-    for (int64_t t = 0; t < n_tok; ++t) {
-      k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * nb);
-    }
-    for (int64_t g = 0; g < n_tok * ng; ++g) {
-      int32_t sum = 0;
-      for (int j = 0; j < 16; ++j) sum += act_qs[g * 16 + j];
-      act_sums[g] = sum;
-    }
-    const int8_t* qs = act_qs.data();
-    const float* qd = act_d.data();
-    const int32_t* sums = act_sums.data();
-    pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
-      gemm(w.row(begin), w.row_bytes, end - begin, w.cols, qs, qd, sums, n_tok, y + begin, y_stride);
-    });
-    return;
+  MatmulKernel chosen;
+  if (gemm_f != nullptr) {
+    chosen.gemm_f = gemm_f;
+  } else if (gemm != nullptr) {
+    chosen.gemm = gemm;
+  } else {
+    chosen.dot_f = dot_f;
+    chosen.dot_q = dot_q;
+    chosen.dot_k = dot_k;
   }
-  const int64_t n_blocks = dot_k != nullptr ? w.cols / kActBlockK : w.cols / kActBlock;
-  if (dot_q != nullptr || dot_k != nullptr) {
-    act_qs.resize(static_cast<size_t>(n_tok * w.cols));
-    act_d.resize(static_cast<size_t>(n_tok * n_blocks));
-    if (dot_k != nullptr) act_bsums.resize(static_cast<size_t>(n_tok * (w.cols / 16)));
-    for (int64_t t = 0; t < n_tok; ++t) {
-      if (dot_k != nullptr) {
-        k.quantize_act_q8k(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks,
-                           act_bsums.data() + t * (w.cols / 16));
-      } else {
-        k.quantize_act_q8(x + t * x_stride, w.cols, act_qs.data() + t * w.cols, act_d.data() + t * n_blocks);
-      }
-    }
-  }
-  const int8_t* qs = act_qs.data();
-  const float* qd = act_d.data();
-  const int16_t* qb = act_bsums.data();
-  pool.parallel_for(w.rows, grain, [&](int64_t begin, int64_t end) {
-    // With several tokens, walk the rows in small tiles so a tile's weights
-    // stay in cache while every token passes over them.
-    const int64_t tile = n_tok == 1 ? end - begin : 16;
-    for (int64_t r0 = begin; r0 < end; r0 += tile) {
-      const int64_t n = std::min(tile, end - r0);
-      for (int64_t t = 0; t < n_tok; ++t) {
-        float* out = y + t * y_stride + r0;
-        if (dot_f != nullptr) {
-          dot_f(w.row(r0), w.row_bytes, n, w.cols, x + t * x_stride, out);
-        } else if (dot_q != nullptr) {
-          const QuantizedVector xq{qs + t * w.cols, qd + t * n_blocks, w.cols};
-          dot_q(w.row(r0), w.row_bytes, n, w.cols, xq, out);
-        } else {
-          const QuantizedVectorK xq{qs + t * w.cols, qd + t * n_blocks, qb + t * (w.cols / 16), w.cols};
-          dot_k(w.row(r0), w.row_bytes, n, w.cols, xq, out);
-        }
-      }
-    }
-  });
+  return chosen;
+}
+
+// One matrix is a group of one (kernels/matmul_group.cpp runs it).
+void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,
+                 float* y, int64_t y_stride, ThreadPool& pool) {
+  const MatmulJob job{&w, y, y_stride};
+  matmul_group_with(k, std::span<const MatmulJob>(&job, 1), x, n_tok, x_stride, pool);
 }
 
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  // Eight independent partial sums: the loop vectorises and is no longer one
+  // chain of dependent adds (the norm runs on every token, per layer and per
+  // q/k head). Products of floats are exact in double, so only the order of
+  // the double additions changed.
+  double acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += double(x[i + j]) * double(x[i + j]);
+  }
   double ss = 0.0;
-  for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * double(x[i]);
+  for (; i < n; ++i) ss += double(x[i]) * double(x[i]);
+  for (int j = 0; j < 8; ++j) ss += acc[j];
   const float scale = static_cast<float>(1.0 / std::sqrt(ss / double(n) + double(eps)));
   if (w != nullptr) {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];

@@ -1,7 +1,11 @@
 #include "model/ffn.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "base/thread_pool.h"
+
+#include "kernels/matmul_group.h"
 #include "model/weights.h"
 
 namespace nagi {
@@ -36,13 +40,32 @@ void FeedForward::forward(const float* xn, float* out, int n, Workspace& ws,
   const int d = n_embd_, ff = n_ff_;
   float* g = ws.get(kSlot0, size_t(n) * ff);
   float* u = ws.get(kSlot0 + 1, size_t(n) * ff);
-  matmul(gate_, xn, n, d, g, ff, pool);
-  matmul(up_, xn, n, d, u, ff, pool);
-  for (int t = 0; t < n; ++t) {
-    float* gt = g + size_t(t) * ff;
-    const float* ut = u + size_t(t) * ff;
-    if (act_ == FfnActivation::kGeluTanh) geglu_tanh(gt, ut, gt, ff);
-    else swiglu(gt, ut, gt, ff);
+  // gate and up read the same input: one parallel region for both, and each
+  // chunk applies the activation to its own rows while they are in cache.
+  const MatmulJob gate_up[] = {{&gate_, g, ff}, {&up_, u, ff}};
+  const MatmulInput input(kernels(), gate_up, xn, n, d);
+  auto activate = [&](int64_t r0, int64_t r1) {
+    for (int t = 0; t < n; ++t) {
+      float* gt = g + size_t(t) * ff + r0;
+      const float* ut = u + size_t(t) * ff + r0;
+      if (act_ == FfnActivation::kGeluTanh) geglu_tanh(gt, ut, gt, r1 - r0);
+      else swiglu(gt, ut, gt, r1 - r0);
+    }
+  };
+  if (input.ok()) {
+    const int64_t tiles = (ff + kMatmulRowTile - 1) / kMatmulRowTile;
+    const int64_t macs = int64_t(2) * ff * d * n;
+    pool.parallel_for(tiles, matmul_tile_grain(tiles, macs, pool), [&](int64_t tile_begin, int64_t tile_end) {
+      const int64_t r0 = tile_begin * kMatmulRowTile, r1 = std::min<int64_t>(ff, tile_end * kMatmulRowTile);
+      input.run_rows(0, r0, r1);
+      input.run_rows(1, r0, r1);
+      activate(r0, r1);
+    });
+  } else {
+    // A dtype without a fast kernel: separate passes.
+    matmul(gate_, xn, n, d, g, ff, pool);
+    matmul(up_, xn, n, d, u, ff, pool);
+    activate(0, ff);
   }
   matmul(down_, g, n, ff, out, d, pool);
 }

@@ -7,6 +7,7 @@
 #include "base/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/kernels.h"
+#include "kernels/matmul_group.h"
 #include "model/mixers/tree_mask.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
@@ -44,22 +45,29 @@ size_t AttentionMixer::state_bytes_read(int n_past, KvType kv) const {
   return size_t(2) * keys * a_.n_head_kv * kv_head_bytes(kv, a_.head_dim);
 }
 
-void AttentionMixer::apply_rope(float* vec, int n_heads, int pos) const {
+void AttentionMixer::rope_angles(int pos, float* cos_out, float* sin_out) const {
+  const RopeSpec& r = a_.rope;
+  for (int i = 0; i < r.n_rot / 2; ++i) {
+    const double angle = double(pos) * r.inv_freq[i];
+    cos_out[i] = static_cast<float>(std::cos(angle));
+    sin_out[i] = static_cast<float>(std::sin(angle));
+  }
+}
+
+void AttentionMixer::apply_rope(float* vec, int n_heads, const float* cos, const float* sin) const {
   const RopeSpec& r = a_.rope;
   const int half = r.n_rot / 2;
-  for (int i = 0; i < half; ++i) {
-    const double angle = double(pos) * r.inv_freq[i];
-    const float c = static_cast<float>(std::cos(angle));
-    const float s = static_cast<float>(std::sin(angle));
-    for (int h = 0; h < n_heads; ++h) {
-      float* head = vec + h * a_.head_dim;
-      // Interleaved checkpoints rotate neighbours; rotate_half ones rotate
-      // element i with element i + n_rot/2.
-      const int i0 = r.style == RopeStyle::kInterleaved ? 2 * i : i;
-      const int i1 = r.style == RopeStyle::kInterleaved ? 2 * i + 1 : i + half;
+  // Interleaved checkpoints rotate neighbours; rotate_half ones rotate
+  // element i with element i + n_rot/2.
+  const bool interleaved = r.style == RopeStyle::kInterleaved;
+  for (int h = 0; h < n_heads; ++h) {
+    float* head = vec + h * a_.head_dim;
+    for (int i = 0; i < half; ++i) {
+      const int i0 = interleaved ? 2 * i : i;
+      const int i1 = interleaved ? 2 * i + 1 : i + half;
       const float x0 = head[i0], x1 = head[i1];
-      head[i0] = x0 * c - x1 * s;
-      head[i1] = x0 * s + x1 * c;
+      head[i0] = x0 * cos[i] - x1 * sin[i];
+      head[i1] = x0 * sin[i] + x1 * cos[i];
     }
   }
 }
@@ -75,7 +83,9 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   float* k_all = ws.get(kMixerSlot0 + 1, size_t(n) * nkv);
   float* v_all = ws.get(kMixerSlot0 + 2, size_t(n) * nkv);
   float* att = ws.get(kMixerSlot0 + 3, size_t(n) * nq);
-  matmul(wq_, xn, n, d, q_all, q_rows, pool);
+  // q, k and v read the same input: one parallel region for the three.
+  const MatmulJob qkv[] = {{&wq_, q_all, q_rows}, {&wk_, k_all, nkv}, {&wv_, v_all, nkv}};
+  matmul_group(qkv, xn, n, d, pool);
   float* gate = nullptr;
   if (a_.output_gate) {
     // Qwen3.5: each head's rows are [query | gate]. Move the gates aside and
@@ -90,8 +100,9 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
       }
     }
   }
-  matmul(wk_, xn, n, d, k_all, nkv, pool);
-  matmul(wv_, xn, n, d, v_all, nkv, pool);
+  thread_local std::vector<float> rope_cos, rope_sin;
+  rope_cos.resize(size_t(a_.rope.n_rot / 2));
+  rope_sin.resize(rope_cos.size());
   for (int t = 0; t < n; ++t) {
     float* q = q_all + size_t(t) * nq;
     float* k = k_all + size_t(t) * nkv;
@@ -111,8 +122,9 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
         rmsnorm(head, k_norm_.data(), head, a_.head_dim, norm_eps_);
       }
     }
-    apply_rope(q, a_.n_head, batch.position(t));
-    apply_rope(k, a_.n_head_kv, batch.position(t));
+    rope_angles(batch.position(t), rope_cos.data(), rope_sin.data());
+    apply_rope(q, a_.n_head, rope_cos.data(), rope_sin.data());
+    apply_rope(k, a_.n_head_kv, rope_cos.data(), rope_sin.data());
   }
   // Causal attention: token t (position p = pos0+t) sees positions
   // first_key(p)..p. A sliding-window ring can only take a few new rows

@@ -129,7 +129,10 @@ class AttentionMixer final : public Mixer {
   size_t state_bytes_read(int n_past, KvType kv) const override;
 
  private:
-  void apply_rope(float* vec, int n_heads, int pos) const;
+  // The rotation of position pos: cos/sin of each of the n_rot/2 angles,
+  // computed once per token and applied to its q and k heads alike.
+  void rope_angles(int pos, float* cos_out, float* sin_out) const;
+  void apply_rope(float* vec, int n_heads, const float* cos, const float* sin) const;
 
   AttentionSpec a_;
   int n_embd_;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/thread_pool.h"
+#include "kernels/matmul_group.h"
 #include "model/mixers/delta_rule.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
@@ -101,10 +102,10 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
   float* alpha = ws.get(kMixerSlot0 + 2, size_t(n) * nv);
   float* beta = ws.get(kMixerSlot0 + 3, size_t(n) * nv);
   float* o = ws.get(kMixerSlot0 + 4, size_t(n) * value_dim_);
-  matmul(w_qkv_, xn, n, d, qkv, conv_dim_, pool);
-  matmul(w_gate_, xn, n, d, z, value_dim_, pool);
-  matmul(w_alpha_, xn, n, d, alpha, nv, pool);
-  matmul(w_beta_, xn, n, d, beta, nv, pool);
+  // The four input projections share xn: one parallel region.
+  const MatmulJob in_proj[] = {
+      {&w_qkv_, qkv, conv_dim_}, {&w_gate_, z, value_dim_}, {&w_alpha_, alpha, nv}, {&w_beta_, beta, nv}};
+  matmul_group(in_proj, xn, n, d, pool);
   convolve(qkv, n, st);
 
   for (int t = 0; t < n; ++t) {

@@ -1,0 +1,166 @@
+#include "kernels/matmul_group.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "base/thread_pool.h"
+
+namespace nagi {
+namespace {
+
+// No more threads than the work pays for: each needs >= kMinMacsPerThread
+// multiply-adds, else the hand-off costs more than it saves.
+constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
+
+int64_t row_tiles(const Matrix& w) { return (w.rows + kMatmulRowTile - 1) / kMatmulRowTile; }
+
+}  // namespace
+
+// The activation in every form the group's kernels read.
+struct MatmulInput::Buffers {
+  std::vector<int8_t> q8_qs;      // per-32 blocks (Q8_0/Q4_x rows, every GEMM)
+  std::vector<float> q8_d;
+  std::vector<int32_t> q8_sums;   // per-16 sums of q8_qs (GEMM only)
+  std::vector<int8_t> q8k_qs;     // per-256 blocks (K-quant rows)
+  std::vector<float> q8k_d;
+  std::vector<int16_t> q8k_bsums;
+};
+
+int64_t matmul_tile_grain(int64_t tiles, int64_t macs, const ThreadPool& pool) {
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(pool.size(), macs / kMinMacsPerThread));
+  return std::max<int64_t>(1, (tiles + parts - 1) / parts);
+}
+
+MatmulInput::MatmulInput(const Kernels& k, std::span<const MatmulJob> jobs, const float* x, int64_t n_tok,
+                         int64_t x_stride)
+    : jobs_(jobs), x_(x), n_tok_(n_tok), x_stride_(x_stride) {
+  thread_local Buffers buffers;
+  act_ = &buffers;
+  bool q8 = false, sums = false, q8k = false;
+  const int64_t cols = jobs.empty() ? 0 : jobs[0].w->cols;
+  ok_ = jobs.size() <= kMaxMatmulGroup;
+  if (!ok_) return;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const MatmulKernel kn = select_matmul_kernel(k, *jobs[j].w, n_tok);
+    ok_ = ok_ && kn.found() && jobs[j].w->cols == cols;
+    q8 |= kn.dot_q != nullptr || kn.gemm != nullptr;
+    sums |= kn.gemm != nullptr;
+    q8k |= kn.dot_k != nullptr;
+    kernels_[j] = kn;
+  }
+  if (!ok_) return;
+  Buffers& a = buffers;
+  if (q8) {
+    const int64_t nb = cols / kActBlock;
+    a.q8_qs.resize(static_cast<size_t>(n_tok * cols));
+    a.q8_d.resize(static_cast<size_t>(n_tok * nb));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      k.quantize_act_q8(x + t * x_stride, cols, a.q8_qs.data() + t * cols, a.q8_d.data() + t * nb);
+    }
+  }
+  if (sums) {
+    const int64_t ng = n_tok * (cols / 16);
+    a.q8_sums.resize(static_cast<size_t>(ng));
+    for (int64_t g = 0; g < ng; ++g) {
+      int32_t s = 0;
+      for (int j = 0; j < 16; ++j) s += a.q8_qs[static_cast<size_t>(g * 16 + j)];
+      a.q8_sums[static_cast<size_t>(g)] = s;
+    }
+  }
+  if (q8k) {
+    const int64_t nb = cols / kActBlockK, ng = cols / 16;
+    a.q8k_qs.resize(static_cast<size_t>(n_tok * cols));
+    a.q8k_d.resize(static_cast<size_t>(n_tok * nb));
+    a.q8k_bsums.resize(static_cast<size_t>(n_tok * ng));
+    for (int64_t t = 0; t < n_tok; ++t) {
+      k.quantize_act_q8k(x + t * x_stride, cols, a.q8k_qs.data() + t * cols, a.q8k_d.data() + t * nb,
+                         a.q8k_bsums.data() + t * ng);
+    }
+  }
+}
+
+void MatmulInput::run_rows(size_t j, int64_t begin, int64_t end) const {
+  const Matrix& w = *jobs_[j].w;
+  const MatmulKernel& kn = kernels_[j];
+  float* const y = jobs_[j].y;
+  const int64_t y_stride = jobs_[j].y_stride, cols = w.cols, n_tok = n_tok_;
+  const Buffers& a = *act_;
+  if (kn.gemm_f != nullptr) {
+    kn.gemm_f(w.row(begin), w.row_bytes, end - begin, cols, x_, x_stride_, n_tok, y + begin, y_stride);
+    return;
+  }
+  if (kn.gemm != nullptr) {
+    kn.gemm(w.row(begin), w.row_bytes, end - begin, cols, a.q8_qs.data(), a.q8_d.data(), a.q8_sums.data(),
+            n_tok, y + begin, y_stride);
+    return;
+  }
+  // With several tokens, walk the rows in small tiles so a tile's weights
+  // stay in cache while every token passes over them.
+  const int64_t tile = n_tok == 1 ? end - begin : kMatmulRowTile;
+  for (int64_t r0 = begin; r0 < end; r0 += tile) {
+    const int64_t n = std::min(tile, end - r0);
+    for (int64_t t = 0; t < n_tok; ++t) {
+      float* out = y + t * y_stride + r0;
+      if (kn.dot_f != nullptr) {
+        kn.dot_f(w.row(r0), w.row_bytes, n, cols, x_ + t * x_stride_, out);
+      } else if (kn.dot_q != nullptr) {
+        const int64_t nb = cols / kActBlock;
+        const QuantizedVector xq{a.q8_qs.data() + t * cols, a.q8_d.data() + t * nb, cols};
+        kn.dot_q(w.row(r0), w.row_bytes, n, cols, xq, out);
+      } else {
+        const int64_t nb = cols / kActBlockK;
+        const QuantizedVectorK xq{a.q8k_qs.data() + t * cols, a.q8k_d.data() + t * nb,
+                                  a.q8k_bsums.data() + t * (cols / 16), cols};
+        kn.dot_k(w.row(r0), w.row_bytes, n, cols, xq, out);
+      }
+    }
+  }
+}
+
+void matmul_group(std::span<const MatmulJob> jobs, const float* x, int64_t n_tok, int64_t x_stride,
+                  ThreadPool& pool) {
+  matmul_group_with(kernels(), jobs, x, n_tok, x_stride, pool);
+}
+
+void matmul_group_with(const Kernels& k, std::span<const MatmulJob> jobs, const float* x, int64_t n_tok,
+                       int64_t x_stride, ThreadPool& pool) {
+  if (jobs.empty() || n_tok <= 0) return;
+  if (jobs.size() > kMaxMatmulGroup) {
+    matmul_group_with(k, jobs.first(kMaxMatmulGroup), x, n_tok, x_stride, pool);
+    matmul_group_with(k, jobs.subspan(kMaxMatmulGroup), x, n_tok, x_stride, pool);
+    return;
+  }
+  // Jobs that cannot share the group's input run on their own first: the
+  // plain path for dtypes without a fast kernel, another width on its own.
+  std::array<MatmulJob, kMaxMatmulGroup> grouped;
+  size_t n_grouped = 0;
+  for (const MatmulJob& job : jobs) {
+    if (!select_matmul_kernel(k, *job.w, n_tok).found()) {
+      matmul_reference(*job.w, x, n_tok, x_stride, job.y, job.y_stride, pool);
+    } else if (job.w->cols != jobs[0].w->cols) {
+      matmul_group_with(k, std::span<const MatmulJob>(&job, 1), x, n_tok, x_stride, pool);
+    } else {
+      grouped[n_grouped++] = job;
+    }
+  }
+  if (n_grouped == 0) return;
+  const MatmulInput input(k, std::span<const MatmulJob>(grouped.data(), n_grouped), x, n_tok, x_stride);
+  // Row tiles of all matrices back to back; a chunk may span several.
+  std::array<int64_t, kMaxMatmulGroup + 1> first_tile{};
+  int64_t macs = 0;
+  for (size_t j = 0; j < n_grouped; ++j) {
+    first_tile[j + 1] = first_tile[j] + row_tiles(*grouped[j].w);
+    macs += grouped[j].w->rows * grouped[j].w->cols * n_tok;
+  }
+  const int64_t tiles = first_tile[n_grouped];
+  pool.parallel_for(tiles, matmul_tile_grain(tiles, macs, pool), [&](int64_t tile_begin, int64_t tile_end) {
+    for (size_t j = 0; j < n_grouped; ++j) {
+      const int64_t b = std::max(tile_begin, first_tile[j]), e = std::min(tile_end, first_tile[j + 1]);
+      if (b >= e) continue;
+      const int64_t rows = grouped[j].w->rows;
+      input.run_rows(j, (b - first_tile[j]) * kMatmulRowTile, std::min(rows, (e - first_tile[j]) * kMatmulRowTile));
+    }
+  });
+}
+
+}  // namespace nagi
