@@ -90,6 +90,19 @@ void expect_quant_rows(const std::vector<float>& got, const std::vector<float>& 
   }
 }
 
+// An activation quantized by the scalar table (qs, per-32 scales d) and its
+// dequantized values xq.
+struct QuantizedAct {
+  std::vector<int8_t> qs;
+  std::vector<float> d, xq;
+  QuantizedAct(const Kernels& scalar, const std::vector<float>& x)
+      : qs(x.size()), d(x.size() / kActBlock), xq(x.size()) {
+    scalar.quantize_act_q8(x.data(), int64_t(x.size()), qs.data(), d.data());
+    for (size_t i = 0; i < x.size(); ++i) xq[i] = qs[i] * d[i / kActBlock];
+  }
+  QuantizedVector view() const { return {qs.data(), d.data(), int64_t(qs.size())}; }
+};
+
 DotRowsF32Fn float_entry(const Kernels& k, DType t) {
   switch (t) {
     case DType::kF32: return k.dot_rows_f32;
@@ -195,12 +208,9 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
         const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
         auto x = random_floats(cols, 9);
         x[cols - 1] = 25.f;
-        const int64_t nb = cols / kActBlock;
-        std::vector<int8_t> qs(cols);
-        std::vector<float> d(nb), xq(cols);
-        scalar_.quantize_act_q8(x.data(), cols, qs.data(), d.data());
-        for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlock];
-        const QuantizedVector qv{qs.data(), d.data(), cols};
+        const QuantizedAct act(scalar_, x);
+        const auto& [qs, d, xq] = act;
+        const QuantizedVector qv = act.view();
         std::vector<float> got(rows, -1.f), want(rows, -2.f);
         quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
         quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data());
@@ -228,12 +238,9 @@ TEST_P(KernelsTest, RepackedRowsMatchPlainLayout) {
         dequantize_row(to, repacked.data() + (rows - 1) * tm.m.row_bytes, deq.data(), cols);
         ASSERT_EQ(0, std::memcmp(deq.data(), tm.deq.data() + (rows - 1) * cols, cols * sizeof(float)));
         const auto x = random_floats(cols, 9);
-        const int64_t nb = cols / kActBlock;
-        std::vector<int8_t> qs(cols);
-        std::vector<float> d(nb), xq(cols);
-        scalar_.quantize_act_q8(x.data(), cols, qs.data(), d.data());
-        for (int64_t i = 0; i < cols; ++i) xq[i] = qs[i] * d[i / kActBlock];
-        const QuantizedVector qv{qs.data(), d.data(), cols};
+        const QuantizedAct act(scalar_, x);
+        const auto& [qs, d, xq] = act;
+        const QuantizedVector qv = act.view();
         std::vector<float> got(rows), want(rows), plain(rows);
         quant_entry(k_, to)(repacked.data(), tm.m.row_bytes, rows, cols, qv, got.data());
         quant_entry(scalar_, to)(repacked.data(), tm.m.row_bytes, rows, cols, qv, want.data());
