@@ -48,11 +48,12 @@ void quantize_act_q8k(const float* x, int64_t n, int8_t* qs, float* d, int16_t* 
   }
 }
 
-template <bool kHasHigh>
-void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
-                    const QuantizedVectorK& x, float* y) {
+// Q5_K, a row at a time (Q4_K has its own four-row kernel below): the fifth
+// bit of each value comes from qh.
+void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                   const QuantizedVectorK& x, float* y) {
   const int64_t blocks = cols / kActBlockK;
-  constexpr int kBlockBytes = kHasHigh ? kq::kQ5KBytes : kq::kQ4KBytes;
+  constexpr int kBlockBytes = kq::kQ5KBytes;
   const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
   const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
   __m512i idx[4];
@@ -67,19 +68,17 @@ void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
       kq::unpack_scales_mins(b + 4, sm);
       const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
       const __m512i sm512 = _mm512_castsi256_si512(sm16);
-      const uint8_t* ql = kHasHigh ? b + 48 : b + 16;
+      const uint8_t* ql = b + 48;
       const int8_t* a = x.qs + i * kActBlockK;
-      __m256i qh;
-      if (kHasHigh) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
       __m512i isum = _mm512_setzero_si512();
       for (int c = 0; c < 4; ++c) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
-        __m256i lo = _mm256_and_si256(q, m4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-        if (kHasHigh) {
-          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
-          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
-        }
+        const __m256i lo = _mm256_or_si256(
+            _mm256_and_si256(q, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+        const __m256i hi =
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
         const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
         const __m512i p = _mm512_maddubs_epi16(wq, _mm512_loadu_si512(a + 64 * c));
         isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[c], sm512));
@@ -245,7 +244,7 @@ void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
 void fill_kernels_avx512_kquant(Kernels& k) {
   k.quantize_act_q8k = quantize_act_q8k;
   k.dot_rows_q4_k = dot_rows_q4_k;
-  k.dot_rows_q5_k = dot_rows_q45_k<true>;
+  k.dot_rows_q5_k = dot_rows_q5_k;
   k.dot_rows_q6_k = dot_rows_q6_k;
 }
 
