@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "base/half.h"
@@ -91,30 +92,28 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
   }
   for (int64_t j0 = lo_first; j0 <= pos_last; j0 += kTile) {
     const int n = static_cast<int>(std::min<int64_t>(kTile, pos_last - j0 + 1));
-    // The tile's V rows as f32, contiguous (rows may be padded apart, which
-    // could map a tile's rows onto few L1 sets). The keys likewise, then
-    // scored row by row (few query rows: decode) or transposed (kt[d][j])
-    // for the tile kernel.
-    for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(p.v, p, j0 + j, g), hd, vt + size_t(j) * hd);
-    if (direct && p.kv_type == KvType::kF32) {  // f32 keys need no copy
-      k.attn_scores_rows(q_rows, rows, reinterpret_cast<const float*>(kv_head(p.k, p, j0, g)),
-                         int64_t(p.kv_pos_bytes / sizeof(float)), n, hd, p.scale, scores, kTile);
-    } else {
-      // kt holds the tile's keys row-major first; the transposed copy for
-      // the tile kernel goes after them (kt has room for both).
-      float* kr = kt + size_t(kTile) * hd;
-      for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(p.k, p, j0 + j, g), hd, kr + size_t(j) * hd);
-      if (direct) {
-        k.attn_scores_rows(q_rows, rows, kr, hd, n, hd, p.scale, scores, kTile);
-      } else {
-        for (int j = 0; j < n; ++j) {
-          for (int d = 0; d < hd; ++d) kt[d * kTile + j] = kr[size_t(j) * hd + d];
-        }
-        k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
+    // The tile's K and V rows as f32: read in place from an f32 cache (one
+    // head's positions are adjacent), else converted into the buffers. The
+    // keys are then scored row by row (few query rows: decode) or transposed
+    // (kt[d][j]) for the tile kernel.
+    auto tile_rows = [&](const uint8_t* base, float* buf) -> std::pair<const float*, int64_t> {
+      if (p.kv_type == KvType::kF32) {
+        return {reinterpret_cast<const float*>(kv_head(base, p, j0, g)), int64_t(p.kv_pos_bytes / sizeof(float))};
       }
+      for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(base, p, j0 + j, g), hd, buf + size_t(j) * hd);
+      return {buf, hd};
+    };
+    const auto [v, v_stride] = tile_rows(p.v, vt);
+    // kt has room for the converted keys after the transposed tile.
+    const auto [kr, kr_stride] = tile_rows(p.k, kt + size_t(kTile) * hd);
+    if (direct) {
+      k.attn_scores_rows(q_rows, rows, kr, kr_stride, n, hd, p.scale, scores, kTile);
+    } else {
+      for (int j = 0; j < n; ++j) {
+        for (int d = 0; d < hd; ++d) kt[d * kTile + j] = kr[j * kr_stride + d];
+      }
+      k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
     }
-    const float* v = vt;
-    const int64_t v_stride = hd;
     // Keys outside a token's range (future, or before its window) -> -inf.
     for (int tt = 0; tt < nt; ++tt) {
       const int64_t pos = pos_first + tt;
