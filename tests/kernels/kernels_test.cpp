@@ -90,15 +90,21 @@ void expect_quant_rows(const std::vector<float>& got, const std::vector<float>& 
   }
 }
 
-// An activation quantized by the scalar table (qs, per-32 scales d) and its
-// dequantized values xq.
+// n_tok activations of x.size() / n_tok values each, quantized token by
+// token by the scalar table as matmul does (qs, per-32 scales d), with their
+// dequantized values xq and the per-16 sums the GEMMs take.
 struct QuantizedAct {
   std::vector<int8_t> qs;
   std::vector<float> d, xq;
-  QuantizedAct(const Kernels& scalar, const std::vector<float>& x)
-      : qs(x.size()), d(x.size() / kActBlock), xq(x.size()) {
-    scalar.quantize_act_q8(x.data(), int64_t(x.size()), qs.data(), d.data());
+  std::vector<int32_t> sums;
+  QuantizedAct(const Kernels& scalar, const std::vector<float>& x, int64_t n_tok = 1)
+      : qs(x.size()), d(x.size() / kActBlock), xq(x.size()), sums(x.size() / 16) {
+    const int64_t cols = int64_t(x.size()) / n_tok;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      scalar.quantize_act_q8(x.data() + t * cols, cols, qs.data() + t * cols, d.data() + t * cols / kActBlock);
+    }
     for (size_t i = 0; i < x.size(); ++i) xq[i] = qs[i] * d[i / kActBlock];
+    for (size_t i = 0; i < x.size(); ++i) sums[i / 16] += qs[i];
   }
   QuantizedVector view() const { return {qs.data(), d.data(), int64_t(qs.size())}; }
 };
@@ -209,7 +215,7 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
         auto x = random_floats(cols, 9);
         x[cols - 1] = 25.f;
         const QuantizedAct act(scalar_, x);
-        const auto& [qs, d, xq] = act;
+        const auto& [qs, d, xq, sums] = act;
         const QuantizedVector qv = act.view();
         std::vector<float> got(rows, -1.f), want(rows, -2.f);
         quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, got.data());
@@ -239,7 +245,7 @@ TEST_P(KernelsTest, RepackedRowsMatchPlainLayout) {
         ASSERT_EQ(0, std::memcmp(deq.data(), tm.deq.data() + (rows - 1) * cols, cols * sizeof(float)));
         const auto x = random_floats(cols, 9);
         const QuantizedAct act(scalar_, x);
-        const auto& [qs, d, xq] = act;
+        const auto& [qs, d, xq, sums] = act;
         const QuantizedVector qv = act.view();
         std::vector<float> got(rows), want(rows), plain(rows);
         quant_entry(k_, to)(repacked.data(), tm.m.row_bytes, rows, cols, qv, got.data());
@@ -251,18 +257,12 @@ TEST_P(KernelsTest, RepackedRowsMatchPlainLayout) {
         if (gemm == nullptr) continue;
         // The prefill GEMM over the repacked rows, 5 tokens (the same activation).
         const int n_tok = 5;
-        std::vector<int8_t> qs5;
-        std::vector<float> d5;
-        std::vector<int32_t> sums(n_tok * cols / 16);
-        for (int t = 0; t < n_tok; ++t) {
-          qs5.insert(qs5.end(), qs.begin(), qs.end());
-          d5.insert(d5.end(), d.begin(), d.end());
-        }
-        for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
-          for (int j = 0; j < 16; ++j) sums[i] += qs5[i * 16 + j];
-        }
+        std::vector<float> x5;
+        for (int t = 0; t < n_tok; ++t) x5.insert(x5.end(), x.begin(), x.end());
+        const QuantizedAct act5(scalar_, x5, n_tok);
         std::vector<float> y(n_tok * rows);
-        gemm(repacked.data(), tm.m.row_bytes, rows, cols, qs5.data(), d5.data(), sums.data(), n_tok, y.data(), rows);
+        gemm(repacked.data(), tm.m.row_bytes, rows, cols, act5.qs.data(), act5.d.data(), act5.sums.data(), n_tok,
+             y.data(), rows);
         for (int t = 0; t < n_tok; ++t) {
           std::vector<float> yt(y.begin() + t * rows, y.begin() + (t + 1) * rows);
           ASSERT_NO_FATAL_FAILURE(expect_quant_rows(yt, want, tm, x, xq, d, kActBlock, 4, to));
@@ -369,24 +369,16 @@ TEST_P(KernelsTest, GemmMatchesRowKernels) {
           const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + n_tok));
           const auto x = random_floats(n_tok * cols, 21);
           const int64_t nb = cols / kActBlock, y_stride = rows + 3;
-          std::vector<int8_t> qs(n_tok * cols);
-          std::vector<float> d(n_tok * nb);
-          std::vector<int32_t> sums(n_tok * cols / 16);
-          for (int64_t tok = 0; tok < n_tok; ++tok) {
-            scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
-          }
-          for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
-            for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
-          }
+          const QuantizedAct act(scalar_, x, n_tok);
+          const auto& [qs, d, xq_all, sums] = act;
           std::vector<float> got(n_tok * y_stride, -1.f), want(n_tok * y_stride, -1.f);
           gemm(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(), y_stride);
           for (int64_t tok = 0; tok < n_tok; ++tok) {
             const QuantizedVector qv{qs.data() + tok * cols, d.data() + tok * nb, cols};
             quant_entry(scalar_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, want.data() + tok * y_stride);
-            std::vector<float> xq(cols);
-            for (int64_t i = 0; i < cols; ++i) xq[i] = qs[tok * cols + i] * d[tok * nb + i / kActBlock];
+            const float* xq = xq_all.data() + tok * cols;
             for (int64_t r = 0; r < rows; ++r) {
-              const double s_q = abs_dot(tm.deq.data() + r * cols, xq.data(), cols);
+              const double s_q = abs_dot(tm.deq.data() + r * cols, xq, cols);
               ASSERT_NEAR(got[tok * y_stride + r], want[tok * y_stride + r], 4 * (nb + 8) * kU * s_q + 1e-30)
                   << dtype_name(t) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " r " << r;
             }
@@ -418,15 +410,8 @@ TEST_P(KernelsTest, KQuantGemmMatchesDequantizedDot) {
           const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 3));
           const auto x = random_floats(n_tok * cols, 23);
           const int64_t nb = cols / kActBlock, y_stride = rows + 2;
-          std::vector<int8_t> qs(n_tok * cols);
-          std::vector<float> d(n_tok * nb);
-          std::vector<int32_t> sums(n_tok * cols / 16);
-          for (int64_t tok = 0; tok < n_tok; ++tok) {
-            scalar_.quantize_act_q8(x.data() + tok * cols, cols, qs.data() + tok * cols, d.data() + tok * nb);
-          }
-          for (int64_t i = 0; i < n_tok * cols / 16; ++i) {
-            for (int j = 0; j < 16; ++j) sums[i] += qs[i * 16 + j];
-          }
+          const QuantizedAct act(scalar_, x, n_tok);
+          const auto& [qs, d, xq_all, sums] = act;
           std::vector<float> got(n_tok * y_stride, -1.f);
           gemm_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok, got.data(),
                             y_stride);
