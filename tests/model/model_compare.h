@@ -55,11 +55,12 @@ inline float max_diff(const std::vector<float>& a, const std::vector<double>& b)
 }
 
 // nagi's logits for every position: one batch (chunk 0) or batches of chunk
-// tokens. K/V are kept in f32 whatever the weights' type: the float64
+// tokens. K/V are kept in f32 unless `kv` says otherwise: the float64
 // references these are compared with have no f16 cache rounding.
-inline std::vector<float> nagi_logits(const std::string& path, const std::vector<int32_t>& ids, int chunk = 0) {
+inline std::vector<float> nagi_logits(const std::string& path, const std::vector<int32_t>& ids, int chunk = 0,
+                                      KvCacheType kv = KvCacheType::kF32) {
   auto model = Model::load(path);
-  Session session(model, {.n_threads = 2, .kv_cache = KvCacheType::kF32});
+  Session session(model, {.n_threads = 2, .kv_cache = kv});
   if (chunk == 0) return session.eval(ids, true);
   std::vector<float> all;
   for (size_t i = 0; i < ids.size(); i += chunk) {

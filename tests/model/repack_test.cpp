@@ -13,6 +13,8 @@
 namespace nagi {
 namespace {
 
+// Logits per position in batches of `chunk`, with the model's default KV
+// cache, loaded with or without the repacking.
 std::vector<float> logits_with_repack(const std::string& path, const std::vector<int32_t>& ids, bool repack,
                                       int chunk) {
   if (repack) {
@@ -20,16 +22,9 @@ std::vector<float> logits_with_repack(const std::string& path, const std::vector
   } else {
     setenv("NAGI_REPACK", "0", 1);
   }
-  auto model = Model::load(path);
+  auto logits = test::nagi_logits(path, ids, chunk, KvCacheType::kAuto);
   unsetenv("NAGI_REPACK");
-  Session session(model, {.n_threads = 2});
-  std::vector<float> all;
-  for (size_t i = 0; i < ids.size(); i += chunk) {
-    const size_t n = std::min(ids.size() - i, size_t(chunk));
-    auto rows = session.eval(std::span<const int32_t>(ids.data() + i, n), true);
-    all.insert(all.end(), rows.begin(), rows.end());
-  }
-  return all;
+  return logits;
 }
 
 class Repack : public ::testing::TestWithParam<std::string> {};
