@@ -3,6 +3,7 @@
 // as the plain layouts', summed in the same order.
 #include "base/half.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/x16_layout.h"
 
 namespace nagi {
 namespace {
@@ -11,8 +12,8 @@ namespace {
 template <bool kQ4>
 void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                   float* y) {
-  constexpr int kPayload = kQ4 ? 16 : 32, kSuperBytes = 32 + 16 * kPayload;
-  const int64_t supers = cols / 512;
+  constexpr int kPayload = kQ4 ? x16::kQ4Payload : x16::kQ8Payload, kSuperBytes = x16::super_bytes(kPayload);
+  const int64_t supers = cols / x16::kValues;
   for (int64_t r = 0; r < n_rows; ++r) {
     float sum = 0.f;
     for (int64_t s = 0; s < supers; ++s) {

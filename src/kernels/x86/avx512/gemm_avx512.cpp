@@ -14,6 +14,7 @@
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
+#include "kernels/x16_layout.h"
 
 namespace nagi {
 namespace {
@@ -44,15 +45,21 @@ enum class BlockLayout { kQ8_0, kQ4_0, kQ4_0x16, kQ8_0x16 };
 
 // Where block b of a row starting at w keeps its f16 scale and its values.
 template <BlockLayout L>
+inline constexpr bool kIsX16 = L == BlockLayout::kQ4_0x16 || L == BlockLayout::kQ8_0x16;
+// Payload bytes per block: Q4_0 nibbles or Q8_0 int8.
+template <BlockLayout L>
+inline constexpr int kPayload = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16 ? x16::kQ4Payload
+                                                                                        : x16::kQ8Payload;
+template <BlockLayout L>
 inline const uint8_t* block_scale(const uint8_t* w, int64_t b) {
-  if constexpr (L == BlockLayout::kQ4_0x16) return w + (b / 16) * 288 + (b % 16) * 2;
-  if constexpr (L == BlockLayout::kQ8_0x16) return w + (b / 16) * 544 + (b % 16) * 2;
-  return w + b * (L == BlockLayout::kQ4_0 ? 18 : 34);
+  if constexpr (kIsX16<L>) return w + (b / x16::kBlocks) * x16::super_bytes(kPayload<L>) + (b % x16::kBlocks) * 2;
+  return w + b * (2 + kPayload<L>);
 }
 template <BlockLayout L>
 inline const uint8_t* block_values(const uint8_t* w, int64_t b) {
-  if constexpr (L == BlockLayout::kQ4_0x16) return w + (b / 16) * 288 + 32 + (b % 16) * 16;
-  if constexpr (L == BlockLayout::kQ8_0x16) return w + (b / 16) * 544 + 32 + (b % 16) * 32;
+  if constexpr (kIsX16<L>) {
+    return w + (b / x16::kBlocks) * x16::super_bytes(kPayload<L>) + x16::kScaleBytes + (b % x16::kBlocks) * kPayload<L>;
+  }
   return block_scale<L>(w, b) + 2;
 }
 

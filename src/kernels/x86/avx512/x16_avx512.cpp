@@ -11,11 +11,10 @@
 
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/x16_layout.h"
 
 namespace nagi {
 namespace {
-
-constexpr int kSuperBytes = 288;
 
 // Scale lane of dpbusd lane k for the blocks 4q..4q+3 of a superblock.
 alignas(64) constexpr int32_t kQuadScaleIdx[4][16] = {
@@ -38,7 +37,7 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
 template <bool kQ4, int R>
 inline void row_group(const uint8_t* w, size_t row_bytes, int64_t supers, const int8_t* a_perm, const float* xs,
                       const float* xd, __m512 (&acc)[R]) {
-  constexpr int kSuper = kQ4 ? kSuperBytes : 544;
+  constexpr int kSuper = x16::super_bytes(kQ4 ? x16::kQ4Payload : x16::kQ8Payload);
   const __m512i m4 = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8(char(0x80));
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -59,7 +58,7 @@ inline void row_group(const uint8_t* w, size_t row_bytes, int64_t supers, const 
       acc[r] = _mm512_fnmadd_ps(dw, xs_s, acc[r]);
       sc[r] = _mm512_mul_ps(dw, xd_s);
     }
-    const int8_t* a = a_perm + s * 512;
+    const int8_t* a = a_perm + s * x16::kValues;
     if constexpr (kQ4) {
 #pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {
@@ -102,7 +101,7 @@ void block_offsets(const QuantizedVector& x, int64_t blocks, float bias, float* 
 template <bool kQ4>
 void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                   float* y) {
-  const int64_t blocks = cols / kActBlock, supers = cols / 512;
+  const int64_t blocks = cols / kActBlock, supers = cols / x16::kValues;
   thread_local Scratch scratch;
   auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(cols) + size_t(blocks) * sizeof(float)));
   float* xs = reinterpret_cast<float*>(a_perm + cols);
