@@ -32,60 +32,54 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
     {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
     {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
 
-// R rows at once, sharing every activation load. kQ4: Q4_0x16, else Q8_0x16.
-// xs[b] = bias * dx_b * sum(a_b), the offset of the unsigned weights.
-template <bool kQ4, int R>
-inline void row_group(const uint8_t* w, size_t row_bytes, int64_t supers, const int8_t* a_perm, const float* xs,
-                      const float* xd, __m512 (&acc)[R]) {
+// One row, superblock by superblock. xs[b] = bias * dx_b * sum(a_b), the
+// offset of the unsigned weights.
+//
+// Why one row and no software prefetch: decode streams the matrix from DRAM,
+// and the hardware prefetcher keeps a single sequential stream near the
+// core's full read bandwidth. Four rows at once (four interleaved streams a
+// row apart) defeated it. Measured on one Zen 5 core over a 151936 x 1024
+// matrix (bench_ops .../1/1/151936): Q8_0x16 read 13 GB/s with four rows and
+// no prefetch, 20 GB/s with prefetch two row groups ahead, and 30-33 GB/s
+// with one row and no prefetch, the same as the streaming-read benchmark;
+// Q4_0x16 went 8 / 26 / 25-27. Sharing activation loads across rows was worth
+// <20% from L2, which decode never reads from. (A variant with two
+// accumulators measured slower from DRAM, 22 GB/s.)
+template <bool kQ4>
+inline __m512 row_dot(const uint8_t* w, int64_t supers, const int8_t* a_perm, const float* xs, const float* xd) {
   constexpr int kSuper = x16::super_bytes(kQ4 ? x16::kQ4Payload : x16::kQ8Payload);
   const __m512i m4 = _mm512_set1_epi8(0x0f), flip = _mm512_set1_epi8(char(0x80));
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
   for (int64_t s = 0; s < supers; ++s) {
-    const __m512 xs_s = _mm512_loadu_ps(xs + 16 * s), xd_s = _mm512_loadu_ps(xd + 16 * s);
-    __m512 sc[R];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* sb = w + r * row_bytes + s * kSuper;
-      // Rows are short (1024 columns: two superblocks), so look ahead by
-      // groups, not within the row: the same superblock two groups on. The
-      // matrix is one contiguous stream and this keeps ~2 groups of it in
-      // flight from DRAM.
-      for (int c = 0; c < kSuper; c += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(sb + 2 * R * row_bytes + c), _MM_HINT_T0);
-      }
-      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
-      acc[r] = _mm512_fnmadd_ps(dw, xs_s, acc[r]);
-      sc[r] = _mm512_mul_ps(dw, xd_s);
-    }
+    const uint8_t* sb = w + s * kSuper;
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(sb)));
+    acc = _mm512_fnmadd_ps(dw, _mm512_loadu_ps(xs + 16 * s), acc);
+    const __m512 sc = _mm512_mul_ps(dw, _mm512_loadu_ps(xd + 16 * s));
     const int8_t* a = a_perm + s * x16::kValues;
     if constexpr (kQ4) {
 #pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {
         const __m512i a_lo = _mm512_load_si512(a + 128 * q), a_hi = _mm512_load_si512(a + 128 * q + 64);
-        const __m512i idx = _mm512_load_si512(kQuadScaleIdx[q]);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const __m512i z = _mm512_loadu_si512(w + r * row_bytes + s * kSuper + 32 + 64 * q);
-          const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
-          const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, a_lo), hi, a_hi);
-          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(idx, sc[r]), acc[r]);
-        }
+        __m512i z = _mm512_loadu_si512(sb + x16::kScaleBytes + 64 * q);
+        // Keep z in a register: GCC otherwise folds the load into both the
+        // mask and the shift, reading each (line-straddling) 64 bytes twice.
+        asm("" : "+v"(z));
+        const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, a_lo), hi, a_hi);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                              _mm512_permutexvar_ps(_mm512_load_si512(kQuadScaleIdx[q]), sc), acc);
       }
     } else {
 #pragma GCC unroll 8
       for (int p = 0; p < 8; ++p) {
-        const __m512i av = _mm512_loadu_si512(a + 64 * p);
-        const __m512i idx = _mm512_load_si512(kPairScaleIdx[p]);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const __m512i z = _mm512_xor_si512(_mm512_loadu_si512(w + r * row_bytes + s * kSuper + 32 + 64 * p), flip);
-          const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, av);
-          acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(idx, sc[r]), acc[r]);
-        }
+        const __m512i z = _mm512_xor_si512(_mm512_loadu_si512(sb + x16::kScaleBytes + 64 * p), flip);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), z, _mm512_loadu_si512(a + 64 * p));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot),
+                              _mm512_permutexvar_ps(_mm512_load_si512(kPairScaleIdx[p]), sc), acc);
       }
     }
   }
+  return acc;
 }
 
 // bias * dx_b * sum(a_b) for every block b of the activation.
@@ -118,16 +112,8 @@ void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
     a = a_perm;
   }
   block_offsets(x, blocks, kQ4 ? 8.f : 128.f, xs);
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    __m512 acc[4];
-    row_group<kQ4, 4>(w + r * row_bytes, row_bytes, supers, a, xs, x.d, acc);
-    _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
-  }
-  for (; r < n_rows; ++r) {
-    __m512 acc[1];
-    row_group<kQ4, 1>(w + r * row_bytes, row_bytes, supers, a, xs, x.d, acc);
-    y[r] = _mm512_reduce_add_ps(acc[0]);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    y[r] = _mm512_reduce_add_ps(row_dot<kQ4>(w + r * row_bytes, supers, a, xs, x.d));
   }
 }
 
