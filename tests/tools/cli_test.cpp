@@ -182,6 +182,8 @@ TEST_F(Cli, BenchJsonReportsSpeedsAndRoofline) {
   EXPECT_GT(d["bytes_per_token"].get<double>(), j["weight_bytes"].get<double>());
   EXPECT_NEAR(d["achieved_gbs"].get<double>(), d["tokens_per_s"].get<double>() * d["bytes_per_token"].get<double>() / 1e9, 1e-6);
   EXPECT_NEAR(d["roofline_pct"].get<double>(), 100.0 * d["achieved_gbs"].get<double>() / 40.0, 1e-6);
+  ASSERT_EQ(d["bandwidth_gbs_per_run"].size(), 2u);  // one per decode run, here the given one
+  EXPECT_EQ(d["bandwidth_gbs_per_run"][1].get<double>(), 40.0);
 }
 
 TEST_F(Cli, BenchRejectsBadSizes) {

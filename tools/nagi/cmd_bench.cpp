@@ -85,43 +85,58 @@ struct Bandwidth {
   std::string loads;
 };
 
-// Each thread sums its contiguous share of a 1 GiB buffer; GB/s per pass.
-Bandwidth measure_bandwidth(int threads, int passes, bool wide) {
-  const size_t bytes = size_t(1) << 30, n = bytes / sizeof(uint64_t);
-  auto* buf = static_cast<uint64_t*>(std::aligned_alloc(64, bytes));
-  if (buf == nullptr) throw Error(ErrorCode::kIo, "bench --bandwidth: cannot allocate 1 GiB");
-  std::unique_ptr<uint64_t, decltype(&std::free)> hold(buf, &std::free);
-  ThreadPool pool(threads);
-  // First touch from the thread that will read each share.
-  pool.run([&](int t) {
-    const size_t b = n * t / threads, e = n * (t + 1) / threads;
-    for (size_t i = b; i < e; ++i) buf[i] = i;
-  });
-  uint64_t (*sum)(const uint64_t*, size_t) = sum_plain;
-  Bandwidth bw;
-  bw.loads = "64-bit";
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2")) sum = sum_avx2, bw.loads = "256-bit";
-  if (wide && __builtin_cpu_supports("avx512f")) sum = sum_avx512, bw.loads = "512-bit";
-#endif
-  std::vector<uint64_t> sink(threads);
-  std::vector<double> gbs;
-  for (int p = 0; p < passes + 1; ++p) {
-    const auto t0 = Clock::now();
-    pool.run([&](int t) {
-      const size_t b = (n * t / threads) & ~size_t(31), e = (n * (t + 1) / threads) & ~size_t(31);
-      sink[t] += sum(buf + b, e - b);
+// A 1 GiB buffer that each thread reads its contiguous share of; GB/s per
+// pass. Kept alive so bench can measure again next to every decode run.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(int threads, bool wide) : threads_(threads), pool_(threads) {
+    buf_ = static_cast<uint64_t*>(std::aligned_alloc(64, kBytes));
+    if (buf_ == nullptr) throw Error(ErrorCode::kIo, "bench: cannot allocate the 1 GiB bandwidth buffer");
+    // First touch from the thread that will read each share.
+    pool_.run([&](int t) {
+      const size_t b = kWords * t / threads_, e = kWords * (t + 1) / threads_;
+      for (size_t i = b; i < e; ++i) buf_[i] = i;
     });
-    const double s = seconds_since(t0);
-    if (p > 0) gbs.push_back(double(bytes) / s / 1e9);  // pass 0 warms up
+    loads_ = "64-bit";
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) sum_ = sum_avx2, loads_ = "256-bit";
+    if (wide && __builtin_cpu_supports("avx512f")) sum_ = sum_avx512, loads_ = "512-bit";
+#endif
   }
-  volatile uint64_t keep = 0;
-  for (uint64_t v : sink) keep = keep + v;
-  bw.median_gbs = median(gbs);
-  bw.best_gbs = *std::max_element(gbs.begin(), gbs.end());
-  bw.passes = passes;
-  return bw;
-}
+  ~BandwidthProbe() { std::free(buf_); }
+  BandwidthProbe(const BandwidthProbe&) = delete;
+  BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+
+  Bandwidth measure(int passes) {
+    std::vector<uint64_t> sink(threads_);
+    std::vector<double> gbs;
+    for (int p = 0; p < passes + 1; ++p) {
+      const auto t0 = Clock::now();
+      pool_.run([&](int t) {
+        const size_t b = (kWords * t / threads_) & ~size_t(31), e = (kWords * (t + 1) / threads_) & ~size_t(31);
+        sink[t] += sum_(buf_ + b, e - b);
+      });
+      const double s = seconds_since(t0);
+      if (p > 0) gbs.push_back(double(kBytes) / s / 1e9);  // pass 0 warms up
+    }
+    volatile uint64_t keep = 0;
+    for (uint64_t v : sink) keep = keep + v;
+    Bandwidth bw;
+    bw.median_gbs = median(gbs);
+    bw.best_gbs = *std::max_element(gbs.begin(), gbs.end());
+    bw.passes = passes;
+    bw.loads = loads_;
+    return bw;
+  }
+
+ private:
+  static constexpr size_t kBytes = size_t(1) << 30, kWords = kBytes / sizeof(uint64_t);
+  int threads_;
+  ThreadPool pool_;
+  uint64_t* buf_ = nullptr;
+  uint64_t (*sum_)(const uint64_t*, size_t) = sum_plain;
+  std::string loads_;
+};
 
 // ---- model ----
 
@@ -144,7 +159,7 @@ void bench(const BenchArgs& a) {
   nlohmann::json out;
   out["threads"] = threads;
   if (a.bandwidth_only) {
-    const Bandwidth bw = measure_bandwidth(threads, a.bw_passes, a.wide);
+    const Bandwidth bw = BandwidthProbe(threads, a.wide).measure(a.bw_passes);
     out["bandwidth_gbs"] = bw.median_gbs;
     out["bandwidth_best_gbs"] = bw.best_gbs;
     out["passes"] = bw.passes;
@@ -215,31 +230,46 @@ void bench(const BenchArgs& a) {
   const double kv_avg = double(model->kv_bytes_per_position(session.kv_cache())) * a.n_decode / 2.0;
   const double bytes_per_token = double(info.weight_bytes) + kv_avg;
   nlohmann::json decode;
-  double decode_tps = 0;
+  double decode_tps = 0, bw = a.bandwidth, roofline_pct = 0;
+  auto decode_run = [&](int r) {
+    const auto ids = bench_tokens(a.n_decode, info.n_vocab, 1000 + r);
+    session.reset();
+    const auto t0 = Clock::now();
+    for (int i = 0; i < a.n_decode; ++i) session.eval(std::span<const int32_t>(&ids[i], 1), false);
+    return a.n_decode / seconds_since(t0);
+  };
   if (a.n_decode > 0) {
-    std::vector<double> tps;
+    // One unmeasured run grows the KV cache to its full size, so the peak RSS
+    // below is the model's, taken before the bandwidth buffer exists.
+    decode_run(-1);
+  }
+  out["peak_rss_mib"] = peak_rss_mib();
+  if (a.n_decode > 0) {
+    // The host's bandwidth drifts from one second to the next on shared
+    // machines, so unless --bw fixes it, each decode run is paired with a
+    // bandwidth measurement taken just before it, and the fraction of the
+    // roofline is the median of the per-run fractions.
+    std::unique_ptr<BandwidthProbe> probe;
+    const bool measure_bw = bw <= 0 && a.bw_passes > 0;
+    if (measure_bw) probe = std::make_unique<BandwidthProbe>(threads, a.wide);
+    const int passes_per_run = std::max(3, a.bw_passes / repeats);
+    std::vector<double> tps, bws, pcts;
     for (int r = 0; r < repeats; ++r) {
-      const auto ids = bench_tokens(a.n_decode, info.n_vocab, 1000 + r);
-      session.reset();
-      const auto t0 = Clock::now();
-      for (int i = 0; i < a.n_decode; ++i) session.eval(std::span<const int32_t>(&ids[i], 1), false);
-      tps.push_back(a.n_decode / seconds_since(t0));
+      const double run_bw = measure_bw ? probe->measure(passes_per_run).median_gbs : bw;
+      tps.push_back(decode_run(r));
+      bws.push_back(run_bw);
+      if (run_bw > 0) pcts.push_back(100.0 * tps.back() * bytes_per_token / 1e9 / run_bw);
     }
     decode_tps = median(tps);
+    if (measure_bw) bw = median(bws);
+    roofline_pct = median(pcts);
     decode = {{"n_tokens", a.n_decode}, {"tokens_per_s", decode_tps}, {"runs", tps},
               {"bytes_per_token", bytes_per_token}, {"kv_bytes_per_token", kv_avg},
-              {"achieved_gbs", decode_tps * bytes_per_token / 1e9}};
-  }
-  out["peak_rss_mib"] = peak_rss_mib();  // before the bandwidth buffer
-
-  double bw = a.bandwidth;
-  if (bw <= 0 && a.n_decode > 0 && a.bw_passes > 0) bw = measure_bandwidth(threads, a.bw_passes, a.wide).median_gbs;
-  out["bandwidth_gbs"] = bw;
-  if (a.n_decode > 0) {
-    decode["roofline_tokens_per_s"] = bw > 0 ? bw * 1e9 / bytes_per_token : 0.0;
-    decode["roofline_pct"] = bw > 0 ? 100.0 * decode_tps * bytes_per_token / 1e9 / bw : 0.0;
+              {"achieved_gbs", decode_tps * bytes_per_token / 1e9}, {"bandwidth_gbs_per_run", bws},
+              {"roofline_tokens_per_s", bw > 0 ? bw * 1e9 / bytes_per_token : 0.0}, {"roofline_pct", roofline_pct}};
     out["decode"] = decode;
   }
+  out["bandwidth_gbs"] = bw;
 
   if (a.json) {
     std::printf("%s\n", out.dump(2).c_str());
@@ -253,9 +283,10 @@ void bench(const BenchArgs& a) {
     std::printf("prefill %5d tokens: %9.1f tokens/s\n", p["n_tokens"].get<int>(), p["tokens_per_s"].get<double>());
   }
   if (a.n_decode > 0) {
-    std::printf("decode  %5d tokens: %9.2f tokens/s   %.1f MB/token   %.1f GB/s = %.0f%% of %.1f GB/s\n", a.n_decode,
+    std::printf("decode  %5d tokens: %9.2f tokens/s   %.1f MB/token   %.1f GB/s = %.0f%% of %.1f GB/s"
+                " (median of runs, each against the bandwidth measured just before it)\n", a.n_decode,
                 decode_tps, bytes_per_token / 1e6, decode["achieved_gbs"].get<double>(),
-                decode["roofline_pct"].get<double>(), bw);
+                roofline_pct, bw);
   }
   std::printf("peak RSS %.1f MiB\n", out["peak_rss_mib"].get<double>());
 }
