@@ -100,6 +100,11 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
       if (p.kv_type == KvType::kF32) {
         return {reinterpret_cast<const float*>(kv_head(base, p, j0, g)), int64_t(p.kv_pos_bytes / sizeof(float))};
       }
+      if (p.kv_type == KvType::kF16 && p.kv_pos_bytes == kv_head_bytes(KvType::kF16, hd)) {
+        // The tile's f16 rows are one run: one conversion call, not one per row.
+        k.f16_to_f32(reinterpret_cast<const uint16_t*>(kv_head(base, p, j0, g)), buf, int64_t(n) * hd);
+        return {buf, hd};
+      }
       for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(base, p, j0 + j, g), hd, buf + size_t(j) * hd);
       return {buf, hd};
     };

@@ -64,9 +64,7 @@ void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
     __m256 accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < blocks; ++i, b += kBlockBytes) {
       _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kBlockBytes), _MM_HINT_T0);
-      alignas(16) uint8_t sm[16];
-      kq::unpack_scales_mins(b + 4, sm);
-      const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
+      const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
       const __m512i sm512 = _mm512_castsi256_si512(sm16);
       const uint8_t* ql = b + 48;
       const int8_t* a = x.qs + i * kActBlockK;
@@ -124,9 +122,7 @@ inline void q4_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, c
       for (int c = 0; c < kq::kQ4KBytes; c += 64) {
         _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);
       }
-      alignas(16) uint8_t sm[16];
-      kq::unpack_scales_mins(b + 4, sm);
-      const __m256i sm16 = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(sm)));
+      const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
       const __m512i sm512 = _mm512_castsi256_si512(sm16);
       __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
