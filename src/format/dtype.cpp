@@ -82,6 +82,9 @@ constexpr GgmlId kGgmlIds[] = {
     {kNagiGgufTypeBase + 0, DType::kI8G32}, {kNagiGgufTypeBase + 1, DType::kI8G64},
     {kNagiGgufTypeBase + 2, DType::kI8G128}, {kNagiGgufTypeBase + 3, DType::kI4G32},
     {kNagiGgufTypeBase + 4, DType::kI4G64}, {kNagiGgufTypeBase + 5, DType::kI4G128},
+    // Q4_0 / Q8_0 stored in the x16 superblocks the AVX-512 kernels stream
+    // (`nagi repack`), so such files load with no repacking copy.
+    {kNagiGgufTypeBase + 6, DType::kQ4_0x16}, {kNagiGgufTypeBase + 7, DType::kQ8_0x16},
 };
 
 inline uint16_t load_u16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
@@ -576,6 +579,26 @@ void repack_x16(DType from, const void* src, void* dst, int64_t n) {
     for (int j = 0; j < 16; ++j) {
       std::memcpy(d + 2 * j, s + j * block_bytes, 2);
       std::memcpy(d + 32 + payload * j, s + j * block_bytes + 2, size_t(payload));
+    }
+  }
+}
+
+DType blocks_of_x16(DType x16) {
+  if (x16 == DType::kQ4_0x16) return DType::kQ4_0;
+  if (x16 == DType::kQ8_0x16) return DType::kQ8_0;
+  throw Error(ErrorCode::kInvalidArgument, "unpack_x16: " + std::string(dtype_name(x16)) + " is not a superblock type");
+}
+
+void unpack_x16(DType x16, const void* src, void* dst, int64_t n) {
+  const DType to = blocks_of_x16(x16);
+  check_whole_blocks(x16, n, "unpack_x16");
+  const int block_bytes = dtype_info(to).block_bytes, payload = block_bytes - 2;
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto* d = static_cast<uint8_t*>(dst);
+  for (int64_t sb = 0; sb < n / 512; ++sb, s += 16 * block_bytes, d += 16 * block_bytes) {
+    for (int j = 0; j < 16; ++j) {
+      std::memcpy(d + j * block_bytes, s + 2 * j, 2);
+      std::memcpy(d + j * block_bytes + 2, s + 32 + payload * j, size_t(payload));
     }
   }
 }

@@ -65,7 +65,7 @@ std::optional<size_t> dtype_bytes(DType t, uint64_t n);
 
 // GGML type id (as stored in GGUF) <-> DType. nullopt for ids nagi cannot read.
 // nagi's group-quantized types have ids in a private range (kNagiGgufTypeBase
-// + 0..5, far above GGML's ids) that GGML will not reuse; see docs/KERNELS.md.
+// + 0..7, far above GGML's ids) that GGML will not reuse; see docs/KERNELS.md.
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 uint32_t dtype_to_ggml(DType t);  // precondition: t has a GGML id
 
@@ -80,6 +80,10 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 void repack_x16(DType from, const void* src, void* dst, int64_t n);
 // The superblock type repack_x16 makes of `from`.
 DType x16_of(DType from);
+// The inverse: Q4_0x16 -> Q4_0, Q8_0x16 -> Q8_0 (for kernels without x16
+// paths, reading a file stored in superblocks).
+void unpack_x16(DType x16, const void* src, void* dst, int64_t n);
+DType blocks_of_x16(DType x16);
 
 // Quantizes `n` floats (a whole number of blocks) into type `t`, the same way
 // llama.cpp's reference quantizers do. Supported: F32, F16, BF16, Q8_0, Q4_0,

@@ -16,37 +16,54 @@ bool repack_enabled() {
 
 }  // namespace
 
+// Rewrites one 2-D tensor through `convert` (row by row, two halves at once:
+// the copy is bound by page faults and memory, and load time counts) into a
+// buffer the store owns, releasing the file's pages.
+template <typename Convert>
+void rewrite_rows(TensorStore& store, const std::string& name, DType to, Convert convert) {
+  const TensorView& v = *store.find(name);
+  uint8_t* dst = store.own_buffer(v.nbytes);
+  const int64_t rows = v.shape[0], cols = v.shape[1];
+  const size_t row_bytes = v.nbytes / size_t(rows);
+  const uint8_t* src = v.data;
+  auto part = [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) convert(src + r * row_bytes, dst + r * row_bytes, cols);
+  };
+  if (rows >= 1024) {
+    std::thread helper(part, rows / 2, rows);
+    part(0, rows / 2);
+    helper.join();
+  } else {
+    part(0, rows);
+  }
+  store.replace(name, to, dst, v.nbytes);
+}
+
 int repack_for_kernels(TensorStore& store, const Kernels& k) {
   if (!repack_enabled()) return 0;
-  std::vector<std::string> names;
+  std::vector<std::string> to_x16, to_blocks;
   for (const auto& [name, v] : store.all()) {
+    if (v.shape.size() != 2) continue;
     const bool q4 = v.dtype == DType::kQ4_0 || v.dtype == DType::kI4G32;  // the same blocks
     const bool q8 = v.dtype == DType::kQ8_0 || v.dtype == DType::kI8G32;
     const bool wanted = (q4 && k.repack_q4_0) || (q8 && k.repack_q8_0);
-    if (wanted && v.shape.size() == 2 && v.shape[1] % 512 == 0) names.push_back(name);
-  }
-  for (const std::string& name : names) {
-    const TensorView& v = *store.find(name);
-    const DType from = v.dtype;
-    uint8_t* dst = store.own_buffer(v.nbytes);
-    const int64_t rows = v.shape[0], cols = v.shape[1];
-    const size_t row_bytes = v.nbytes / size_t(rows);
-    const uint8_t* src = v.data;
-    // Two halves at once: the copy is bound by page faults and memory, and
-    // load time counts.
-    auto part = [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) repack_x16(from, src + r * row_bytes, dst + r * row_bytes, cols);
-    };
-    if (rows >= 1024) {
-      std::thread helper(part, rows / 2, rows);
-      part(0, rows / 2);
-      helper.join();
-    } else {
-      part(0, rows);
+    if (wanted && v.shape[1] % 512 == 0) to_x16.push_back(name);
+    // A file stored in superblocks (`nagi repack`) on kernels without x16
+    // paths: back to plain blocks, which they stream fastest.
+    if ((v.dtype == DType::kQ4_0x16 && !k.repack_q4_0) || (v.dtype == DType::kQ8_0x16 && !k.repack_q8_0)) {
+      to_blocks.push_back(name);
     }
-    store.replace(name, x16_of(from), dst, v.nbytes);
   }
-  return static_cast<int>(names.size());
+  for (const std::string& name : to_x16) {
+    const DType from = store.find(name)->dtype;
+    rewrite_rows(store, name, x16_of(from), [from](const uint8_t* s, uint8_t* d, int64_t n) { repack_x16(from, s, d, n); });
+  }
+  for (const std::string& name : to_blocks) {
+    const DType from = store.find(name)->dtype;
+    rewrite_rows(store, name, blocks_of_x16(from),
+                 [from](const uint8_t* s, uint8_t* d, int64_t n) { unpack_x16(from, s, d, n); });
+  }
+  return static_cast<int>(to_x16.size() + to_blocks.size());
 }
 
 }  // namespace nagi

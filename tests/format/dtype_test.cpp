@@ -235,13 +235,13 @@ TEST(DType, GgmlIds) {
     EXPECT_EQ(dtype_to_ggml(t), id) << dtype_name(t);
   }
   // nagi's group types: a private range, far from GGML's ids.
-  const DType group_types[] = {DType::kI8G32, DType::kI8G64, DType::kI8G128,
-                               DType::kI4G32, DType::kI4G64, DType::kI4G128};
-  for (int i = 0; i < 6; ++i) {
+  const DType group_types[] = {DType::kI8G32, DType::kI8G64,  DType::kI8G128,  DType::kI4G32,
+                               DType::kI4G64, DType::kI4G128, DType::kQ4_0x16, DType::kQ8_0x16};
+  for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(dtype_to_ggml(group_types[i]), 0x4E410000u + uint32_t(i));
     EXPECT_EQ(dtype_from_ggml(0x4E410000u + uint32_t(i)), group_types[i]);
   }
-  for (uint32_t bad : {4u, 5u, 10u, 11u, 15u, 16u, 29u, 31u, 1000u, 0x4E410006u, 0x4E40FFFFu}) {
+  for (uint32_t bad : {4u, 5u, 10u, 11u, 15u, 16u, 29u, 31u, 1000u, 0x4E410008u, 0x4E40FFFFu}) {
     EXPECT_FALSE(dtype_from_ggml(bad).has_value()) << bad;
   }
   EXPECT_THROW(dtype_to_ggml(DType::kBool), Error);
@@ -377,6 +377,34 @@ TEST(DType, GroupG32BlocksAreGgmlBlocks) {
     dequantize_row(ggml, q.data(), b.data(), n);
     EXPECT_EQ(a, b) << dtype_name(own);
   }
+}
+
+// The x16 superblocks hold the blocks' bits, reordered: repack then unpack
+// gives back the bytes, and both layouts dequantize to the same values.
+TEST(DType, X16RepackAndUnpackAreInverse) {
+  std::mt19937 rng(8);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int n = 512 * 3;
+  std::vector<float> x(n);
+  for (float& v : x) v = normal(rng);
+  for (DType blocks : {DType::kQ4_0, DType::kQ8_0}) {
+    const DType x16 = x16_of(blocks);
+    EXPECT_EQ(blocks_of_x16(x16), blocks);
+    std::vector<uint8_t> q(*dtype_bytes(blocks, n)), packed(q.size()), back(q.size());
+    ASSERT_EQ(*dtype_bytes(x16, n), q.size());
+    quantize_row(blocks, x.data(), q.data(), n);
+    repack_x16(blocks, q.data(), packed.data(), n);
+    EXPECT_NE(packed, q) << dtype_name(blocks);  // the layout does change
+    unpack_x16(x16, packed.data(), back.data(), n);
+    EXPECT_EQ(back, q) << dtype_name(blocks);
+    std::vector<float> a(n), b(n);
+    dequantize_row(blocks, q.data(), a.data(), n);
+    dequantize_row(x16, packed.data(), b.data(), n);
+    EXPECT_EQ(a, b) << dtype_name(blocks);
+  }
+  EXPECT_THROW(blocks_of_x16(DType::kQ4_0), Error);
+  std::vector<uint8_t> buf(1024);
+  EXPECT_THROW(unpack_x16(DType::kQ8_0x16, buf.data(), buf.data() + 512, 100), Error);  // not whole superblocks
 }
 
 // The int4 quantizer searches its scale: per group its squared error is never

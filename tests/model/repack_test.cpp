@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 
+#include "format/gguf.h"
+#include "format/gguf_repack.h"
 #include "kernels/kernels.h"
+#include "model/repack.h"
 #include "model_compare.h"
 #include "nagi/nagi.hpp"
 
@@ -63,6 +67,47 @@ TEST_P(Repack, ModelComputesTheSameAfterRepacking) {
   for (const auto& [name, count] : model->info().dtype_counts)
     saw_file_type |= name == (dtype == "q4_0" ? "Q4_0" : "Q8_0");
   EXPECT_TRUE(saw_file_type);
+}
+
+// A file written in superblocks by `nagi repack` computes exactly what the
+// plain file does: the same bits, read by the same x16 kernels here, or (on
+// kernels without x16 paths) converted back to plain blocks at load.
+TEST_P(Repack, StoredSuperblocksComputeTheSame) {
+  const std::string dtype = GetParam();
+  const std::string plain = test::temp_dir() + "/" + dtype + "_512_plain.gguf";
+  const std::string stored = test::temp_dir() + "/" + dtype + "_512_x16.gguf";
+  test::mkmodel(
+      "--arch qwen3 --n-vocab 400 --n-embd 512 --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim 128 "
+      "--n-ff 1536 --n-ctx 64 --dtype " +
+      dtype + " --format gguf -o " + plain);
+  const GgufRepackStats stats = repack_gguf(plain, stored);
+  // Per layer q, k, v, o, gate, up, down; and the 400 x 512 embedding.
+  EXPECT_EQ(stats.repacked, 2 * 7 + 1);
+  const auto ids = test::random_prompt(20, 400, 4);
+  for (int chunk : {20, 1}) {
+    EXPECT_EQ(test::nagi_logits(plain, ids, chunk, KvCacheType::kAuto),
+              test::nagi_logits(stored, ids, chunk, KvCacheType::kAuto))
+        << dtype << " chunk " << chunk;
+  }
+  const auto model = Model::load(stored);
+  bool saw_x16 = false;
+  for (const auto& [name, count] : model->info().dtype_counts) saw_x16 |= name.ends_with("x16");
+  EXPECT_TRUE(saw_x16);
+
+  // Kernels without x16 paths get the file's plain blocks back, byte for byte.
+  const auto plain_file = GgufFile::open(plain), stored_file = GgufFile::open(stored);
+  TensorStore store;
+  stored_file->add_tensors_to(store);
+  Kernels no_x16;  // repack_q4_0 / repack_q8_0 false
+  EXPECT_EQ(repack_for_kernels(store, no_x16), stats.repacked);
+  for (const GgufTensorInfo& t : plain_file->tensors()) {
+    const TensorView* v = store.find(t.name);
+    ASSERT_NE(v, nullptr) << t.name;
+    EXPECT_EQ(v->dtype, t.dtype) << t.name;
+    ASSERT_EQ(v->nbytes, t.nbytes) << t.name;
+    EXPECT_EQ(std::memcmp(v->data, plain_file->tensor_data(t), t.nbytes), 0) << t.name;
+  }
+  EXPECT_THROW(repack_gguf(plain, plain), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, Repack, ::testing::Values("q4_0", "q8_0"));

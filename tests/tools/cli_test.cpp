@@ -186,6 +186,22 @@ TEST_F(Cli, BenchJsonReportsSpeedsAndRoofline) {
   EXPECT_EQ(d["bandwidth_gbs_per_run"][1].get<double>(), 40.0);
 }
 
+TEST_F(Cli, RepackWritesAModelThatRunsTheSame) {
+  // stories260K has no 512-wide rows: every tensor is carried over as is.
+  const std::string out = test::temp_dir() + "/stories_repacked.gguf";
+  auto o = sh("repack " + stories("stories260K.gguf") + " " + out);
+  ASSERT_EQ(o.status, 0) << o.out;
+  EXPECT_NE(o.out.find("(0 in superblocks)"), std::string::npos) << o.out;
+  const std::string gen = " -p \"Once upon a time\" -n 12 --temp 0";
+  const auto text = [](const std::string& s) { return s.substr(0, s.find("\nnagi:")); };  // not the timings
+  const std::string a = text(sh("run -m " + out + gen).out), b = text(sh("run -m " + stories("stories260K.gguf") + gen).out);
+  EXPECT_EQ(a, b);
+  EXPECT_GT(a.size(), 20u);
+  o = sh("repack /nonexistent/model.gguf " + out);
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.out.find("/nonexistent/model.gguf"), std::string::npos) << o.out;
+}
+
 TEST_F(Cli, BenchRejectsBadSizes) {
   const auto o = sh("bench -m " + stories("stories260K.gguf") + " -p 4,x -n 2");
   EXPECT_EQ(o.status, 1);

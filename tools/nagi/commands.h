@@ -17,6 +17,7 @@ void add_tokenize_command(CLI::App& app, int& exit_code);
 void add_prompt_command(CLI::App& app, int& exit_code);
 void add_chat_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
+void add_repack_command(CLI::App& app, int& exit_code);
 
 // The model to use when -m is not given: $NAGI_MODEL, else the stories260K
 // fixture when present; else throws with instructions.

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   nagi::cli::add_prompt_command(app, exit_code);
   nagi::cli::add_chat_command(app, exit_code);
   nagi::cli::add_bench_command(app, exit_code);
+  nagi::cli::add_repack_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
