@@ -1,4 +1,4 @@
-// Rewrites a GGUF file with its Q4_0 / Q8_0 (and I4G32 / I8G32) matrices in
+// Rewrites a GGUF file with its Q8_0 (and I8G32) matrices in
 // the x16 superblock layouts (format/dtype.h) that nagi's AVX-512 kernels
 // stream, so the file loads by mmap alone: no repacking copy at load time
 // (model/repack.h does that copy for plain files). Every other tensor and

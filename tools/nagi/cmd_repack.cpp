@@ -1,4 +1,4 @@
-// nagi repack: writes a GGUF model with its Q4_0 / Q8_0 matrices already in
+// nagi repack: writes a GGUF model with its Q8_0 matrices already in
 // the superblock layouts nagi's AVX-512 kernels stream, so it loads by mmap
 // with no repacking copy (format/gguf_repack.h). Other machines convert such
 // a file back to plain blocks at load.
@@ -15,7 +15,7 @@ namespace nagi::cli {
 void add_repack_command(CLI::App& app, int& exit_code) {
   auto in = std::make_shared<std::string>(), out = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
-      "repack", "Write a GGUF model with Q4_0/Q8_0 matrices in nagi's kernel layout (loads with no repacking)");
+      "repack", "Write a GGUF model with Q8_0 matrices in nagi's kernel layout (loads with no repacking)");
   cmd->add_option("input", *in, "GGUF model to read")->required();
   cmd->add_option("output", *out, "GGUF file to write (nagi-only: private type ids)")->required();
   cmd->callback([in, out, &exit_code] {

@@ -122,7 +122,12 @@ void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
 void fill_kernels_avx512_x16(Kernels& k) {
   k.dot_rows_q4_0x16 = dot_rows_x16<true>;
   k.dot_rows_q8_0x16 = dot_rows_x16<false>;
-  k.repack_q4_0 = true;
+  // Q4_0 stays in the file's blocks: from DRAM the plain Q4_0 GEMV
+  // (groupq_avx512.cpp, prefetching its row streams ahead) read 49-65 GB/s on
+  // two cores against 33-41 for Q4_0x16 (bench_ops .../1/2/151936, three
+  // alternating passes), and 512-token prefill measured the same either way.
+  // Q8_0x16 holds its own (28-42 plain, 36-51 x16), so Q8_0 is repacked.
+  k.repack_q4_0 = false;
   k.repack_q8_0 = true;
 }
 
