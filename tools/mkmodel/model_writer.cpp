@@ -253,14 +253,12 @@ void write_hf_folder(const ModelConfig& c, const WriteOptions& o, const std::str
              (fs::path(dir) / "tokenizer_config.json").string());
 }
 
-namespace {
-
-// The stored type of one GGUF tensor under the options (see WriteOptions).
-DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tensor& t) {
-  if (!t.is_matrix) return DType::kF32;
-  const int64_t cols = t.shape.back();
+DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const std::string& name,
+                        const std::vector<int64_t>& shape, bool is_matrix) {
+  if (!is_matrix) return DType::kF32;
+  const int64_t cols = shape.back();
   const auto fits = [&](DType d) { return cols % dtype_info(d).block_elems == 0; };
-  const bool is_output = t.name == "output.weight" || t.name == "token_embd.weight";
+  const bool is_output = name == "output.weight" || name == "token_embd.weight";
   // A group type whose group does not divide the row: the same bits with
   // groups of 32 (every preset's rows are whole 32s).
   const auto fitted = [&](DType d) {
@@ -272,9 +270,9 @@ DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tenso
   if (o.q4_k_m) {
     const DType hi = fits(DType::kQ6_K) ? DType::kQ6_K : DType::kQ8_0;
     if (is_output) return hi;
-    const bool v = t.name.ends_with("attn_v.weight"), down = t.name.ends_with("ffn_down.weight");
+    const bool v = name.ends_with("attn_v.weight"), down = name.ends_with("ffn_down.weight");
     if (v || down) {
-      const int layer = std::stoi(t.name.substr(4, t.name.find('.', 4) - 4));
+      const int layer = std::stoi(name.substr(4, name.find('.', 4) - 4));
       const int n = c.n_layer;
       const bool more_bits = layer < n / 8 || layer >= 7 * n / 8 || (layer - n / 8) % 3 == 2;
       if (more_bits) return hi;
@@ -283,8 +281,6 @@ DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const Tenso
   }
   return fitted(o.dtype);
 }
-
-}  // namespace
 
 void add_gguf_common_metadata(const ModelConfig& c, int n_rot, GgufWriter& w) {
   const std::string& a = c.arch;
@@ -318,7 +314,7 @@ void write_gguf(const ModelConfig& c, const WriteOptions& o, const std::string& 
       const int heads = t.name.ends_with("attn_q.weight") ? c.n_head : c.n_head_kv;
       values = permute_for_interleaved_rope(values, t.shape[0], t.shape[1], heads);
     }
-    const DType dt = gguf_tensor_dtype(c, o, t);
+    const DType dt = gguf_tensor_dtype(c, o, t.name, t.shape, t.is_matrix);
     const std::string name = a == "lfm2" ? lfm2_gguf_name(t.name) : t.name;
     w.add_tensor(name, dt, t.shape, encode(dt, values, name));
   });

@@ -68,6 +68,13 @@ struct WriteOptions {
 };
 
 void write_hf_folder(const ModelConfig& config, const WriteOptions& options, const std::string& dir);
+
+// The stored type of one GGUF tensor (GGUF name and shape) under the options:
+// vectors F32; the output/embedding matrix --output-dtype; q4_k_m's
+// llama.cpp-style mix (Q6_K output, attn_v / ffn_down of some layers); a
+// group type whose group does not divide the row falls back to groups of 32.
+DType gguf_tensor_dtype(const ModelConfig& c, const WriteOptions& o, const std::string& name,
+                        const std::vector<int64_t>& shape, bool is_matrix);
 void write_gguf(const ModelConfig& config, const WriteOptions& options, const std::string& path);
 
 // qwen35 models (qwen35_tensors.cpp); write_hf_folder / write_gguf forward to them.

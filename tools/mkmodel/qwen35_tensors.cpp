@@ -262,7 +262,7 @@ void write_qwen35_gguf(const ModelConfig& c, const WriteOptions& o, const std::s
     } else if (part == "linear_attn.out_proj.weight") {
       reorder_v_heads(x, c, t.shape[0], t.shape[1], 0, dv, false);
     }
-    const DType dt = t.is_matrix ? o.dtype : DType::kF32;
+    const DType dt = gguf_tensor_dtype(c, o, name, t.shape, t.is_matrix);
     w.add_tensor(name, dt, t.shape, encode(dt, x, name));
     for (const std::string& copy : copies) w.add_tensor(copy, dt, t.shape, encode(dt, x, copy));
   });
