@@ -92,32 +92,41 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
   }
   for (int64_t j0 = lo_first; j0 <= pos_last; j0 += kTile) {
     const int n = static_cast<int>(std::min<int64_t>(kTile, pos_last - j0 + 1));
-    // The tile's K and V rows as f32: read in place from an f32 cache (one
-    // head's positions are adjacent), else converted into the buffers. The
-    // keys are then scored row by row (few query rows: decode) or transposed
-    // (kt[d][j]) for the tile kernel.
+    // An f16 cache keeps one head's positions adjacent: the tile is one run
+    // of f16 rows, which the f16 kernels read in place where the level has
+    // them (no conversion pass, half the bytes).
+    const bool f16_rows = p.kv_type == KvType::kF16 && p.kv_pos_bytes == kv_head_bytes(KvType::kF16, hd);
+    const auto f16_tile = [&](const uint8_t* base) { return reinterpret_cast<const uint16_t*>(kv_head(base, p, j0, g)); };
+    // Otherwise the tile's K and V rows as f32: read in place from an f32
+    // cache, else converted into the buffers. The keys are then scored row
+    // by row (few query rows: decode) or transposed (kt[d][j]) for the tile
+    // kernel.
     auto tile_rows = [&](const uint8_t* base, float* buf) -> std::pair<const float*, int64_t> {
       if (p.kv_type == KvType::kF32) {
         return {reinterpret_cast<const float*>(kv_head(base, p, j0, g)), int64_t(p.kv_pos_bytes / sizeof(float))};
       }
-      if (p.kv_type == KvType::kF16 && p.kv_pos_bytes == kv_head_bytes(KvType::kF16, hd)) {
-        // The tile's f16 rows are one run: one conversion call, not one per row.
-        k.f16_to_f32(reinterpret_cast<const uint16_t*>(kv_head(base, p, j0, g)), buf, int64_t(n) * hd);
+      if (f16_rows) {  // one conversion call for the run, not one per row
+        k.f16_to_f32(f16_tile(base), buf, int64_t(n) * hd);
         return {buf, hd};
       }
       for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(base, p, j0 + j, g), hd, buf + size_t(j) * hd);
       return {buf, hd};
     };
-    const auto [v, v_stride] = tile_rows(p.v, vt);
-    // kt has room for the converted keys after the transposed tile.
-    const auto [kr, kr_stride] = tile_rows(p.k, kt + size_t(kTile) * hd);
-    if (direct) {
-      k.attn_scores_rows(q_rows, rows, kr, kr_stride, n, hd, p.scale, scores, kTile);
+    const bool f16_keys = f16_rows && direct && k.attn_scores_rows_f16 != nullptr;
+    const bool f16_values = f16_rows && k.attn_pv_f16 != nullptr;
+    if (f16_keys) {
+      k.attn_scores_rows_f16(q_rows, rows, f16_tile(p.k), hd, n, hd, p.scale, scores, kTile);
     } else {
-      for (int j = 0; j < n; ++j) {
-        for (int d = 0; d < hd; ++d) kt[d * kTile + j] = kr[j * kr_stride + d];
+      // kt has room for the converted keys after the transposed tile.
+      const auto [kr, kr_stride] = tile_rows(p.k, kt + size_t(kTile) * hd);
+      if (direct) {
+        k.attn_scores_rows(q_rows, rows, kr, kr_stride, n, hd, p.scale, scores, kTile);
+      } else {
+        for (int j = 0; j < n; ++j) {
+          for (int d = 0; d < hd; ++d) kt[d * kTile + j] = kr[j * kr_stride + d];
+        }
+        k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
       }
-      k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
     }
     // Keys outside a token's range (future, or before its window) -> -inf.
     for (int tt = 0; tt < nt; ++tt) {
@@ -130,7 +139,12 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
     }
     // Online softmax: rescale each row's running sums once per tile.
     k.attn_softmax_tile(scores, kTile, rows, n, m, l, acc, hd);
-    k.attn_pv(scores, kTile, rows, v, v_stride, n, hd, acc);
+    if (f16_values) {
+      k.attn_pv_f16(scores, kTile, rows, f16_tile(p.v), hd, n, hd, acc);
+    } else {
+      const auto [v, v_stride] = tile_rows(p.v, vt);
+      k.attn_pv(scores, kTile, rows, v, v_stride, n, hd, acc);
+    }
   }
   for (int tt = 0; tt < nt; ++tt) {
     for (int i = 0; i < group; ++i) {

@@ -81,6 +81,13 @@ struct Kernels {
   // cost more than it saves: s[r * s_stride + j] = scale * dot(q_rows[r], key j).
   void (*attn_scores_rows)(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
                            float scale, float* s, int64_t s_stride) = nullptr;
+  // The same two with an f16 cache read in place (keys / values as f16 rows;
+  // strides in elements). Null where the level has none: the caller then
+  // converts the tile to f32 first.
+  void (*attn_scores_rows_f16)(const float* const* q_rows, int rows, const uint16_t* k, int64_t k_stride, int n,
+                               int hd, float scale, float* s, int64_t s_stride) = nullptr;
+  void (*attn_pv_f16)(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
+                      float* acc) = nullptr;
   // One tile of the flash kernel's online softmax: for each of `rows` rows
   // of scores s[r * s_stride + j], j < n (-inf = hidden key), with running
   // max m[r] and sum l[r]: the new max, s <- exp(s - max), l <- l * c + sum(s)

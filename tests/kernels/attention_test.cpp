@@ -45,11 +45,14 @@ TEST(Attention, FlashMatchesReference) {
     const Kernels k = make_kernels(isa);
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
+      // Padding between positions (the tile's rows are then apart) and none
+      // (the cache's own layout: an f16 tile is read in place).
+      for (int pos_pad : {12, 0})
       for (const Case& c : cases) {
         const int n_pos = c.pos0 + c.n_tok;
         // Heads as the cache stores them (each head's positions together),
-        // with padding between positions and between heads.
-        const size_t pos_bytes = kv_head_bytes(c.kv, c.head_dim) + 12;
+        // with padding between heads.
+        const size_t pos_bytes = kv_head_bytes(c.kv, c.head_dim) + pos_pad;
         const size_t head_stride = size_t(n_pos) * pos_bytes + 20;
         const int64_t q_stride = int64_t(c.n_head) * c.head_dim + 5;
         auto q = randn(size_t(c.n_tok) * q_stride, 1, 1.f);
@@ -86,7 +89,8 @@ TEST(Attention, FlashMatchesReference) {
         attention_reference(p);
         for (size_t i = 0; i < got.size(); ++i) {
           // Outputs are convex combinations of V values (|v| < ~5): absolute bound.
-          ASSERT_NEAR(got[i], want[i], 2e-5) << isa_name(isa) << " threads " << threads << " case n_tok " << c.n_tok
+          ASSERT_NEAR(got[i], want[i], 2e-5) << isa_name(isa) << " threads " << threads << " pad " << pos_pad
+                                             << " case n_tok " << c.n_tok
                                              << " head_dim " << c.head_dim << " i " << i;
         }
       }
@@ -176,6 +180,47 @@ TEST(Attention, ScoresRowsMatchScalar) {
 
 namespace nagi {
 namespace {
+
+// The f16-cache forms of the decode scores and of the P.V sum (every ISA,
+// the scalar table included) against the f32 kernels on the widened values,
+// odd head sizes and key counts included.
+TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
+  const Kernels scalar = make_kernels(Isa::kScalar);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+    if (!isa_supported(isa)) continue;
+    const Kernels k = make_kernels(isa);
+    if (k.attn_scores_rows_f16 == nullptr || k.attn_pv_f16 == nullptr) continue;  // the caller converts
+    for (int hd : {1, 7, 16, 33, 80, 128}) {
+      for (int n : {1, 3, 5, 64}) {
+        for (int rows : {1, 2, 7}) {
+          const int64_t stride = hd + 3;
+          auto q = randn(size_t(rows) * hd, 14, 1.f);
+          const auto xf = randn(size_t(n) * stride, 15, 1.f);
+          std::vector<uint16_t> xh(xf.size());
+          std::vector<float> xw(xf.size());  // the f16 values widened
+          for (size_t i = 0; i < xf.size(); ++i) xh[i] = f32_to_fp16(xf[i]), xw[i] = fp16_to_f32(xh[i]);
+          std::vector<const float*> q_rows(rows);
+          for (int r = 0; r < rows; ++r) q_rows[r] = q.data() + size_t(r) * hd;
+          std::vector<float> got(size_t(rows) * 70, -1.f), want(got);
+          k.attn_scores_rows_f16(q_rows.data(), rows, xh.data(), stride, n, hd, 0.3f, got.data(), 70);
+          scalar.attn_scores_rows(q_rows.data(), rows, xw.data(), stride, n, hd, 0.3f, want.data(), 70);
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::sqrt(float(hd)))) << isa_name(isa) << " hd " << hd;
+          }
+          // P.V: probabilities with some exact zeros, onto a running sum.
+          auto pr = randn(size_t(rows) * 70, 16, 0.3f);
+          for (size_t i = 0; i < pr.size(); i += 4) pr[i] = 0.f;
+          auto acc = randn(size_t(rows) * hd, 17, 1.f), acc_want = acc;
+          k.attn_pv_f16(pr.data(), 70, rows, xh.data(), stride, n, hd, acc.data());
+          scalar.attn_pv(pr.data(), 70, rows, xw.data(), stride, n, hd, acc_want.data());
+          for (size_t i = 0; i < acc.size(); ++i) {
+            ASSERT_NEAR(acc[i], acc_want[i], 1e-5f * (1 + n)) << isa_name(isa) << " hd " << hd << " n " << n;
+          }
+        }
+      }
+    }
+  }
+}
 
 // The online-softmax tile step of every ISA against the scalar table: rows
 // with hidden keys (-inf), a row with nothing visible yet, first tiles

@@ -21,6 +21,31 @@ void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int6
   }
 }
 
+// The f16 forms: each value widened exactly, then the f32 arithmetic above.
+void attn_scores_rows_f16(const float* const* q_rows, int rows, const uint16_t* k, int64_t k_stride, int n, int hd,
+                          float scale, float* s, int64_t s_stride) {
+  for (int r = 0; r < rows; ++r) {
+    for (int j = 0; j < n; ++j) {
+      const uint16_t* kj = k + j * k_stride;
+      float acc = 0.f;
+      for (int d = 0; d < hd; ++d) acc += q_rows[r][d] * fp16_to_f32(kj[d]);
+      s[r * s_stride + j] = acc * scale;
+    }
+  }
+}
+
+void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
+                 float* acc) {
+  for (int r = 0; r < rows; ++r) {
+    float* ar = acc + int64_t(r) * hd;
+    for (int j = 0; j < n; ++j) {
+      const float w = p[r * p_stride + j];
+      const uint16_t* vj = v + j * v_stride;
+      for (int d = 0; d < hd; ++d) ar[d] += w * fp16_to_f32(vj[d]);
+    }
+  }
+}
+
 void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc, int hd) {
   for (int r = 0; r < rows; ++r) {
     float* sr = s + r * s_stride;
@@ -61,6 +86,8 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
 
 void fill_kernels_scalar_kv(Kernels& k) {
   k.attn_scores_rows = attn_scores_rows;
+  k.attn_scores_rows_f16 = attn_scores_rows_f16;
+  k.attn_pv_f16 = attn_pv_f16;
   k.attn_softmax_tile = attn_softmax_tile;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;

@@ -11,8 +11,16 @@ namespace {
 inline float to_f32(uint16_t h) { return _cvtsh_ss(h); }
 inline uint16_t to_f16(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)); }
 
+// Keys / values as f32 or f16 (an f16 cache is widened in the register,
+// with no f32 copy of the tile).
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+inline float load1(const float* p) { return *p; }
+inline float load1(const uint16_t* p) { return to_f32(*p); }
+
 // Two keys per pass share each q load; the horizontal sums come last.
-void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
+template <typename T>
+void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t k_stride, int n, int hd,
                       float scale, float* s, int64_t s_stride) {
   const int hd8 = hd / 8 * 8;
   for (int r = 0; r < rows; ++r) {
@@ -20,26 +28,43 @@ void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int6
     float* sr = s + r * s_stride;
     int j = 0;
     for (; j + 2 <= n; j += 2) {
-      const float* k0 = k + j * k_stride;
-      const float* k1 = k0 + k_stride;
+      const T* k0 = k + j * k_stride;
+      const T* k1 = k0 + k_stride;
       __m256 a0 = _mm256_setzero_ps(), a1 = a0;
       for (int d = 0; d < hd8; d += 8) {
         const __m256 qd = _mm256_loadu_ps(q + d);
-        a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k0 + d), a0);
-        a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k1 + d), a1);
+        a0 = _mm256_fmadd_ps(qd, load8(k0 + d), a0);
+        a1 = _mm256_fmadd_ps(qd, load8(k1 + d), a1);
       }
       float s0 = hsum(a0), s1 = hsum(a1);
-      for (int d = hd8; d < hd; ++d) s0 += q[d] * k0[d], s1 += q[d] * k1[d];
+      for (int d = hd8; d < hd; ++d) s0 += q[d] * load1(k0 + d), s1 += q[d] * load1(k1 + d);
       sr[j] = s0 * scale;
       sr[j + 1] = s1 * scale;
     }
     for (; j < n; ++j) {
-      const float* kj = k + j * k_stride;
+      const T* kj = k + j * k_stride;
       __m256 a = _mm256_setzero_ps();
-      for (int d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(kj + d), a);
+      for (int d = 0; d < hd8; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8(kj + d), a);
       float s0 = hsum(a);
-      for (int d = hd8; d < hd; ++d) s0 += q[d] * kj[d];
+      for (int d = hd8; d < hd; ++d) s0 += q[d] * load1(kj + d);
       sr[j] = s0 * scale;
+    }
+  }
+}
+
+// acc row r += sum_j p[r][j] * (f16 V row j), 8 columns at a time.
+void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
+                 float* acc) {
+  const int hd8 = hd / 8 * 8;
+  for (int r = 0; r < rows; ++r) {
+    const float* pr = p + r * p_stride;
+    float* ar = acc + int64_t(r) * hd;
+    for (int j = 0; j < n; ++j) {
+      const float w = pr[j];
+      const uint16_t* vj = v + j * v_stride;
+      const __m256 wv = _mm256_set1_ps(w);
+      for (int d = 0; d < hd8; d += 8) _mm256_storeu_ps(ar + d, _mm256_fmadd_ps(wv, load8(vj + d), _mm256_loadu_ps(ar + d)));
+      for (int d = hd8; d < hd; ++d) ar[d] += w * to_f32(vj[d]);
     }
   }
 }
@@ -74,7 +99,9 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
 }  // namespace
 
 void fill_kernels_avx2_kv(Kernels& k) {
-  k.attn_scores_rows = attn_scores_rows;
+  k.attn_scores_rows = attn_scores_rows<float>;
+  k.attn_scores_rows_f16 = attn_scores_rows<uint16_t>;
+  k.attn_pv_f16 = attn_pv_f16;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
   k.dequantize_q8_32 = dequantize_q8_32;

@@ -13,24 +13,30 @@ inline __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
 }
 
+// Keys as f32 or f16 (widened in the register: an f16 cache is read in
+// place, with no f32 copy of the tile).
+inline __m512 load_keys(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+inline __m512 load_keys(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+
 // One key row at a time, loaded once for every query row (the q heads of
 // a KV group); four keys per pass so the horizontal sums are done together.
-void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int64_t k_stride, int n, int hd,
+template <typename T>
+void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t k_stride, int n, int hd,
                       float scale, float* s, int64_t s_stride) {
   for (int r = 0; r < rows; ++r) {
     const float* q = q_rows[r];
     float* sr = s + r * s_stride;
     int j = 0;
     for (; j + 4 <= n; j += 4) {
-      const float* k0 = k + j * k_stride;
+      const T* k0 = k + j * k_stride;
       __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
       for (int d = 0; d < hd; d += 16) {
         const __mmask16 m = tail_mask(hd - d);
         const __m512 qd = _mm512_maskz_loadu_ps(m, q + d);
-        a0 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, k0 + d), a0);
-        a1 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, k0 + k_stride + d), a1);
-        a2 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, k0 + 2 * k_stride + d), a2);
-        a3 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m, k0 + 3 * k_stride + d), a3);
+        a0 = _mm512_fmadd_ps(qd, load_keys(k0 + d, m), a0);
+        a1 = _mm512_fmadd_ps(qd, load_keys(k0 + k_stride + d, m), a1);
+        a2 = _mm512_fmadd_ps(qd, load_keys(k0 + 2 * k_stride + d, m), a2);
+        a3 = _mm512_fmadd_ps(qd, load_keys(k0 + 3 * k_stride + d, m), a3);
       }
       sr[j] = _mm512_reduce_add_ps(a0) * scale;
       sr[j + 1] = _mm512_reduce_add_ps(a1) * scale;
@@ -38,13 +44,43 @@ void attn_scores_rows(const float* const* q_rows, int rows, const float* k, int6
       sr[j + 3] = _mm512_reduce_add_ps(a3) * scale;
     }
     for (; j < n; ++j) {
-      const float* kj = k + j * k_stride;
+      const T* kj = k + j * k_stride;
       __m512 a = _mm512_setzero_ps();
       for (int d = 0; d < hd; d += 16) {
         const __mmask16 m = tail_mask(hd - d);
-        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, kj + d), a);
+        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load_keys(kj + d, m), a);
       }
       sr[j] = _mm512_reduce_add_ps(a) * scale;
+    }
+  }
+}
+
+// Weighted sum of f16 V rows, 64 columns per pass held in registers (as the
+// f32 attn_pv of dot_avx512.cpp).
+void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
+                 float* acc) {
+  for (int r = 0; r < rows; ++r) {
+    const float* pr = p + r * p_stride;
+    float* ar = acc + int64_t(r) * hd;
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+      __mmask16 m[4];
+      for (int c = 0; c < 4; ++c) m[c] = hd - d0 - 16 * c <= 0 ? __mmask16(0) : tail_mask(hd - d0 - 16 * c);
+      __m512 a0 = _mm512_maskz_loadu_ps(m[0], ar + d0), a1 = _mm512_maskz_loadu_ps(m[1], ar + d0 + 16);
+      __m512 a2 = _mm512_maskz_loadu_ps(m[2], ar + d0 + 32), a3 = _mm512_maskz_loadu_ps(m[3], ar + d0 + 48);
+      const uint16_t* vj = v + d0;
+      for (int j = 0; j < n; ++j, vj += v_stride) {
+        const float w = pr[j];
+        if (w == 0.f) continue;
+        const __m512 wv = _mm512_set1_ps(w);
+        a0 = _mm512_fmadd_ps(wv, load_keys(vj, m[0]), a0);
+        a1 = _mm512_fmadd_ps(wv, load_keys(vj + 16, m[1]), a1);
+        a2 = _mm512_fmadd_ps(wv, load_keys(vj + 32, m[2]), a2);
+        a3 = _mm512_fmadd_ps(wv, load_keys(vj + 48, m[3]), a3);
+      }
+      _mm512_mask_storeu_ps(ar + d0, m[0], a0);
+      _mm512_mask_storeu_ps(ar + d0 + 16, m[1], a1);
+      _mm512_mask_storeu_ps(ar + d0 + 32, m[2], a2);
+      _mm512_mask_storeu_ps(ar + d0 + 48, m[3], a3);
     }
   }
 }
@@ -132,7 +168,9 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
 }  // namespace
 
 void fill_kernels_avx512_kv(Kernels& k) {
-  k.attn_scores_rows = attn_scores_rows;
+  k.attn_scores_rows = attn_scores_rows<float>;
+  k.attn_scores_rows_f16 = attn_scores_rows<uint16_t>;
+  k.attn_pv_f16 = attn_pv_f16;
   k.attn_softmax_tile = attn_softmax_tile;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
