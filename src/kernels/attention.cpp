@@ -114,6 +114,19 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
     };
     const bool f16_keys = f16_rows && direct && k.attn_scores_rows_f16 != nullptr;
     const bool f16_values = f16_rows && k.attn_pv_f16 != nullptr;
+    if (f16_keys && j0 + kTile <= pos_last) {
+      // The kernels' FMA chains keep fewer loads in flight than a plain
+      // conversion loop, so the next tile (a long cache comes from DRAM) is
+      // requested ahead: one contiguous run each of K and V.
+      const int next_n = static_cast<int>(std::min<int64_t>(kTile, pos_last - (j0 + kTile) + 1));
+      const size_t bytes = size_t(next_n) * p.kv_pos_bytes;
+      const uint8_t* nk = kv_head(p.k, p, j0 + kTile, g);
+      const uint8_t* nv = kv_head(p.v, p, j0 + kTile, g);
+      for (size_t b = 0; b < bytes; b += 64) {
+        __builtin_prefetch(nk + b);
+        __builtin_prefetch(nv + b);
+      }
+    }
     if (f16_keys) {
       k.attn_scores_rows_f16(q_rows, rows, f16_tile(p.k), hd, n, hd, p.scale, scores, kTile);
     } else {
