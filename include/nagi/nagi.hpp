@@ -89,6 +89,11 @@ struct SessionOptions {
   int n_ctx = 0;      // 0: the model's trained context length (capped at 4096)
   int n_threads = 0;  // 0: physical cores
   KvCacheType kv_cache = KvCacheType::kAuto;
+  // Tokens per forward pass when a long prompt is evaluated for its last
+  // logits only (llama.cpp's micro-batch): activations, and so the peak
+  // memory of a prefill, are bounded by this, not by the prompt. 0: the
+  // whole prompt in one pass.
+  int prefill_batch = 256;
 };
 
 // Speculative decoding: a cheap speculator proposes several tokens, the model

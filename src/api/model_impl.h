@@ -39,6 +39,13 @@ struct Session::Impl {
   std::unique_ptr<Speculator> speculator;
   std::unique_ptr<MtpSpeculator> mtp;
 
+  // Long prompts run in stretches of prefill_batch tokens (last logits only,
+  // a chain; SessionOptions::prefill_batch). Unless keep_all_hidden: a
+  // caller reading every new row's hidden state afterwards
+  // (Transformer::last_hidden, the MTP speculator) needs one pass.
+  size_t prefill_batch = 0;
+  bool keep_all_hidden = false;
+
   // Runs the model on `ids` at positions n_past()..; returns pointer to
   // logits rows (all or last) valid until the next call.
   // `parents` (empty: a chain) makes it a tree batch (model/mixer.h Batch).

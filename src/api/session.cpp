@@ -52,6 +52,12 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits,
                     std::to_string(spec.n_ctx_train) + ")");
   }
   logits.resize((all_logits ? ids.size() : 1) * size_t(spec.n_vocab));
+  if (!all_logits && parents.empty() && !keep_all_hidden && prefill_batch > 0) {
+    while (ids.size() > prefill_batch) {  // no logits for the leading stretches
+      transformer->forward(ids.first(prefill_batch), state, ws, nullptr, false, *pool);
+      ids = ids.subspan(prefill_batch);
+    }
+  }
   transformer->forward(ids, state, ws, logits.data(), all_logits, *pool, parents);
   return logits.data();
 }
@@ -70,6 +76,8 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options) : impl_(s
                                                  std::to_string(spec.n_ctx_train));
   }
   impl_->n_ctx = n_ctx;
+  if (options.prefill_batch < 0) throw Error(ErrorCode::kInvalidArgument, "session: prefill_batch must be >= 0");
+  impl_->prefill_batch = static_cast<size_t>(options.prefill_batch);
   const int threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
   impl_->pool = std::make_unique<ThreadPool>(threads);
   impl_->kv_type = resolve_kv_type(impl_->model->impl(), options.kv_cache);
@@ -126,6 +134,11 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
   std::vector<int32_t> history(prompt.begin(), prompt.end());
 
   auto t0 = Clock::now();
+  s.keep_all_hidden = speculator != nullptr && speculator->wants_hidden_states();
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset_keep_all_hidden{s.keep_all_hidden};
   const float* logits = s.eval(prompt.subspan(keep), false);
   result.prefill_seconds = seconds_since(t0);
   result.n_prefill = static_cast<int>(prompt.size() - keep);

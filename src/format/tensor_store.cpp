@@ -58,6 +58,12 @@ void TensorStore::replace(const std::string& name, DType dtype, const uint8_t* d
   v.nbytes = nbytes;
 }
 
+void TensorStore::release_file_pages(const uint8_t* p, size_t n) const {
+  for (const auto& f : files_) {
+    if (f->contains(p, n)) f->release(p, n);
+  }
+}
+
 void TensorStore::keep_alive_all(const TensorStore& other) {
   files_.insert(files_.end(), other.files_.begin(), other.files_.end());
   owned_.insert(owned_.end(), other.owned_.begin(), other.owned_.end());

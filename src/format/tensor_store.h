@@ -44,6 +44,10 @@ class TensorStore {
   // caller checked the size). Where the old bytes were in a mapped file,
   // their pages are released. Throws Error(kFormat) if there is no such tensor.
   void replace(const std::string& name, DType dtype, const uint8_t* data, size_t nbytes);
+  // Releases the mapped-file pages wholly inside [p, p + n) (a part already
+  // copied elsewhere); bytes not in a mapped file are left alone. A later
+  // read of them faults the pages back in.
+  void release_file_pages(const uint8_t* p, size_t n) const;
   // Shares `other`'s mappings and buffers, so views copied from it stay valid.
   void keep_alive_all(const TensorStore& other);
 

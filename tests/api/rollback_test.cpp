@@ -6,6 +6,7 @@
 // only in how tokens are batched, which moves f32 logits by ~1e-6.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <numeric>
 
@@ -85,6 +86,33 @@ TEST_P(Rollback, RollBackAcrossARingWrap) {
   const auto dropped = ids_from(60, 7, n_vocab_);
   const auto next = ids_from(95, 5, n_vocab_);
   expect_rollback_matches_fresh(prefix, dropped, next, {1, 7, 70, 100});
+}
+
+// A prompt longer than SessionOptions::prefill_batch runs in stretches when
+// only the last logits are wanted: the same logits and the same state (the
+// next tokens see the same cache) as the prompt in one pass, for every kind
+// of layer state (a stretch of 37 also splits DeltaNet's chunked form and
+// wraps Gemma's sliding-window ring between stretches).
+TEST_P(Rollback, LongPromptInStretchesMatchesOnePass) {
+  Session probe(model_, {.n_threads = 1});
+  const int n = std::min(200, probe.n_ctx() - 8);
+  const auto prompt = concat({1}, ids_from(21, n - 1, n_vocab_));
+  const auto next = ids_from(77, 4, n_vocab_);
+  Session stretched(model_, {.n_ctx = n + 8, .n_threads = 2, .prefill_batch = 37});
+  Session one_pass(model_, {.n_ctx = n + 8, .n_threads = 2, .prefill_batch = 0});
+  const auto got = stretched.eval(prompt, false);
+  const auto all = one_pass.eval(prompt, true);  // all rows' logits: one pass
+  ASSERT_EQ(stretched.n_past(), n);
+  const int v = n_vocab_;
+  const bool rounded_kv = stretched.kv_cache() != KvCacheType::kF32;
+  const float tol = rounded_kv ? kRoundedKvTolerance : kTolerance;
+  float diff = 0;
+  for (int i = 0; i < v; ++i) diff = std::max(diff, std::abs(got[i] - all[size_t(n - 1) * v + i]));
+  EXPECT_LE(diff, tol) << "last prompt row";
+  const auto got_next = stretched.eval(next, true), want_next = one_pass.eval(next, true);
+  diff = 0;
+  for (size_t i = 0; i < got_next.size(); ++i) diff = std::max(diff, std::abs(got_next[i] - want_next[i]));
+  EXPECT_LE(diff, tol) << "tokens after the prompt";
 }
 
 TEST_P(Rollback, RollBackToZeroAndPastTheEndIsRejected) {

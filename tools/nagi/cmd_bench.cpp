@@ -143,6 +143,7 @@ class BandwidthProbe {
 struct BenchArgs {
   std::string model, prefill = "128,512";
   int n_decode = 128, threads = 0, repeats = 3, bw_passes = 20, ctx = 0;
+  int prefill_batch = SessionOptions{}.prefill_batch;
   KvCacheType kv_cache = KvCacheType::kAuto;
   double bandwidth = 0;  // GB/s given by the user; 0: measure
   bool json = false, bandwidth_only = false, wide = false;
@@ -193,7 +194,8 @@ void bench(const BenchArgs& a) {
   const ModelInfo& info = model->info();
   int need_ctx = a.n_decode + 1;
   for (int p : prefill_sizes) need_ctx = std::max(need_ctx, p);
-  Session session(model, SessionOptions{.n_ctx = a.ctx > 0 ? a.ctx : need_ctx, .n_threads = threads, .kv_cache = a.kv_cache});
+  Session session(model, SessionOptions{.n_ctx = a.ctx > 0 ? a.ctx : need_ctx, .n_threads = threads, .kv_cache = a.kv_cache,
+                                         .prefill_batch = a.prefill_batch});
   if (session.n_ctx() < need_ctx) {
     throw Error(ErrorCode::kInvalidArgument, "bench: context " + std::to_string(session.n_ctx()) +
                                                  " is shorter than the longest run (" + std::to_string(need_ctx) + " tokens)");
@@ -303,6 +305,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   add_kv_cache_option(cmd, &args->kv_cache);
   cmd->add_option("-r,--repeats", args->repeats, "Runs of each measurement (the median is reported)")->capture_default_str();
   cmd->add_option("-c,--ctx-size", args->ctx, "Context length (default: what the runs need)");
+  cmd->add_option("-b,--prefill-batch", args->prefill_batch,
+                  "Tokens per pass of a long prompt (0: the whole prompt at once)")
+      ->capture_default_str();
   cmd->add_option("--bw", args->bandwidth, "Bandwidth in GB/s for the roofline (default: measure it)");
   cmd->add_option("--bw-passes", args->bw_passes, "Passes of the bandwidth measurement")->capture_default_str();
   cmd->add_flag("--bandwidth", args->bandwidth_only, "Only measure the streaming-read bandwidth (1 GiB buffer)");
