@@ -93,7 +93,7 @@ struct SessionOptions {
   // logits only (llama.cpp's micro-batch): activations, and so the peak
   // memory of a prefill, are bounded by this, not by the prompt. 0: the
   // whole prompt in one pass.
-  int prefill_batch = 256;
+  int prefill_batch = 512;
 };
 
 // Speculative decoding: a cheap speculator proposes several tokens, the model
