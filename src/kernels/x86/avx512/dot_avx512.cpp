@@ -101,38 +101,6 @@ void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t 
   }
 }
 
-// Weighted sum of V rows into each accumulator row, 64 columns at a time in
-// registers (loaded and stored once per call, not once per key).
-void attn_pv(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd, float* acc) {
-  for (int r = 0; r < rows; ++r) {
-    const float* pr = p + r * p_stride;
-    float* ar = acc + int64_t(r) * hd;
-    for (int d0 = 0; d0 < hd; d0 += 64) {
-      __mmask16 m[4];
-      for (int c = 0; c < 4; ++c) {
-        const int left = hd - d0 - 16 * c;
-        m[c] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
-      }
-      __m512 a0 = _mm512_maskz_loadu_ps(m[0], ar + d0), a1 = _mm512_maskz_loadu_ps(m[1], ar + d0 + 16);
-      __m512 a2 = _mm512_maskz_loadu_ps(m[2], ar + d0 + 32), a3 = _mm512_maskz_loadu_ps(m[3], ar + d0 + 48);
-      const float* vj = v + d0;
-      for (int j = 0; j < n; ++j, vj += v_stride) {
-        const float w = pr[j];
-        if (w == 0.f) continue;
-        const __m512 wv = _mm512_set1_ps(w);
-        a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[0], vj), a0);
-        a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[1], vj + 16), a1);
-        a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[2], vj + 32), a2);
-        a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[3], vj + 48), a3);
-      }
-      _mm512_mask_storeu_ps(ar + d0, m[0], a0);
-      _mm512_mask_storeu_ps(ar + d0 + 16, m[1], a1);
-      _mm512_mask_storeu_ps(ar + d0 + 32, m[2], a2);
-      _mm512_mask_storeu_ps(ar + d0 + 48, m[3], a3);
-    }
-  }
-}
-
 template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
   for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load>(w + r * row_bytes, x, cols);
@@ -216,7 +184,6 @@ void fill_kernels_avx512(Kernels& k) {
   k.axpy_f32 = axpy_f32;
   k.axpy_f16 = axpy_f16;
   k.attn_scores = attn_scores;
-  k.attn_pv = attn_pv;
   k.dot_rows_f32 = dot_rows<4, load_f32>;
   k.dot_rows_f16 = dot_rows<2, load_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16>;

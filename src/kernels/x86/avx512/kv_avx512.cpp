@@ -1,4 +1,5 @@
-// AVX-512 KV-cache kernels: f16/int8 rows <-> f32 and decode-shaped scores.
+// AVX-512 KV-cache kernels: f16/int8 rows <-> f32, decode-shaped scores and
+// the P.V sum, over f32 or f16 (read in place) rows.
 // Compiled with the AVX-512 flags; includes no header whose inline code
 // baseline files share.
 #include <immintrin.h>
@@ -55,10 +56,11 @@ void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t 
   }
 }
 
-// Weighted sum of f16 V rows, 64 columns per pass held in registers (as the
-// f32 attn_pv of dot_avx512.cpp).
-void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
-                 float* acc) {
+// Weighted sum of V rows (f32, or f16 read in place) into each accumulator
+// row, 64 columns at a time in registers (loaded and stored once per call,
+// not once per key).
+template <typename T>
+void attn_pv(const float* p, int64_t p_stride, int rows, const T* v, int64_t v_stride, int n, int hd, float* acc) {
   for (int r = 0; r < rows; ++r) {
     const float* pr = p + r * p_stride;
     float* ar = acc + int64_t(r) * hd;
@@ -67,7 +69,7 @@ void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, 
       for (int c = 0; c < 4; ++c) m[c] = hd - d0 - 16 * c <= 0 ? __mmask16(0) : tail_mask(hd - d0 - 16 * c);
       __m512 a0 = _mm512_maskz_loadu_ps(m[0], ar + d0), a1 = _mm512_maskz_loadu_ps(m[1], ar + d0 + 16);
       __m512 a2 = _mm512_maskz_loadu_ps(m[2], ar + d0 + 32), a3 = _mm512_maskz_loadu_ps(m[3], ar + d0 + 48);
-      const uint16_t* vj = v + d0;
+      const T* vj = v + d0;
       for (int j = 0; j < n; ++j, vj += v_stride) {
         const float w = pr[j];
         if (w == 0.f) continue;
@@ -170,7 +172,8 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
 void fill_kernels_avx512_kv(Kernels& k) {
   k.attn_scores_rows = attn_scores_rows<float>;
   k.attn_scores_rows_f16 = attn_scores_rows<uint16_t>;
-  k.attn_pv_f16 = attn_pv_f16;
+  k.attn_pv = attn_pv<float>;
+  k.attn_pv_f16 = attn_pv<uint16_t>;
   k.attn_softmax_tile = attn_softmax_tile;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
