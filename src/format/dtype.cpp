@@ -569,18 +569,33 @@ DType x16_of(DType from) {
   throw Error(ErrorCode::kInvalidArgument, "repack_x16: no superblock layout for " + std::string(dtype_name(from)));
 }
 
-void repack_x16(DType from, const void* src, void* dst, int64_t n) {
-  const DType to = x16_of(from);
-  check_whole_blocks(to, n, "repack_x16");
-  const int block_bytes = dtype_info(from).block_bytes, payload = block_bytes - 2;
-  const auto* s = static_cast<const uint8_t*>(src);
-  auto* d = static_cast<uint8_t*>(dst);
-  for (int64_t sb = 0; sb < n / 512; ++sb, s += 16 * block_bytes, d += 16 * block_bytes) {
+namespace {
+
+// Moves n values between 16-block groups of `blocks` (a 2-byte scale, then
+// the payload, per block) and their superblocks (the 16 scales, then the 16
+// payloads): into superblocks when to_x16, else back.
+void move_x16(DType blocks, const uint8_t* src, uint8_t* dst, int64_t n, bool to_x16) {
+  const int block_bytes = dtype_info(blocks).block_bytes, payload = block_bytes - 2;
+  for (int64_t sb = 0; sb < n / 512; ++sb, src += 16 * block_bytes, dst += 16 * block_bytes) {
     for (int j = 0; j < 16; ++j) {
-      std::memcpy(d + 2 * j, s + j * block_bytes, 2);
-      std::memcpy(d + 32 + payload * j, s + j * block_bytes + 2, size_t(payload));
+      // Block j's bytes in the block layout, and its scale and values in the superblock.
+      const size_t block = size_t(j) * block_bytes, scale = 2 * size_t(j), values = 32 + size_t(payload) * j;
+      if (to_x16) {
+        std::memcpy(dst + scale, src + block, 2);
+        std::memcpy(dst + values, src + block + 2, size_t(payload));
+      } else {
+        std::memcpy(dst + block, src + scale, 2);
+        std::memcpy(dst + block + 2, src + values, size_t(payload));
+      }
     }
   }
+}
+
+}  // namespace
+
+void repack_x16(DType from, const void* src, void* dst, int64_t n) {
+  check_whole_blocks(x16_of(from), n, "repack_x16");
+  move_x16(from, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n, true);
 }
 
 DType blocks_of_x16(DType x16) {
@@ -592,15 +607,7 @@ DType blocks_of_x16(DType x16) {
 void unpack_x16(DType x16, const void* src, void* dst, int64_t n) {
   const DType to = blocks_of_x16(x16);
   check_whole_blocks(x16, n, "unpack_x16");
-  const int block_bytes = dtype_info(to).block_bytes, payload = block_bytes - 2;
-  const auto* s = static_cast<const uint8_t*>(src);
-  auto* d = static_cast<uint8_t*>(dst);
-  for (int64_t sb = 0; sb < n / 512; ++sb, s += 16 * block_bytes, d += 16 * block_bytes) {
-    for (int j = 0; j < 16; ++j) {
-      std::memcpy(d + j * block_bytes, s + 2 * j, 2);
-      std::memcpy(d + j * block_bytes + 2, s + 32 + payload * j, size_t(payload));
-    }
-  }
+  move_x16(to, static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), n, false);
 }
 
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
