@@ -47,7 +47,9 @@ struct AttentionParams {
   int pos0 = 0;
   int window = 0;
   float scale = 1.f;  // applied to q.k (usually 1 / sqrt(head_dim))
-  // Output of token t, head h: out + t * out_stride + h * head_dim.
+  // Output of token t, head h: out + t * out_stride + h * head_dim. May be
+  // q itself (out_stride == q_stride): a (token, head) output is written
+  // only after the last read of that token and head's query.
   float* out = nullptr;
   int64_t out_stride = 0;
 };

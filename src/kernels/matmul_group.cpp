@@ -80,18 +80,21 @@ MatmulInput::MatmulInput(const Kernels& k, std::span<const MatmulJob> jobs, cons
 }
 
 void MatmulInput::run_rows(size_t j, int64_t begin, int64_t end) const {
+  run_rows_into(j, begin, end, jobs_[j].y + begin, jobs_[j].y_stride);
+}
+
+void MatmulInput::run_rows_into(size_t j, int64_t begin, int64_t end, float* y_begin, int64_t y_stride) const {
   const Matrix& w = *jobs_[j].w;
   const MatmulKernel& kn = kernels_[j];
-  float* const y = jobs_[j].y;
-  const int64_t y_stride = jobs_[j].y_stride, cols = w.cols, n_tok = n_tok_;
+  const int64_t cols = w.cols, n_tok = n_tok_;
   const Buffers& a = *act_;
   if (kn.gemm_f != nullptr) {
-    kn.gemm_f(w.row(begin), w.row_bytes, end - begin, cols, x_, x_stride_, n_tok, y + begin, y_stride);
+    kn.gemm_f(w.row(begin), w.row_bytes, end - begin, cols, x_, x_stride_, n_tok, y_begin, y_stride);
     return;
   }
   if (kn.gemm != nullptr) {
     kn.gemm(w.row(begin), w.row_bytes, end - begin, cols, a.q8_qs.data(), a.q8_d.data(), a.q8_sums.data(),
-            n_tok, y + begin, y_stride);
+            n_tok, y_begin, y_stride);
     return;
   }
   // With several tokens, walk the rows in small tiles so a tile's weights
@@ -100,7 +103,7 @@ void MatmulInput::run_rows(size_t j, int64_t begin, int64_t end) const {
   for (int64_t r0 = begin; r0 < end; r0 += tile) {
     const int64_t n = std::min(tile, end - r0);
     for (int64_t t = 0; t < n_tok; ++t) {
-      float* out = y + t * y_stride + r0;
+      float* out = y_begin + t * y_stride + (r0 - begin);
       if (kn.dot_f != nullptr) {
         kn.dot_f(w.row(r0), w.row_bytes, n, cols, x_ + t * x_stride_, out);
       } else if (kn.dot_q != nullptr) {

@@ -80,6 +80,9 @@ class MatmulInput {
   bool ok() const { return ok_; }
   // Rows [begin, end) of job j, begin a multiple of kMatmulRowTile.
   void run_rows(size_t j, int64_t begin, int64_t end) const;
+  // The same rows written elsewhere: row r of token t goes to
+  // y_begin[t * y_stride + (r - begin)] (a caller's tile buffer).
+  void run_rows_into(size_t j, int64_t begin, int64_t end, float* y_begin, int64_t y_stride) const;
 
  private:
   struct Buffers;

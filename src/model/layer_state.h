@@ -41,8 +41,13 @@ class Workspace {
  public:
   float* get(int slot, size_t n) {
     if (slot >= static_cast<int>(bufs_.size())) bufs_.resize(slot + 1);
-    if (bufs_[slot].size() < n) bufs_[slot].resize(n);
-    return bufs_[slot].data();
+    std::vector<float>& b = bufs_[slot];
+    // Exactly n: resize() alone would grow geometrically (a slot that held
+    // 4 MiB and now needs 6 would take 8), and these are the largest
+    // buffers of a prompt's pass.
+    if (b.capacity() < n) b.reserve(n);
+    if (b.size() < n) b.resize(n);
+    return b.data();
   }
 
  private:

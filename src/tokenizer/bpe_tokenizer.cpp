@@ -216,7 +216,7 @@ class BpeTokenizer final : public Tokenizer {
     for (int32_t id : ids) {
       check_id(id);
       if (skip_special && spec_.special[id]) continue;
-      tokens.push_back(spec_.vocab.pieces[id]);
+      tokens.emplace_back(spec_.vocab.pieces[id]);
     }
     if (!spec_.has_decoder) {
       std::string out;
@@ -234,7 +234,7 @@ class BpeTokenizer final : public Tokenizer {
 
   std::string token_bytes(int32_t id) const override {
     check_id(id);
-    std::vector<std::string> tokens{spec_.vocab.pieces[id]};
+    std::vector<std::string> tokens{std::string(spec_.vocab.pieces[id])};
     if (!spec_.has_decoder) return tokens[0];
     run_decoder(tokens, /*stream=*/true);
     std::string out;
@@ -439,17 +439,20 @@ class BpeTokenizer final : public Tokenizer {
   // words that contain them.
   void init_space_mark_split() {
     if (spec_.bpe.ignore_merges || spec_.vocab.find(kSpaceMark) < 0) return;
-    for (const auto& [piece, id] : spec_.vocab.piece_to_id) {
-      for (size_t at = piece.find(kSpaceMark, 1); at != std::string::npos; at = piece.find(kSpaceMark, at + 1)) {
+    bool too_many = false;
+    spec_.vocab.piece_to_id.for_each([&](std::string_view piece, int32_t) {
+      for (size_t at = piece.find(kSpaceMark, 1); at != std::string_view::npos; at = piece.find(kSpaceMark, at + 1)) {
         if (at < kSpaceMark.size() || piece.compare(at - kSpaceMark.size(), kSpaceMark.size(), kSpaceMark) != 0) {
-          crossing_pieces_.push_back(piece);
+          crossing_pieces_.emplace_back(piece);
           break;
         }
       }
-      if (crossing_pieces_.size() > 64) {
-        crossing_pieces_.clear();
-        return;  // too many to check per word: keep whole words
-      }
+      too_many = crossing_pieces_.size() > 64;
+      return !too_many;
+    });
+    if (too_many) {
+      crossing_pieces_.clear();
+      return;  // too many to check per word: keep whole words
     }
     split_at_space_mark_ = true;
   }
@@ -640,10 +643,11 @@ TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_
   const int32_t n = vocab.size();
   spec.special.assign(n, false);
   vocab.piece_to_id.clear();
+  vocab.piece_to_id.reserve(size_t(n));
   vocab.byte_to_id.fill(-1);
   vocab.unk_id = -1;
   for (int32_t id = 0; id < n; ++id) {
-    const std::string& piece = vocab.pieces[id];
+    const std::string_view piece = vocab.pieces[id];
     switch (vocab.types[id]) {
       case TokenType::kNormal:
       case TokenType::kUndefined:
@@ -653,16 +657,16 @@ TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_
         break;
       case TokenType::kUserDefined:
         vocab.piece_to_id.emplace(piece, id);
-        spec.added.push_back({id, piece, false, false, false});
+        spec.added.push_back({id, std::string(piece), false, false, false});
         break;
       case TokenType::kUnknown:
         if (vocab.unk_id < 0) vocab.unk_id = id;
         spec.special[id] = true;
-        if (!piece.empty()) spec.added.push_back({id, piece, true, false, false});
+        if (!piece.empty()) spec.added.push_back({id, std::string(piece), true, false, false});
         break;
       case TokenType::kControl:
         spec.special[id] = true;
-        if (!piece.empty()) spec.added.push_back({id, piece, true, false, false});
+        if (!piece.empty()) spec.added.push_back({id, std::string(piece), true, false, false});
         break;
       case TokenType::kByte:
         if (int b = parse_byte_piece(piece); b >= 0 && vocab.byte_to_id[b] < 0) vocab.byte_to_id[b] = id;

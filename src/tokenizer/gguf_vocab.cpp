@@ -20,7 +20,7 @@ namespace {
 // Pieces and their token types (all normal where the file has no types).
 Vocab read_vocab(const GgufFile& gguf) {
   Vocab vocab;
-  vocab.pieces = gguf.get_string_array("tokenizer.ggml.tokens");
+  vocab.pieces = PieceList(gguf.get_string_array("tokenizer.ggml.tokens"));
   const auto n = static_cast<int32_t>(vocab.pieces.size());
   if (n == 0) format_error(gguf, "tokenizer.ggml.tokens", "empty");
   vocab.scores.assign(n, 0.0f);
@@ -84,8 +84,9 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
   Vocab& v = spec.vocab;
   const int32_t n = v.size();
   spec.special.assign(n, false);
+  v.piece_to_id.reserve(size_t(n));
   for (int32_t id = 0; id < n; ++id) {
-    const std::string& piece = v.pieces[id];
+    const std::string_view piece = v.pieces[id];
     switch (v.types[id]) {
       case TokenType::kNormal:
       case TokenType::kUndefined:
@@ -96,12 +97,12 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
         // Hugging Face's non-special added tokens: matched in any text,
         // kept by decode(skip_special).
         v.piece_to_id.emplace(piece, id);
-        if (!piece.empty()) spec.added.push_back({id, piece, false, false, false});
+        if (!piece.empty()) spec.added.push_back({id, std::string(piece), false, false, false});
         break;
       case TokenType::kUnknown:
       case TokenType::kControl:
         spec.special[id] = true;
-        if (!piece.empty()) spec.added.push_back({id, piece, true, false, false});
+        if (!piece.empty()) spec.added.push_back({id, std::string(piece), true, false, false});
         break;
       case TokenType::kUnused:
         break;
@@ -114,24 +115,23 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
   if (!gguf.has(merges_key)) format_error(gguf, merges_key, "missing (required by tokenizer.ggml.model 'gpt2')");
   const std::vector<std::string> merges = gguf.get_string_array(merges_key);
   spec.merges.reserve(merges.size());
+  std::string joined;  // reused: a vocabulary has ~150k merges to check
   for (size_t i = 0; i < merges.size(); ++i) {
     const std::string& m = merges[i];
-    const std::string field = std::string(merges_key) + "'[" + std::to_string(i);
+    auto fail = [&](const std::string& what) {
+      throw Error(ErrorCode::kFormat,
+                  path + ": metadata '" + merges_key + "'[" + std::to_string(i) + "]: " + what);
+    };
     const size_t sp = m.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 == m.size() || m.find(' ', sp + 1) != std::string::npos) {
-      throw Error(ErrorCode::kFormat, path + ": metadata '" + field + "]: expected \"left right\", found '" + m + "'");
+      fail("expected \"left right\", found '" + m + "'");
     }
     const std::string_view left(m.data(), sp), right(m.data() + sp + 1, m.size() - sp - 1);
-    const int32_t a = v.find(left), b = v.find(right), c = v.find(std::string(left) + std::string(right));
-    for (const auto& [id, what] : {std::pair{a, left}, std::pair{b, right}}) {
-      if (id < 0) {
-        throw Error(ErrorCode::kFormat, path + ": metadata '" + field + "]: '" + std::string(what) + "' is not a token");
-      }
-    }
-    if (c < 0) {
-      throw Error(ErrorCode::kFormat, path + ": metadata '" + field + "]: '" + m.substr(0, sp) + m.substr(sp + 1) +
-                                          "' is not a token");
-    }
+    joined.assign(left).append(right);
+    const int32_t a = v.find(left), b = v.find(right), c = v.find(joined);
+    if (a < 0) fail("'" + std::string(left) + "' is not a token");
+    if (b < 0) fail("'" + std::string(right) + "' is not a token");
+    if (c < 0) fail("'" + joined + "' is not a token");
     // The first listing of a pair sets its rank, as in Hugging Face.
     spec.merges.emplace(merge_key(a, b), MergeRule{static_cast<int32_t>(i), c});
   }

@@ -173,15 +173,16 @@ class HfLoader {
     }
     check_dense(max_id, vocab.size(), "model.vocab");
     v.pieces.resize(static_cast<size_t>(max_id + 1));
+    v.piece_to_id.reserve(vocab.size());
     for (auto it = vocab.begin(); it != vocab.end(); ++it) {
       const auto id = static_cast<int32_t>(it->get<int64_t>());
-      v.pieces[id] = it.key();
+      v.pieces.set(id, it.key());
       v.piece_to_id.emplace(it.key(), id);
     }
     if (spec.bpe.byte_fallback) {
-      for (const auto& [piece, id] : v.piece_to_id) {
+      v.piece_to_id.for_each([&](std::string_view piece, int32_t id) {
         if (int b = parse_byte_piece(piece); b >= 0) v.byte_to_id[b] = id;
-      }
+      });
     }
     if (m.contains("unk_token") && !m["unk_token"].is_null()) {
       const std::string unk = get_string(m, "unk_token", "model");
@@ -253,7 +254,7 @@ class HfLoader {
       t.normalized = get_bool_or(a, "normalized", field, !t.special);
       Vocab& v = spec.vocab;
       if (t.id >= v.size()) v.pieces.resize(t.id + 1);
-      v.pieces[t.id] = t.content;
+      v.pieces.set(t.id, t.content);
       spec.added.push_back(std::move(t));
     }
     const int32_t n = spec.vocab.size();

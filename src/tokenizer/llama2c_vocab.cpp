@@ -84,7 +84,7 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int32
     } else {
       piece = replace_spaces(piece);
     }
-    vocab.pieces[id] = std::move(piece);
+    vocab.pieces.set(id, piece);
   }
   if (pos != data.size()) {
     throw Error(ErrorCode::kFormat, path + ": n_vocab: " + std::to_string(n_vocab) +

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/piece_index.h"
+#include "tokenizer/piece_list.h"
 #include "tokenizer/utf8.h"
 
 namespace nagi {
@@ -31,13 +33,12 @@ struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
-using PieceMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 struct Vocab {
-  std::vector<std::string> pieces;  // by id; "" for ids a source leaves unused
+  PieceList pieces;                 // by id; "" for ids a source leaves unused
   std::vector<float> scores;        // by id (0 where the source has none)
   std::vector<TokenType> types;     // by id
-  PieceMap piece_to_id;             // model pieces usable by the BPE model
+  PieceIndex piece_to_id;           // model pieces usable by the BPE model
   std::array<int32_t, 256> byte_to_id;  // "<0xXX>" tokens, -1 where absent
   int32_t unk_id = -1;
 
@@ -45,10 +46,7 @@ struct Vocab {
 
   int32_t size() const { return static_cast<int32_t>(pieces.size()); }
 
-  int32_t find(std::string_view piece) const {
-    auto it = piece_to_id.find(piece);
-    return it == piece_to_id.end() ? -1 : it->second;
-  }
+  int32_t find(std::string_view piece) const { return piece_to_id.find(piece); }
 
   // Ids of the single characters below U+10000 (what BPE starts from), so
   // the first step of every word needs no string hashing. Built by
@@ -74,11 +72,11 @@ struct Vocab {
 
 inline void Vocab::index_chars() {
   bmp_char_id.assign(0x10000, -1);
-  for (const auto& [piece, id] : piece_to_id) {
-    if (piece.empty() || piece.size() > 3 || utf8::valid_char_len(piece, 0) != piece.size()) continue;
+  piece_to_id.for_each([&](std::string_view piece, int32_t id) {
+    if (piece.empty() || piece.size() > 3 || utf8::valid_char_len(piece, 0) != piece.size()) return;
     const uint32_t cp = utf8::decode_at(piece, 0, piece.size());
     if (cp < 0x10000) bmp_char_id[cp] = id;
-  }
+  });
 }
 
 // Parses a byte-fallback piece "<0xXX>"; returns the byte or -1.

@@ -365,6 +365,7 @@ Bytes small_file(const std::string& path) {
   w.set_u32("dup.aa", 1);
   w.set_u32("dup.ab", 2);
   w.set_i32_array("some.array", {1, 2, 3});
+  w.set_string_array("some.array2", {"xq1", "xq22", "xq333"});
   w.set_bool("some.bool", true);
   w.set("some.u64", scalar(GgufType::kU64, int64_t(5)));
   w.add_tensor("ta", DType::kF32, {2, 4}, random_bytes(32, 1));
@@ -456,7 +457,9 @@ TEST_F(GgufCorrupt, AbsurdCounts) {
   patch<uint64_t>(b, 8, ~uint64_t(0));
   expect_format_error(put(b), {"n_tensors"});
   b = good_;
-  patch<uint64_t>(b, 16, 7);  // one more key than present: runs into the tensor infos
+  uint64_t n_kv = 0;
+  std::memcpy(&n_kv, b.data() + 16, sizeof(n_kv));
+  patch<uint64_t>(b, 16, n_kv + 1);  // one more key than present: runs into the tensor infos
   expect_format_error(put(b), {});
 }
 
@@ -472,6 +475,17 @@ TEST_F(GgufCorrupt, ArrayCountPastEnd) {
   const size_t count = after(b, "some.array") + 4 + 4;  // type, element type
   patch<uint64_t>(b, count, uint64_t(1) << 59);
   expect_format_error(put(b), {"metadata 'some.array'", "array length"});
+}
+
+// Array elements are named in errors (the parser spells a name out only on
+// failure, so this is where it must still come out right).
+TEST_F(GgufCorrupt, BadArrayElementsAreNamed) {
+  Bytes b = good_;
+  patch<uint64_t>(b, after(b, "xq1"), uint64_t(1) << 40);  // element [1]'s length
+  expect_format_error(put(b), {"metadata 'some.array2'[1]", "past end"});
+  b = good_;
+  b[after(b, "xq33")] = 0xFF;  // the last byte of element [2]
+  expect_format_error(put(b), {"metadata 'some.array2'[2]", "not valid UTF-8"});
 }
 
 TEST_F(GgufCorrupt, UnknownValueTypes) {

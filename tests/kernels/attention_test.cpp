@@ -85,6 +85,19 @@ TEST(Attention, FlashMatchesReference) {
         std::vector<float> got(q.size(), -7.f), want(q.size(), -7.f);
         p.out = got.data();
         attention_flash_with(k, p, pool);
+        // In place (the attention mixer's prefill): the output overwrites
+        // the queries and must equal the separate output bit for bit.
+        std::vector<float> in_place = q;
+        p.q = in_place.data();
+        p.out = in_place.data();
+        attention_flash_with(k, p, pool);
+        p.q = q.data();
+        for (int t = 0; t < c.n_tok; ++t) {
+          for (int i = 0; i < c.n_head * c.head_dim; ++i) {
+            const size_t at = size_t(t) * q_stride + i;
+            ASSERT_EQ(in_place[at], got[at]) << isa_name(isa) << " in place, case n_tok " << c.n_tok << " t " << t;
+          }
+        }
         p.out = want.data();
         attention_reference(p);
         for (size_t i = 0; i < got.size(); ++i) {

@@ -1,0 +1,95 @@
+// PieceIndex (piece -> id) and PieceList (id -> piece), the compact tables
+// behind every vocabulary, against std::unordered_map / std::vector on the
+// same insertions.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/piece_index.h"
+#include "tokenizer/piece_list.h"
+
+namespace nagi {
+namespace {
+
+std::string random_piece(std::mt19937& rng) {
+  // Short pieces over a small alphabet collide often (duplicates on purpose);
+  // a few are long or hold NUL and high bytes.
+  const size_t len = rng() % 8 == 0 ? 16 + rng() % 40 : rng() % 5;
+  std::string s(len, '\0');
+  for (char& c : s) c = rng() % 16 == 0 ? char(rng() % 256) : char('a' + rng() % 4);
+  return s;
+}
+
+TEST(PieceIndex, MatchesUnorderedMap) {
+  std::mt19937 rng(11);
+  PieceIndex index;
+  std::unordered_map<std::string, int32_t> want;
+  std::vector<std::string> order;  // first insertions, in order
+  for (int32_t id = 0; id < 20000; ++id) {
+    const std::string p = random_piece(rng);
+    const bool added = want.emplace(p, id).second;
+    EXPECT_EQ(index.emplace(p, id), added) << id;
+    if (added) order.push_back(p);
+  }
+  ASSERT_EQ(index.size(), want.size());
+  for (const auto& [p, id] : want) ASSERT_EQ(index.find(p), id);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string p = std::string(60, 'a') + random_piece(rng);  // longer than any piece above
+    ASSERT_EQ(index.find(p), -1);
+    ASSERT_FALSE(index.contains(p));
+  }
+  size_t i = 0;
+  index.for_each([&](std::string_view p, int32_t id) {
+    ASSERT_LT(i, order.size());
+    EXPECT_EQ(p, order[i]);
+    EXPECT_EQ(id, want.at(order[i]));
+    ++i;
+  });
+  EXPECT_EQ(i, order.size());
+  // A callback returning false stops the walk.
+  int seen = 0;
+  index.for_each([&](std::string_view, int32_t) { return ++seen < 3; });
+  EXPECT_EQ(seen, 3);
+}
+
+TEST(PieceIndex, EmptyReservedAndCleared) {
+  PieceIndex index;
+  EXPECT_EQ(index.find(""), -1);
+  EXPECT_EQ(index.find("a"), -1);
+  index.reserve(1000);
+  EXPECT_EQ(index.find("a"), -1);
+  EXPECT_TRUE(index.emplace("", 7));  // the empty piece is a piece like any other
+  EXPECT_TRUE(index.emplace("a", 8));
+  EXPECT_FALSE(index.emplace("a", 9));
+  EXPECT_EQ(index.find(""), 7);
+  EXPECT_EQ(index.find("a"), 8);
+  index.clear();
+  EXPECT_TRUE(index.empty());
+  EXPECT_EQ(index.find("a"), -1);
+  EXPECT_TRUE(index.emplace("a", 3));
+  EXPECT_EQ(index.find("a"), 3);
+}
+
+TEST(PieceList, MatchesVectorOfStrings) {
+  std::mt19937 rng(12);
+  std::vector<std::string> want(3000);
+  for (std::string& p : want) p = random_piece(rng);
+  PieceList list(want);
+  ASSERT_EQ(list.size(), want.size());
+  for (size_t id = 0; id < want.size(); ++id) ASSERT_EQ(list[id], want[id]) << id;
+  // Growing gives empty pieces; setting replaces one piece only.
+  list.resize(want.size() + 5);
+  want.resize(want.size() + 5);
+  for (int k = 0; k < 500; ++k) {
+    const size_t id = rng() % want.size();
+    want[id] = random_piece(rng);
+    list.set(id, want[id]);
+  }
+  for (size_t id = 0; id < want.size(); ++id) ASSERT_EQ(list[id], want[id]) << id;
+}
+
+}  // namespace
+}  // namespace nagi
