@@ -80,7 +80,10 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   const int nkv = a_.n_head_kv * a_.head_dim;
   const int q_rows = a_.output_gate ? 2 * nq : nq;
   float* q_all = ws.get(kMixerSlot0 + 0, size_t(n) * q_rows);
-  float* k_all = ws.get(kMixerSlot0 + 1, size_t(n) * nkv);
+  // Keys go to the cache before the output projection writes `out`, so
+  // they can wait there when they fit (every model so far: n_kv_heads *
+  // head_dim <= n_embd); 2 MiB less for a 512-token Qwen3-0.6B prompt.
+  float* k_all = nkv <= d ? out : ws.get(kMixerSlot0 + 1, size_t(n) * nkv);
   float* v_all = ws.get(kMixerSlot0 + 2, size_t(n) * nkv);
   // The attention output overwrites the queries: each (token, head) output
   // is written after the last read of its own query (both paths below), and
