@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_tokenizer_json fuzz_encode fuzz_chat_template); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_tokenizer_json fuzz_encode fuzz_chat_template fuzz_gguf_model); fi
 export NAGI_SHARED="${NAGI_SHARED:-$(cd .. && pwd)/shared}"
 
 scripts/build.sh fuzz
