@@ -6,28 +6,16 @@
 //
 // Seeds (fuzz/seeds/gguf_model) are tiny random-weight models of every
 // architecture written by nagi-mkmodel (scripts/make-fuzz-seeds.sh).
-#include <unistd.h>
-
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "fuzz_input_file.h"
 #include "nagi/error.hpp"
 #include "nagi/nagi.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("nagi-fuzz-gguf-" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  const std::string path = dir + "/model.gguf";
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
+  const std::string path = nagi::fuzz::write_input_file("gguf", "model.gguf", data, size);
   try {
     const auto model = nagi::Model::load(path);
     // One thread: the fuzzer's process runs many inputs; 8 positions keep a

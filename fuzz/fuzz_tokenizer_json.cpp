@@ -1,26 +1,14 @@
 // Arbitrary bytes as a tokenizer.json: loading must either succeed or throw
 // nagi::Error; a tokenizer that loads must encode and decode without fault.
-#include <unistd.h>
-
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
+#include "fuzz_input_file.h"
 #include "nagi/error.hpp"
 #include "tokenizer/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("nagi-fuzz-tokjson-" + std::to_string(getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  const std::string path = dir + "/tokenizer.json";
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
+  const std::string path = nagi::fuzz::write_input_file("tokjson", "tokenizer.json", data, size);
   try {
     const auto tok = nagi::load_hf_tokenizer(path);
     for (const char* text : {"Hello world 123", " <s>\n\n\t x", "caf\xc3\xa9 \xe4\xb8\xad \xff"}) {
