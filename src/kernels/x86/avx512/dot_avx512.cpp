@@ -106,59 +106,6 @@ void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, 
   for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load>(w + r * row_bytes, x, cols);
 }
 
-// Weight blocks are made unsigned so VNNI's u8 x s8 dpbusd applies:
-// Q8_0 stores w in [-128, 127] -> w + 128 (= w ^ 0x80), bias 128.
-// (Q4_0 rows run on the group kernels of groupq_avx512.cpp.)
-// sum((w + bias) * a) - bias * sum(a) is the exact int32 dot (|sum| < 2^20).
-struct Q8_0 {
-  static constexpr int kBlockBytes = 34;
-  static constexpr int kBias = 128;
-  static __m256i load(const uint8_t* qs) {
-    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), _mm256_set1_epi8(char(0x80)));
-  }
-};
-// Two blocks per 512-bit register: lanes 0-7 hold block i's partial sums,
-// lanes 8-15 block i+1's, each scaled by its own weight*activation scale.
-template <typename Q>
-void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
-                    const QuantizedVector& x, float* y) {
-  const int64_t blocks = cols / kActBlock;
-  const __m512i bias = _mm512_set1_epi8(char(Q::kBias));
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* b = w + r * row_bytes;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 4 <= blocks; i += 4, b += 4 * Q::kBlockBytes) {
-      for (int k = 0; k < 2; ++k) {
-        const uint8_t* bk = b + 2 * k * Q::kBlockBytes;
-        const int64_t ik = i + 2 * k;
-        const __m512i wu = _mm512_inserti64x4(_mm512_castsi256_si512(Q::load(bk + 2)),
-                                              Q::load(bk + Q::kBlockBytes + 2), 1);
-        const __m512i a = _mm512_loadu_si512(x.qs + ik * kActBlock);
-        const __m512i dot = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, a),
-                                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a));
-        const __m512 scale = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(half_to_f32(bk) * x.d[ik]),
-                                                  _mm512_set1_ps(half_to_f32(bk + Q::kBlockBytes) * x.d[ik + 1]));
-        if (k == 0) {
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc0);
-        } else {
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc1);
-        }
-      }
-    }
-    // Remaining 0-3 blocks one at a time with the 256-bit forms.
-    __m256 tail = _mm256_setzero_ps();
-    for (; i < blocks; ++i, b += Q::kBlockBytes) {
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + i * kActBlock));
-      const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), Q::load(b + 2), a),
-                                           _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm512_castsi512_si256(bias), a));
-      tail = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_f32(b) * x.d[i]), tail);
-    }
-    const __m512 total = _mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_zextps256_ps512(tail));
-    y[r] = _mm512_reduce_add_ps(total);
-  }
-}
-
 // Same arithmetic as the scalar quantizer (max |x|, d = max / 127, x * (1/d)
 // rounded to nearest even), so the results are bit-identical.
 void quantize_act_q8(const float* x, int64_t n, int8_t* qs, float* d) {
@@ -187,13 +134,12 @@ void fill_kernels_avx512(Kernels& k) {
   k.dot_rows_f32 = dot_rows<4, load_f32>;
   k.dot_rows_f16 = dot_rows<2, load_f16>;
   k.dot_rows_bf16 = dot_rows<2, load_bf16>;
-  k.dot_rows_q8_0 = dot_rows_quant<Q8_0>;
   k.quantize_act_q8 = quantize_act_q8;
   fill_kernels_avx512_kquant(k);
   fill_kernels_avx512_gemm(k);
   fill_kernels_avx512_kv(k);
   fill_kernels_avx512_x16(k);
-  fill_kernels_avx512_groupq(k);  // also the Q4_0 rows (the same blocks as I4G32)
+  fill_kernels_avx512_groupq(k);  // also the Q4_0 and Q8_0 rows (the same blocks as I4G32 / I8G32)
 }
 
 }  // namespace nagi

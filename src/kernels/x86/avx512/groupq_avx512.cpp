@@ -84,9 +84,8 @@ void dot_tile(const uint8_t* w, size_t row_bytes, int64_t groups, const int8_t* 
 // two blocks, each with its own scale. The two blocks' 16 bytes go to 128-bit
 // lanes [b0, b0, b1, b1], shifted by [0, 4, 0, 4] and masked, which is again
 // activation order. The two weight scales are converted together (one
-// vcvtph2ps) and spread over lanes 0-7 / 8-15. (int8 G = 32 keeps the Q8_0
-// kernel of dot_avx512.cpp: four interleaved 34-byte-block rows measured
-// slower than one row at a time once the matrix streams from DRAM.)
+// vcvtph2ps) and spread over lanes 0-7 / 8-15. (int8 G = 32 reads one row
+// at a time, see dot_row_q8_g32.)
 inline __m512i load_q4_block_pair(const uint8_t* b0, const uint8_t* b1) {
   const __m512i lanes = _mm512_mask_broadcast_i32x4(
       _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0))), 0xff00,
@@ -141,6 +140,49 @@ void dot_tile_q4_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const Q
   }
 }
 
+// int8 G = 32 (Q8_0, I8G32): one row at a time with no software prefetch
+// (four interleaved 34-byte-block rows measured slower than one row at a
+// time once the matrix streams from DRAM), but with the int4 kernel's
+// per-chunk activation terms and paired scale conversion: one vpdpbusd per
+// two blocks instead of two plus a subtraction, and one vcvtph2ps for both
+// weight scales.
+inline float dot_row_q8_g32(const uint8_t* row, int64_t blocks, const QuantizedVector& x, const ChunkTerms* terms) {
+  constexpr int kBlockBytes = 34;
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t p = 0;
+  const int64_t pairs = blocks / 2;
+  auto pair = [&](int64_t q, __m512& acc) {
+    const uint8_t* b0 = row + 2 * q * kBlockBytes;
+    const __m512i w = _mm512_xor_si512(
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 2))),
+                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + kBlockBytes + 2)), 1),
+        flip);
+    const __m512i dot = _mm512_dpbusd_epi32(terms[q].neg_offset, w, _mm512_loadu_si512(x.qs + 64 * q));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(terms[q].scale, pair_scales(b0, b0 + kBlockBytes)), acc);
+  };
+  for (; p + 2 <= pairs; p += 2) {
+    pair(p, acc0);
+    pair(p + 1, acc1);
+  }
+  if (p < pairs) pair(p, acc0);
+  float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  if (blocks % 2 != 0) {
+    const int64_t last = blocks - 1;
+    const uint8_t* blk = row + last * kBlockBytes;
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 32 * last));
+    const __m256i w = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)),
+                                       _mm256_set1_epi8(char(0x80)));
+    const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a),
+                                         _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(char(0x80)), a));
+    const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(x.d[last] * half_to_f32(blk)));
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    sum += _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+  }
+  return sum;
+}
+
 template <int kBits, int kG>
 void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                      float* y) {
@@ -155,8 +197,9 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
   }
   const int64_t groups = cols / kG;
   int64_t r = 0;
-  if constexpr (kG == 32) {
-    static_assert(kBits == 4, "int8 G = 32 runs on the Q8_0 kernel");
+  if constexpr (kG == 32 && kBits == 8) {
+    for (; r < n_rows; ++r) y[r] = dot_row_q8_g32(w + r * row_bytes, groups, x, terms);
+  } else if constexpr (kG == 32) {
     for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
       dot_tile_q4_g32<kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
     }
@@ -173,6 +216,7 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
 
 void fill_kernels_avx512_groupq(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_groupq<4, 32>;
+  k.dot_rows_q8_0 = dot_rows_groupq<8, 32>;
   k.dot_rows_i8g64 = dot_rows_groupq<8, 64>;
   k.dot_rows_i8g128 = dot_rows_groupq<8, 128>;
   k.dot_rows_i4g64 = dot_rows_groupq<4, 64>;
