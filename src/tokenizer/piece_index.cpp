@@ -19,38 +19,36 @@ size_t PieceIndex::probe(std::string_view piece, uint64_t h) const {
   for (size_t i = size_t(h) & mask_;; i = (i + 1) & mask_) {
     const Slot& s = slots_[i];
     if (s.entry == 0) return i;
-    if (s.tag == tag && text(entries_[s.entry - 1]) == piece) return i;
+    if (s.tag == tag && texts_[s.entry - 1] == piece) return i;
   }
 }
 
 int32_t PieceIndex::find(std::string_view piece) const {
   if (slots_.empty()) return -1;
   const Slot& s = slots_[probe(piece, hash(piece))];
-  return s.entry == 0 ? -1 : entries_[s.entry - 1].id;
+  return s.entry == 0 ? -1 : ids_[s.entry - 1];
 }
 
 bool PieceIndex::emplace(std::string_view piece, int32_t id) {
-  if (4 * (entries_.size() + 1) > 3 * slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
+  if (4 * (ids_.size() + 1) > 3 * slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
   const uint64_t h = hash(piece);
   const size_t i = probe(piece, h);
   if (slots_[i].entry != 0) return false;
-  // Offsets and lengths are 32-bit: a vocabulary's text is megabytes, and a
-  // file claiming more than 4 GiB of it is refused by its loader long before.
-  if (chars_.size() + piece.size() > std::numeric_limits<uint32_t>::max() ||
-      entries_.size() + 1 >= std::numeric_limits<uint32_t>::max()) {
-    throw Error(ErrorCode::kFormat, "tokenizer: vocabulary text exceeds 4 GiB");
+  // Slots number entries in 32 bits (the texts' own limit is PieceList's).
+  if (ids_.size() + 1 >= std::numeric_limits<uint32_t>::max()) {
+    throw Error(ErrorCode::kFormat, "tokenizer: more than 4 billion vocabulary pieces");
   }
-  entries_.push_back({static_cast<uint32_t>(chars_.size()), static_cast<uint32_t>(piece.size()), id});
-  chars_.append(piece);
-  slots_[i] = {static_cast<uint32_t>(entries_.size()), static_cast<uint32_t>(h >> 32)};
+  texts_.push_back(piece);
+  ids_.push_back(id);
+  slots_[i] = {static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(h >> 32)};
   return true;
 }
 
 void PieceIndex::rehash(size_t capacity) {
   slots_.assign(capacity, Slot{});
   mask_ = capacity - 1;
-  for (size_t e = 0; e < entries_.size(); ++e) {
-    const uint64_t h = hash(text(entries_[e]));
+  for (size_t e = 0; e < ids_.size(); ++e) {
+    const uint64_t h = hash(texts_[e]);
     size_t i = size_t(h) & mask_;
     while (slots_[i].entry != 0) i = (i + 1) & mask_;
     slots_[i] = {static_cast<uint32_t>(e + 1), static_cast<uint32_t>(h >> 32)};
@@ -60,13 +58,14 @@ void PieceIndex::rehash(size_t capacity) {
 void PieceIndex::reserve(size_t n) {
   size_t capacity = 16;
   while (3 * capacity < 4 * n) capacity *= 2;
-  entries_.reserve(n);
+  texts_.reserve(n);
+  ids_.reserve(n);
   if (capacity > slots_.size()) rehash(capacity);
 }
 
 void PieceIndex::clear() {
-  chars_.clear();
-  entries_.clear();
+  texts_.clear();
+  ids_.clear();
   slots_.clear();
   mask_ = 0;
 }

@@ -4,9 +4,9 @@
 // (~64 bytes: link, std::string, id, cached hash) plus its bucket array:
 // about 10.5 MiB for Qwen3's 151,936 pieces, all of it resident beside the
 // weights for as long as the model is loaded. Here the texts sit end to end
-// in one buffer and an open-addressing table holds (entry, hash) pairs:
-// about 4.5 MiB for the same vocabulary, and a miss usually ends at the
-// first slot without touching any text.
+// in one buffer (a PieceList, with the ids beside it) and an open-addressing
+// table holds (entry, hash) pairs: about 4.5 MiB for the same vocabulary,
+// and a miss usually ends at the first slot without touching any text.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,8 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
+
+#include "tokenizer/piece_list.h"
 
 namespace nagi {
 
@@ -26,8 +28,8 @@ class PieceIndex {
   int32_t find(std::string_view piece) const;
   bool contains(std::string_view piece) const { return find(piece) >= 0; }
 
-  size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
+  size_t size() const { return ids_.size(); }
+  bool empty() const { return ids_.empty(); }
   void clear();
   void reserve(size_t n);
 
@@ -35,21 +37,16 @@ class PieceIndex {
   // order; an f returning bool stops the walk by returning false.
   template <class F>
   void for_each(F&& f) const {
-    for (const Entry& e : entries_) {
+    for (size_t e = 0; e < ids_.size(); ++e) {
       if constexpr (std::is_same_v<std::invoke_result_t<F&, std::string_view, int32_t>, bool>) {
-        if (!f(text(e), e.id)) return;
+        if (!f(texts_[e], ids_[e])) return;
       } else {
-        f(text(e), e.id);
+        f(texts_[e], ids_[e]);
       }
     }
   }
 
  private:
-  struct Entry {
-    uint32_t offset;  // into chars_
-    uint32_t length;
-    int32_t id;
-  };
   // entry + 1 (0: empty) and the high half of the piece's hash, so that a
   // probe compares text only when the hashes agree.
   struct Slot {
@@ -58,13 +55,12 @@ class PieceIndex {
   };
 
   static uint64_t hash(std::string_view s);
-  std::string_view text(const Entry& e) const { return std::string_view(chars_).substr(e.offset, e.length); }
   // The slot holding `piece`, or the empty slot where it would go.
   size_t probe(std::string_view piece, uint64_t h) const;
   void rehash(size_t capacity);
 
-  std::string chars_;
-  std::vector<Entry> entries_;
+  PieceList texts_;            // by entry, in insertion order
+  std::vector<int32_t> ids_;  // by entry
   std::vector<Slot> slots_;  // a power of two in size, at most 3/4 full
   size_t mask_ = 0;
 };

@@ -39,6 +39,12 @@ class PieceList {
   // Replacing a piece leaves its old text unreferenced in the buffer; only
   // added tokens that override a vocabulary entry do that, a few at most.
   void set(size_t id, std::string_view text) { spans_[id] = append(text); }
+  void push_back(std::string_view text) { spans_.push_back(append(text)); }
+  void reserve(size_t n) { spans_.reserve(n); }
+  void clear() {
+    chars_.clear();
+    spans_.clear();
+  }
 
  private:
   struct Span {
