@@ -76,7 +76,8 @@ void register_all() {
     const std::string base = std::string("BM_matmul/") + tname + "/";
     benchmark::RegisterBenchmark((base + "reference").c_str(), BM_matmul, dtype, nagi::Isa::kScalar, true)
         ->Args({1, 1, 3072})->Args({1, 2, 3072})->UseRealTime();
-    for (nagi::Isa isa : {nagi::Isa::kScalar, nagi::Isa::kAvx2, nagi::Isa::kAvx512}) {
+    for (nagi::Isa isa : nagi::kAllIsas) {
+      if (!nagi::isa_supported(isa)) continue;
       auto* b = benchmark::RegisterBenchmark((base + std::string(nagi::isa_name(isa))).c_str(), BM_matmul,
                                              dtype, isa, false);
       b->Args({1, 1, 3072})->Args({1, 2, 3072})->UseRealTime();

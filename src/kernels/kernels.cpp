@@ -20,16 +20,13 @@ std::string_view isa_name(Isa isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAvx512Vbmi: return "avx512vbmi";
     case Isa::kNeon: return "neon";
     case Isa::kNeonDot: return "neondot";
   }
   return "?";
 }
 
-namespace {
-// Every level, lowest first.
-constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot};
-}  // namespace
 
 std::optional<Isa> isa_from_name(std::string_view name) {
   for (Isa isa : kAllIsas) {
@@ -59,6 +56,8 @@ bool isa_supported(Isa isa) {
       return isa_supported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+    case Isa::kAvx512Vbmi:
+      return isa_supported(Isa::kAvx512) && __builtin_cpu_supports("avx512vbmi");
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
     // arm/neon/ is baseline ARMv8-A; arm/neon_dot/ is built with
@@ -84,8 +83,9 @@ Kernels make_kernels(Isa isa) {
 #ifdef NAGI_HAVE_X86_KERNELS
   // Higher levels build on lower ones so a level only has to provide what it
   // does better.
-  if (isa == Isa::kAvx2 || isa == Isa::kAvx512) fill_kernels_avx2(k);
-  if (isa == Isa::kAvx512) fill_kernels_avx512(k);
+  if (isa == Isa::kAvx2 || isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi) fill_kernels_avx2(k);
+  if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi) fill_kernels_avx512(k);
+  if (isa == Isa::kAvx512Vbmi) fill_kernels_avx512_vbmi(k);
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
   if (isa == Isa::kNeon || isa == Isa::kNeonDot) fill_kernels_neon(k);
@@ -103,7 +103,7 @@ Isa selected_isa() {
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512, neon, neondot; using %s\n", env,
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512, avx512vbmi, neon, neondot; using %s\n", env,
                  std::string(isa_name(best)).c_str());
     return best;
   }

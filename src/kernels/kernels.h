@@ -153,9 +153,14 @@ struct Kernels {
   GemmF32Fn gemm_bf16 = nullptr;
 };
 
+// kAvx512: F/BW/VL + VNNI + BF16 (Zen 4+, Sapphire Rapids+, Cooper Lake);
+// kAvx512Vbmi: plus VBMI's byte permutes (all of those but Cooper Lake).
 // kNeon: ARMv8-A Advanced SIMD (every AArch64 CPU); kNeonDot: plus the
 // dot-product extension (SDOT, HWCAP_ASIMDDP).
-enum class Isa { kScalar, kAvx2, kAvx512, kNeon, kNeonDot };
+enum class Isa { kScalar, kAvx2, kAvx512, kAvx512Vbmi, kNeon, kNeonDot };
+// Every level, lowest first (of each architecture).
+inline constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kAvx512Vbmi, Isa::kNeon,
+                                   Isa::kNeonDot};
 
 std::string_view isa_name(Isa isa);
 std::optional<Isa> isa_from_name(std::string_view name);

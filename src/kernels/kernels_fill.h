@@ -17,6 +17,7 @@ void fill_kernels_scalar_groupq(Kernels& k);  // called by fill_kernels_scalar
 #define NAGI_HAVE_X86_KERNELS 1
 void fill_kernels_avx2(Kernels& k);
 void fill_kernels_avx512(Kernels& k);
+void fill_kernels_avx512_vbmi(Kernels& k);   // after fill_kernels_avx512
 void fill_kernels_avx2_kquant(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx2_q451(Kernels& k);      // called by fill_kernels_avx2
 void fill_kernels_avx512_kquant(Kernels& k);  // called by fill_kernels_avx512

@@ -40,7 +40,7 @@ TEST(Attention, FlashMatchesReference) {
       {1, 70, 8, 8, 24, 0, KvType::kF32},
   };
   const Kernels scalar = make_kernels(Isa::kScalar);
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+  for (Isa isa : kAllIsas) {
     if (!isa_supported(isa)) continue;
     const Kernels k = make_kernels(isa);
     for (int threads : {1, 2, 3}) {
@@ -128,7 +128,7 @@ TEST(Attention, KvStoreLoadRoundTrips) {
       auto x = randn(size_t(heads) * hd, 9, 2.f);
       std::vector<uint8_t> row(heads * kv_head_bytes(t, hd));
       for (int h = 0; h < heads; ++h) kv_store_head(scalar, t, x.data() + h * hd, hd, row.data() + h * kv_head_bytes(t, hd));
-      for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+      for (Isa isa : kAllIsas) {
         if (!isa_supported(isa)) continue;
         const Kernels k = make_kernels(isa);
         std::vector<uint8_t> row2(row.size());
@@ -165,8 +165,8 @@ namespace {
 // table, odd head sizes and key counts included.
 TEST(Attention, ScoresRowsMatchScalar) {
   const Kernels scalar = make_kernels(Isa::kScalar);
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
-    if (!isa_supported(isa)) continue;
+  for (Isa isa : kAllIsas) {
+    if (isa == Isa::kScalar || !isa_supported(isa)) continue;
     const Kernels k = make_kernels(isa);
     for (int hd : {1, 7, 16, 33, 128}) {
       for (int n : {1, 3, 5, 64}) {
@@ -199,7 +199,7 @@ namespace {
 // odd head sizes and key counts included.
 TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
   const Kernels scalar = make_kernels(Isa::kScalar);
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+  for (Isa isa : kAllIsas) {
     if (!isa_supported(isa)) continue;
     const Kernels k = make_kernels(isa);
     if (k.attn_scores_rows_f16 == nullptr || k.attn_pv_f16 == nullptr) continue;  // the caller converts
@@ -240,8 +240,8 @@ TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
 // (m = -inf) and later ones, odd widths.
 TEST(Attention, SoftmaxTileMatchesScalar) {
   const Kernels scalar = make_kernels(Isa::kScalar);
-  for (Isa isa : {Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
-    if (!isa_supported(isa)) continue;
+  for (Isa isa : kAllIsas) {
+    if (isa == Isa::kScalar || !isa_supported(isa)) continue;
     const Kernels k = make_kernels(isa);
     for (int n : {1, 5, 16, 37, 64}) {
       for (int hd : {8, 33, 128}) {

@@ -26,7 +26,7 @@ constexpr double kU = 1.0 / 16777216.0;  // f32 unit roundoff
 
 std::vector<Isa> available_isas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+  for (Isa isa : kAllIsas) {
     if (isa_supported(isa)) out.push_back(isa);
   }
   return out;
@@ -208,7 +208,7 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
                   DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
     const int64_t g = dtype_info(t).block_elems;
     const std::vector<int64_t> col_counts =
-        g == 32 ? std::vector<int64_t>{32, 64, 96, 160, 4096 + 32} : std::vector<int64_t>{g, 3 * g, 5 * g, 4096 + g};
+        g == 32 ? std::vector<int64_t>{32, 64, 96, 128, 160, 192, 224, 4096 + 32} : std::vector<int64_t>{g, 3 * g, 5 * g, 4096 + g};
     for (int64_t cols : col_counts) {
       for (int64_t rows : {1, 2, 3, 4, 5, 7, 33}) {
         const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));

@@ -54,7 +54,7 @@ TEST(MatmulGroup, EqualsOneMatmulPerJobBitForBit) {
   std::mt19937 rng(7);
   std::vector<OwnedMatrix> mats;
   for (const Shape& s : shapes) mats.push_back(make_matrix(s.t, s.rows, s.cols, rng));
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512, Isa::kNeon, Isa::kNeonDot}) {
+  for (Isa isa : kAllIsas) {
     if (!isa_supported(isa)) continue;
     const Kernels k = make_kernels(isa);
     for (int threads : {1, 2, 3}) {

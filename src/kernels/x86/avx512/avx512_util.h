@@ -17,20 +17,6 @@ namespace {
 // A little-endian f16 at p (block scales) as f32.
 inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
-// Sums of four accumulators at once: lane r of the result is the sum of
-// acc r (multi-row GEMVs reduce their rows together).
-inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-  // Halve twice across 128-bit lanes keeping rows apart (u: lane k holds 4
-  // partial sums of row k), then transpose-add within the lanes.
-  const __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xee));
-  const __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xee));
-  const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xdd));
-  const __m512 v = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4e));
-  const __m512 w = _mm512_add_ps(v, _mm512_permute_ps(v, 0xb1));
-  return _mm512_castps512_ps128(
-      _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), w));
-}
-
 // Q4_K/Q5_K's twelve packed scale/min bytes at s (kq::unpack_scales_mins's
 // layout: 8 six-bit scales, then 8 six-bit mins) as 16 bytes in a register.
 // Building them with scalar stores and reloading them as a vector stalled
@@ -45,6 +31,29 @@ inline __m128i unpack_scales_mins_128(const uint8_t* s) {
   const __m128i lo = _mm_and_si128(a, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f));
   const __m128i hi = _mm_srli_epi32(_mm_and_si128(b, _mm_set_epi32(int(0xc0c0c0c0), 0, int(0xc0c0c0c0), 0)), 2);
   return _mm_or_si128(lo, hi);
+}
+
+// One Q4_0 (kBits 4) or Q8_0 (kBits 8) block at blk against 32 activation
+// bytes with scale da, with the 256-bit forms: the last block of a row whose
+// block count the wide kernels do not divide.
+template <int kBits>
+inline float dot_lone_block(const uint8_t* blk, const int8_t* a8, float da) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a8));
+  __m256i w;
+  if constexpr (kBits == 8) {
+    w = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), _mm256_set1_epi8(char(0x80)));
+  } else {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    w = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), m4), _mm_and_si128(packed, m4));
+  }
+  const __m256i bias = _mm256_set1_epi8(char(kBits == 8 ? 128 : 8));
+  const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a),
+                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, a));
+  const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(da * half_to_f32(blk)));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
 // A grow-only 64-byte-aligned scratch buffer (one per thread).

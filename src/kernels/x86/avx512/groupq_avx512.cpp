@@ -100,27 +100,6 @@ inline __m512 pair_scales(const uint8_t* b0, const uint8_t* b1) {
   return _mm512_permutexvar_ps(_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0), two);
 }
 
-// One lone block (the last of an odd count) with the 256-bit forms.
-template <int kBits>
-inline float dot_lone_block(const uint8_t* blk, const int8_t* a8, float da) {
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a8));
-  __m256i w;
-  if constexpr (kBits == 8) {
-    w = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2)), _mm256_set1_epi8(char(0x80)));
-  } else {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
-    const __m128i m4 = _mm_set1_epi8(0x0f);
-    w = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), m4), _mm_and_si128(packed, m4));
-  }
-  const __m256i bias = _mm256_set1_epi8(char(kBits == 8 ? 128 : 8));
-  const __m256i dot = _mm256_sub_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a),
-                                       _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, a));
-  const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(da * half_to_f32(blk)));
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
-}
-
 template <int R>
 void dot_tile_q4_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const QuantizedVector& x,
                      const ChunkTerms* terms, float* y) {

@@ -91,11 +91,10 @@ void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
 }
 
 
-// Q4_K, R rows at once. A 64-byte load of the nibbles holds two 32-byte
-// chunks: low nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3,
-// so the activation is reordered once per call to match ([sb 0|sb 2],
-// [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block); every activation load
-// serves all R rows and their sums are reduced together.
+// Q4_K. A 64-byte load of the nibbles holds two 32-byte chunks: low
+// nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3, so the
+// activation is reordered once per call to match ([sb 0|sb 2],
+// [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block).
 alignas(64) constexpr int16_t kIdxQ4KPair[4][32] = {
     {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
     {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
@@ -103,112 +102,82 @@ alignas(64) constexpr int16_t kIdxQ4KPair[4][32] = {
     {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
 
 
-template <int R>
-inline void q4_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, const int8_t* a_perm,
-                           const QuantizedVectorK& x, __m512 (&out)[R]) {
+// One row at a time with no software prefetch: a single forward stream
+// that the hardware prefetchers follow. Four interleaved rows with software
+// prefetch two row groups ahead streamed 20 GB/s from DRAM on one Zen 5 core
+// against 25 for this (docs/KERNELS.md), and the activation loads it saved
+// come from L1 anyway.
+inline __m512 q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* a_perm, const QuantizedVectorK& x) {
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
-  __m512 acc[R];
-  __m256 accm[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), accm[r] = _mm256_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
   for (int64_t i = 0; i < blocks; ++i) {
     const int8_t* a = a_perm + i * kActBlockK;
+    const uint8_t* b = row + i * kq::kQ4KBytes;
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
-  #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-      const uint8_t* b = w + r * row_bytes + i * kq::kQ4KBytes;
-      // Two row groups ahead (rows are a few blocks long; the matrix is one stream).
-      for (int c = 0; c < kq::kQ4KBytes; c += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);
-      }
-      const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
-      const __m512i sm512 = _mm512_castsi256_si512(sm16);
-      __m512i isum = _mm512_setzero_si512();
+    const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
+    const __m512i sm512 = _mm512_castsi256_si512(sm16);
+    __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
-      for (int p = 0; p < 2; ++p) {
-        const __m512i z = _mm512_loadu_si512(b + 16 + 64 * p);
-        const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
-        const __m512i plo = _mm512_maddubs_epi16(lo, _mm512_load_si512(a + 128 * p));
-        const __m512i phi = _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 128 * p + 64));
-        isum = _mm512_dpwssd_epi32(isum, plo, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p]), sm512));
-        isum = _mm512_dpwssd_epi32(isum, phi,
-                                   _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p + 1]), sm512));
-      }
-      const __m256i msum = _mm256_madd_epi16(bs, _mm256_permutexvar_epi16(idx_min, sm16));
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b) * x.d[i]), acc[r]);
-      accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm[r]);
+    for (int p = 0; p < 2; ++p) {
+      const __m512i z = _mm512_loadu_si512(b + 16 + 64 * p);
+      const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
+      const __m512i plo = _mm512_maddubs_epi16(lo, _mm512_load_si512(a + 128 * p));
+      const __m512i phi = _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 128 * p + 64));
+      isum = _mm512_dpwssd_epi32(isum, plo, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p]), sm512));
+      isum = _mm512_dpwssd_epi32(isum, phi, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p + 1]), sm512));
     }
+    const __m256i msum = _mm256_madd_epi16(bs, _mm256_permutexvar_epi16(idx_min, sm16));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b) * x.d[i]), acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm);
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) out[r] = _mm512_sub_ps(acc[r], _mm512_zextps256_ps512(accm[r]));
+  return _mm512_sub_ps(acc, _mm512_zextps256_ps512(accm));
 }
 
-// Q6_K, R rows at once: every activation load and per-16 sum serves all R
-// rows, whose sums are reduced together at the end.
-template <int R>
-inline void q6_k_row_group(const uint8_t* w, size_t row_bytes, int64_t blocks, const QuantizedVectorK& x,
-                           __m512 (&out)[R]) {
+// Q6_K, one row at a time (a single stream, as q4_k_row).
+inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK& x) {
   const __m512i m30 = _mm512_set1_epi8(0x30), m63 = _mm512_set1_epi8(0x3f);
-  __m512 acc[R];
-  __m256 accc[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps(), accc[r] = _mm256_setzero_ps();
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accc = _mm256_setzero_ps();
   for (int64_t i = 0; i < blocks; ++i) {
     const int8_t* a = x.qs + i * kActBlockK;
+    const uint8_t* b = row + i * kq::kQ6KBytes;
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* b = w + r * row_bytes + i * kq::kQ6KBytes;
-      for (int c = 0; c < kq::kQ6KBytes; c += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + 2 * R * row_bytes + c), _MM_HINT_T0);  // two groups ahead
-      }
-      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
-      const __m512i sc512 = _mm512_castsi256_si512(sc16);
-      __m512i isum = _mm512_setzero_si512();
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+    const __m512i sc512 = _mm512_castsi256_si512(sc16);
+    __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
-        const __m512i ql = _mm512_loadu_si512(b + 64 * h);
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
-        // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3;
-        // values 64-127: high nibbles, qh bits 4-5 and 6-7. Each value is
-        // (nibble) | (two qh bits << 4): one ternary-logic op per register
-        // (0xd8 selects its second operand where the mask 0x30 is set).
-        const __m512i qh4 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
-                                               _mm256_slli_epi16(qh, 2), 1);  // bits 0-1 / 2-3 at 4-5
-        const __m512i qh6 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-        const __m512i q0 = _mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8);
-        const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), qh6, m30, 0xd8);
-        const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(q0, m63), _mm512_loadu_si512(a + 128 * h));
-        const __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(q1, m63), _mm512_loadu_si512(a + 128 * h + 64));
-        isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
-        isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
-      }
-      // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g].
-      const __m256i corr = _mm256_madd_epi16(bs, sc16);
-      const float dd = half_to_f32(b + 208) * x.d[i];
-      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd), acc[r]);
-      accc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(32.f * dd), accc[r]);
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(b + 64 * h);
+      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+      // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3;
+      // values 64-127: high nibbles, qh bits 4-5 and 6-7. Each value is
+      // (nibble) | (two qh bits << 4): one ternary-logic op per register
+      // (0xd8 selects its second operand where the mask 0x30 is set).
+      const __m512i qh4 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
+                                             _mm256_slli_epi16(qh, 2), 1);  // bits 0-1 / 2-3 at 4-5
+      const __m512i qh6 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+      const __m512i q0 = _mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8);
+      const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), qh6, m30, 0xd8);
+      const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(q0, m63), _mm512_loadu_si512(a + 128 * h));
+      const __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(q1, m63), _mm512_loadu_si512(a + 128 * h + 64));
+      isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
+      isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
     }
+    // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g].
+    const __m256i corr = _mm256_madd_epi16(bs, sc16);
+    const float dd = half_to_f32(b + 208) * x.d[i];
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd), acc);
+    accc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(32.f * dd), accc);
   }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) out[r] = _mm512_sub_ps(acc[r], _mm512_zextps256_ps512(accc[r]));
+  return _mm512_sub_ps(acc, _mm512_zextps256_ps512(accc));
 }
 
 void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                    const QuantizedVectorK& x, float* y) {
   const int64_t blocks = cols / kActBlockK;
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    __m512 acc[4];
-    q6_k_row_group<4>(w + r * row_bytes, row_bytes, blocks, x, acc);
-    _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
-  }
-  for (; r < n_rows; ++r) {
-    __m512 acc[1];
-    q6_k_row_group<1>(w + r * row_bytes, row_bytes, blocks, x, acc);
-    y[r] = _mm512_reduce_add_ps(acc[0]);
-  }
+  for (int64_t r = 0; r < n_rows; ++r) y[r] = _mm512_reduce_add_ps(q6_k_row(w + r * row_bytes, blocks, x));
 }
 
 void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
@@ -222,17 +191,7 @@ void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
     _mm512_store_si512(a_perm + i, _mm512_permutex2var_epi64(z0, lo_idx, z1));
     _mm512_store_si512(a_perm + i + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
   }
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4) {
-    __m512 acc[4];
-    q4_k_row_group<4>(w + r * row_bytes, row_bytes, blocks, a_perm, x, acc);
-    _mm_storeu_ps(y + r, reduce4(acc[0], acc[1], acc[2], acc[3]));
-  }
-  for (; r < n_rows; ++r) {
-    __m512 acc[1];
-    q4_k_row_group<1>(w + r * row_bytes, row_bytes, blocks, a_perm, x, acc);
-    y[r] = _mm512_reduce_add_ps(acc[0]);
-  }
+  for (int64_t r = 0; r < n_rows; ++r) y[r] = _mm512_reduce_add_ps(q4_k_row(w + r * row_bytes, blocks, a_perm, x));
 }
 
 }  // namespace
