@@ -297,18 +297,38 @@ class GgufParser {
         if (min_bytes == 0) fail(field, "unknown array element type " + std::to_string(elem));
         v.elem_type = GgufType(elem);
         const uint64_t count = read_count(Field(field, ": array length"), min_bytes, "array elements");
-        std::vector<GgufValue> items;
-        items.reserve(size_t(count));
-        for (uint64_t i = 0; i < count; ++i) {
-          items.push_back(read_value(elem, Field(field, int64_t(i)), depth + 1));
-        }
-        v.value = std::move(items);
+        v.value = read_array(GgufType(elem), count, field, depth);
         break;
       }
       default:
         fail(field, "unknown value type " + std::to_string(type));
     }
     return v;
+  }
+
+  // The elements of an array straight into their typed vector.
+  GgufArray read_array(GgufType elem, uint64_t count, const Field& field, int depth) {
+    GgufArray a;
+    const auto n = size_t(count);
+    if (elem == GgufType::kString) {
+      a.strings.reserve(n);
+      for (size_t i = 0; i < n; ++i) a.strings.push_back(read_string(Field(field, int64_t(i))));
+    } else if (elem == GgufType::kArray) {
+      a.arrays.reserve(n);
+      for (size_t i = 0; i < n; ++i) a.arrays.push_back(read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1));
+    } else if (is_float(elem)) {
+      a.floats.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        a.floats.push_back(std::get<double>(read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1).value));
+      }
+    } else {
+      a.ints.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        const GgufValue e = read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1);
+        a.ints.push_back(elem == GgufType::kBool ? int64_t(std::get<bool>(e.value)) : std::get<int64_t>(e.value));
+      }
+    }
+    return a;
   }
 
   void parse_metadata() {
@@ -444,6 +464,12 @@ std::shared_ptr<const GgufFile> GgufFile::open(const std::string& path) {
   return file;
 }
 
+size_t gguf_array_size(const GgufValue& v) {
+  const auto* a = std::get_if<GgufArray>(&v.value);
+  if (a == nullptr) return 0;
+  return a->ints.size() + a->floats.size() + a->strings.size() + a->arrays.size();
+}
+
 const GgufValue* GgufFile::find(const std::string& key) const {
   auto it = metadata_.find(key);
   return it == metadata_.end() ? nullptr : &it->second;
@@ -509,17 +535,13 @@ bool GgufFile::get_bool_or(const std::string& key, bool fallback) const {
   return std::get<bool>(v->value);
 }
 
-std::vector<std::string> GgufFile::get_string_array(const std::string& key) const {
+const std::vector<std::string>& GgufFile::get_string_array(const std::string& key) const {
   const GgufValue* v = find(key);
   if (v == nullptr) metadata_error(path(), key, "missing");
   if (v->type != GgufType::kArray || v->elem_type != GgufType::kString) {
     type_error(path(), key, "array[string]", *v);
   }
-  std::vector<std::string> out;
-  const auto& items = std::get<std::vector<GgufValue>>(v->value);
-  out.reserve(items.size());
-  for (const GgufValue& e : items) out.push_back(std::get<std::string>(e.value));
-  return out;
+  return std::get<GgufArray>(v->value).strings;
 }
 
 std::vector<double> GgufFile::get_float_array(const std::string& key) const {
@@ -528,11 +550,9 @@ std::vector<double> GgufFile::get_float_array(const std::string& key) const {
   if (v->type != GgufType::kArray || !(is_float(v->elem_type) || is_integer(v->elem_type))) {
     type_error(path(), key, "array of numbers", *v);
   }
-  std::vector<double> out;
-  const auto& items = std::get<std::vector<GgufValue>>(v->value);
-  out.reserve(items.size());
-  for (const GgufValue& e : items) out.push_back(scalar_to_double(e));
-  return out;
+  const GgufArray& a = std::get<GgufArray>(v->value);
+  if (is_float(v->elem_type)) return a.floats;
+  return std::vector<double>(a.ints.begin(), a.ints.end());
 }
 
 std::vector<int64_t> GgufFile::get_int_array(const std::string& key) const {
@@ -541,11 +561,7 @@ std::vector<int64_t> GgufFile::get_int_array(const std::string& key) const {
   if (v->type != GgufType::kArray || !is_integer(v->elem_type)) {
     type_error(path(), key, "array of integers", *v);
   }
-  std::vector<int64_t> out;
-  const auto& items = std::get<std::vector<GgufValue>>(v->value);
-  out.reserve(items.size());
-  for (const GgufValue& e : items) out.push_back(std::get<int64_t>(e.value));
-  return out;
+  return std::get<GgufArray>(v->value).ints;
 }
 
 const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {

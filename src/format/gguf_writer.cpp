@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <type_traits>
 
 #include "nagi/error.hpp"
 
@@ -75,13 +76,35 @@ void put_value(Buffer& buf, const GgufValue& v, GgufType type, const std::string
       break;
     }
     case GgufType::kArray: {
-      const auto* items = std::get_if<std::vector<GgufValue>>(&v.value);
-      if (items == nullptr) bad_value(key, "array type holds a non-array value");
+      const auto* a = std::get_if<GgufArray>(&v.value);
+      if (a == nullptr) bad_value(key, "array type holds a non-array value");
+      const size_t n = v.elem_type == GgufType::kString                           ? a->strings.size()
+                       : v.elem_type == GgufType::kArray                          ? a->arrays.size()
+                       : v.elem_type == GgufType::kF32 || v.elem_type == GgufType::kF64 ? a->floats.size()
+                                                                                       : a->ints.size();
+      if (n != gguf_array_size(v)) bad_value(key, "array holds elements of another type than its element type");
       buf.put<uint32_t>(uint32_t(v.elem_type));
-      buf.put<uint64_t>(items->size());
-      // Elements are written with the array's element type; a nested array
-      // element carries its own element type.
-      for (const GgufValue& e : *items) put_value(buf, e, v.elem_type, key);
+      buf.put<uint64_t>(n);
+      // Each element is written with the array's element type from the
+      // vector that type keeps it in (a nested array carries its own).
+      switch (v.elem_type) {
+        case GgufType::kString:
+          for (const std::string& e : a->strings) buf.put_string(e);
+          break;
+        case GgufType::kArray:
+          for (const GgufValue& e : a->arrays) put_value(buf, e, GgufType::kArray, key);
+          break;
+        case GgufType::kF32:
+        case GgufType::kF64:
+          for (double e : a->floats) put_value(buf, GgufValue{.type = v.elem_type, .value = e}, v.elem_type, key);
+          break;
+        case GgufType::kBool:
+          for (int64_t e : a->ints) put_value(buf, GgufValue{.type = v.elem_type, .value = e != 0}, v.elem_type, key);
+          break;
+        default:
+          for (int64_t e : a->ints) put_value(buf, GgufValue{.type = v.elem_type, .value = e}, v.elem_type, key);
+          break;
+      }
       break;
     }
     default:
@@ -101,10 +124,13 @@ GgufValue array_of(GgufType elem, const std::vector<T>& items, F make) {
   GgufValue v;
   v.type = GgufType::kArray;
   v.elem_type = elem;
-  std::vector<GgufValue> out;
-  out.reserve(items.size());
-  for (const T& x : items) out.push_back(scalar(elem, make(x)));
-  v.value = std::move(out);
+  GgufArray a;
+  for (const T& x : items) {
+    if constexpr (std::is_same_v<T, std::string>) a.strings.push_back(make(x));
+    else if constexpr (std::is_floating_point_v<T>) a.floats.push_back(make(x));
+    else a.ints.push_back(make(x));
+  }
+  v.value = std::move(a);
   return v;
 }
 

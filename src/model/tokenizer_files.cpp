@@ -78,7 +78,7 @@ ChatFiles gguf_chat_files(const GgufFile& gguf) {
   ChatFiles out;
   out.chat_template = gguf.get_string_or("tokenizer.chat_template", "");
   if (!gguf.has("tokenizer.ggml.tokens")) return out;
-  const std::vector<std::string> tokens = gguf.get_string_array("tokenizer.ggml.tokens");
+  const std::vector<std::string>& tokens = gguf.get_string_array("tokenizer.ggml.tokens");
   auto text = [&](const char* key) -> std::string {
     const int64_t id = gguf.get_int_or(key, -1);
     return id >= 0 && id < static_cast<int64_t>(tokens.size()) ? tokens[id] : "";

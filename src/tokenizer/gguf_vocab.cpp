@@ -113,7 +113,7 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
 
   const char* merges_key = "tokenizer.ggml.merges";
   if (!gguf.has(merges_key)) format_error(gguf, merges_key, "missing (required by tokenizer.ggml.model 'gpt2')");
-  const std::vector<std::string> merges = gguf.get_string_array(merges_key);
+  const std::vector<std::string>& merges = gguf.get_string_array(merges_key);
   spec.merges.reserve(merges.size());
   std::string joined;  // reused: a vocabulary has ~150k merges to check
   for (size_t i = 0; i < merges.size(); ++i) {

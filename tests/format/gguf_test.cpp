@@ -237,8 +237,8 @@ TEST(GgufRoundTrip, AllValueTypesAndTensorTypes) {
     GgufValue inner;
     inner.type = GgufType::kArray;
     inner.elem_type = GgufType::kU8;
-    inner.value = std::vector<GgufValue>{scalar(GgufType::kU8, int64_t(7))};
-    nested.value = std::vector<GgufValue>{inner, inner};
+    inner.value = GgufArray{.ints = {7}};
+    nested.value = GgufArray{.arrays = {inner, inner}};
     w.set("v.nested", nested);
     w.set_u32("v.replaced", 1);
     w.set_u32("v.replaced", 2);
@@ -292,10 +292,11 @@ TEST(GgufRoundTrip, AllValueTypesAndTensorTypes) {
     const GgufValue* n = f->find("v.nested");
     ASSERT_NE(n, nullptr);
     EXPECT_EQ(n->elem_type, GgufType::kArray);
-    const auto& outer = std::get<std::vector<GgufValue>>(n->value);
+    const auto& outer = std::get<GgufArray>(n->value).arrays;
     ASSERT_EQ(outer.size(), 2u);
+    EXPECT_EQ(gguf_array_size(*n), 2u);
     EXPECT_EQ(outer[1].elem_type, GgufType::kU8);
-    EXPECT_EQ(std::get<int64_t>(std::get<std::vector<GgufValue>>(outer[1].value).at(0).value), 7);
+    EXPECT_EQ(std::get<GgufArray>(outer[1].value).ints, (std::vector<int64_t>{7}));
     // 19 user keys (v.replaced once) plus general.alignment when not 32.
     EXPECT_EQ(f->metadata().size(), 19u + (alignment != 32 ? 1 : 0));
 
@@ -593,16 +594,32 @@ TEST_F(GgufCorrupt, Alignment) {
   expect_format_error(put(b), {"metadata 'general.alignment'", "expected u32"});
 }
 
+// The writer checks what it is handed: an array's elements must sit in the
+// vector of its element type (here i32 elements given as strings).
+TEST(GgufWriterChecks, ArrayElementsOfAnotherTypeAreRejected) {
+  GgufValue v{.type = GgufType::kArray, .elem_type = GgufType::kI32, .value = GgufArray{.strings = {"1", "2"}}};
+  GgufWriter w;
+  w.set("bad", v);
+  const std::string path = ::testing::TempDir() + "/nagi_bad_array.gguf";
+  try {
+    w.write(path);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("'bad'"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(GgufCorrupt, DeeplyNestedArray) {
   GgufValue v;
   v.type = GgufType::kArray;
   v.elem_type = GgufType::kU8;
-  v.value = std::vector<GgufValue>{};
+  v.value = GgufArray{};
   for (int i = 0; i < 20; ++i) {
     GgufValue outer;
     outer.type = GgufType::kArray;
     outer.elem_type = GgufType::kArray;
-    outer.value = std::vector<GgufValue>{v};
+    outer.value = GgufArray{.arrays = {v}};
     v = outer;
   }
   GgufWriter w;

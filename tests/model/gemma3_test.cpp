@@ -322,13 +322,10 @@ TEST(Gemma3Gguf, SlidingWindowPatternForms) {
   EXPECT_LE(logits(rewrite_fixture("gemma3.attention.sliding_window_pattern", std::nullopt)), kLlamaCppTolerance);
   // Newer files: one bool per layer (true = sliding window).
   GgufValue per_layer{.type = GgufType::kArray, .elem_type = GgufType::kBool};
-  std::vector<GgufValue> flags;
-  for (bool b : {true, true, true, true, true, false}) flags.push_back({.type = GgufType::kBool, .value = b});
-  per_layer.value = flags;
+  per_layer.value = GgufArray{.ints = {1, 1, 1, 1, 1, 0}};
   EXPECT_LE(logits(rewrite_fixture("gemma3.attention.sliding_window_pattern", per_layer)), kLlamaCppTolerance);
   // Control: every layer global.
-  flags.assign(6, {.type = GgufType::kBool, .value = false});
-  per_layer.value = flags;
+  per_layer.value = GgufArray{.ints = std::vector<int64_t>(6, 0)};
   EXPECT_GT(logits(rewrite_fixture("gemma3.attention.sliding_window_pattern", per_layer)), 1.0f);
 }
 

@@ -286,8 +286,7 @@ TEST(Lfm2, GgufMetadataErrorsNameTheKey) {
   ASSERT_EQ(load_error(dir + "/m.gguf"), "no error");
 
   GgufValue short_array{.type = GgufType::kArray, .elem_type = GgufType::kI32,
-                        .value = std::vector<GgufValue>{GgufValue{.type = GgufType::kI32, .value = int64_t(0)},
-                                                        GgufValue{.type = GgufType::kI32, .value = int64_t(2)}}};
+                        .value = GgufArray{.ints = {0, 2}}};
   rewrite_gguf(dir + "/m.gguf", dir + "/short.gguf", "lfm2.attention.head_count_kv", &short_array);
   EXPECT_NE(load_error(dir + "/short.gguf").find("'lfm2.attention.head_count_kv'"), std::string::npos)
       << load_error(dir + "/short.gguf");

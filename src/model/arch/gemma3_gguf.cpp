@@ -24,14 +24,14 @@ std::vector<bool> local_layers(const GgufFile& g, const std::string& key, int n_
   std::vector<bool> local(n_layer);
   const GgufValue* v = g.find(key);
   if (v != nullptr && v->type == GgufType::kArray) {
-    const auto& items = std::get<std::vector<GgufValue>>(v->value);
-    if (static_cast<int>(items.size()) != n_layer) bad(g, key, "expected one entry per layer");
-    for (int il = 0; il < n_layer; ++il) {
-      const GgufValue& e = items[il];
-      if (e.type == GgufType::kBool) local[il] = std::get<bool>(e.value);
-      else if (std::holds_alternative<int64_t>(e.value)) local[il] = std::get<int64_t>(e.value) != 0;
-      else bad(g, key, "expected bools");
+    // Bools or integers (nonzero: sliding window), one per layer.
+    const GgufType e = v->elem_type;
+    if (e == GgufType::kString || e == GgufType::kArray || e == GgufType::kF32 || e == GgufType::kF64) {
+      bad(g, key, "expected bools");
     }
+    const std::vector<int64_t>& flags = std::get<GgufArray>(v->value).ints;
+    if (static_cast<int>(flags.size()) != n_layer) bad(g, key, "expected one entry per layer");
+    for (int il = 0; il < n_layer; ++il) local[il] = flags[il] != 0;
     return local;
   }
   const int64_t pattern = g.get_int_or(key, 6);
