@@ -470,7 +470,8 @@ constexpr int kPanelF = 32;  // rows per float panel: two registers per column
 
 // Rows [0, n) (n <= 32) of the panel as f32, column-major: packed[c * 32 + j]
 // is row j's value c; missing rows are zeros. Converted 16 columns of a row
-// at a time and scattered into place (the copy is ~5% of a 512-token matmul).
+// at a time and scattered into place: the partial last panel of a matrix
+// (full panels take pack_panel_f_full below).
 template <bool kBf16>
 void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float* packed) {
   for (int j = 0; j < kPanelF; ++j) {
@@ -497,6 +498,76 @@ void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float
         v = _cvtsh_ss(h);
       }
       packed[c * kPanelF + j] = v;
+    }
+  }
+}
+
+// 16 rows x 16 columns of f32 (one register per row) transposed in
+// registers: out[c] = column c of the 16 rows.
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+
+template <bool kBf16>
+inline __m512 load16_f(const uint8_t* row, int64_t c) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
+  return kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+}
+
+// pack_panel_f for a full panel (n == 32) with 16-column steps: each 16x16
+// block is converted and transposed in registers, then stored as 16 whole
+// columns, instead of 16 scalar stores per converted row segment. The pack
+// had grown to ~11% of the F16 GEMM's time; 512 tokens through a 3072x1024
+// matrix went from 164-178 to 180-197 GFLOPS on one Zen 5 core, 320 to 357
+// on two (docs/KERNELS.md).
+template <bool kBf16>
+void pack_panel_f_full(const uint8_t* w, size_t row_bytes, int64_t cols, float* packed) {
+  const int64_t c16 = cols / 16 * 16;
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* base = w + 16 * half * row_bytes;
+    for (int64_t c = 0; c < c16; c += 16) {
+      __m512 r[16];
+      for (int j = 0; j < 16; ++j) r[j] = load16_f<kBf16>(base + j * row_bytes, c);
+      transpose16(r);
+      for (int i = 0; i < 16; ++i) _mm512_store_ps(packed + (c + i) * kPanelF + 16 * half, r[i]);
+    }
+  }
+  if (c16 < cols) {
+    for (int j = 0; j < kPanelF; ++j) {
+      const uint8_t* row = w + j * row_bytes;
+      for (int64_t c = c16; c < cols; ++c) {
+        const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
+        float v;
+        if (kBf16) {
+          const uint32_t bits = uint32_t(h) << 16;
+          std::memcpy(&v, &bits, 4);
+        } else {
+          v = _cvtsh_ss(h);
+        }
+        packed[c * kPanelF + j] = v;
+      }
     }
   }
 }
@@ -536,7 +607,11 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   float* packed = static_cast<float*>(scratch.get(static_cast<size_t>(cols) * kPanelF * sizeof(float)));
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelF) {
     const int n = static_cast<int>(min64(kPanelF, n_rows - r0));
-    pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
+    if (n == kPanelF) {
+      pack_panel_f_full<kBf16>(w + r0 * row_bytes, row_bytes, cols, packed);
+    } else {
+      pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
+    }
     int64_t t = 0;
     for (; t + 6 <= n_tok; t += 6) panel_kernel_f<6>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
     switch (n_tok - t) {
