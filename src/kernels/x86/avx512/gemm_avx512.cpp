@@ -468,6 +468,22 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 // summation order differs.
 constexpr int kPanelF = 32;  // rows per float panel: two registers per column
 
+// Values c..c+15 (load16_f) or value c (load1_f) of an F16 / BF16 row as f32.
+template <bool kBf16>
+inline __m512 load16_f(const uint8_t* row, int64_t c) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
+  return kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+}
+template <bool kBf16>
+inline float load1_f(const uint8_t* row, int64_t c) {
+  const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
+  if (!kBf16) return _cvtsh_ss(h);
+  const uint32_t bits = uint32_t(h) << 16;
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
 // Rows [0, n) (n <= 32) of the panel as f32, column-major: packed[c * 32 + j]
 // is row j's value c; missing rows are zeros. Converted 16 columns of a row
 // at a time and scattered into place: the partial last panel of a matrix
@@ -483,22 +499,10 @@ void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float
     int64_t c = 0;
     alignas(64) float tmp[16];
     for (; c + 16 <= cols; c += 16) {
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
-      const __m512 v = kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
-      _mm512_store_ps(tmp, v);
+      _mm512_store_ps(tmp, load16_f<kBf16>(row, c));
       for (int i = 0; i < 16; ++i) packed[(c + i) * kPanelF + j] = tmp[i];
     }
-    for (; c < cols; ++c) {
-      const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
-      float v;
-      if (kBf16) {
-        const uint32_t bits = uint32_t(h) << 16;
-        std::memcpy(&v, &bits, 4);
-      } else {
-        v = _cvtsh_ss(h);
-      }
-      packed[c * kPanelF + j] = v;
-    }
+    for (; c < cols; ++c) packed[c * kPanelF + j] = load1_f<kBf16>(row, c);
   }
 }
 
@@ -530,12 +534,6 @@ inline void transpose16(__m512 (&r)[16]) {
   }
 }
 
-template <bool kBf16>
-inline __m512 load16_f(const uint8_t* row, int64_t c) {
-  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
-  return kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
-}
-
 // pack_panel_f for a full panel (n == 32) with 16-column steps: each 16x16
 // block is converted and transposed in registers, then stored as 16 whole
 // columns, instead of 16 scalar stores per converted row segment. The pack
@@ -558,15 +556,7 @@ void pack_panel_f_full(const uint8_t* w, size_t row_bytes, int64_t cols, float* 
     for (int j = 0; j < kPanelF; ++j) {
       const uint8_t* row = w + j * row_bytes;
       for (int64_t c = c16; c < cols; ++c) {
-        const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
-        float v;
-        if (kBf16) {
-          const uint32_t bits = uint32_t(h) << 16;
-          std::memcpy(&v, &bits, 4);
-        } else {
-          v = _cvtsh_ss(h);
-        }
-        packed[c * kPanelF + j] = v;
+        packed[c * kPanelF + j] = load1_f<kBf16>(row, c);
       }
     }
   }
