@@ -56,7 +56,11 @@ GatedDeltaNetMixer::GatedDeltaNetMixer(const ModelSpec& spec, int layer, const T
   w_alpha_ = bind_matrix(store, p + "ssm_alpha.weight", s_.n_v_heads, d, what);
   w_beta_ = bind_matrix(store, p + "ssm_beta.weight", s_.n_v_heads, d, what);
   w_out_ = bind_matrix(store, p + "ssm_out.weight", d, value_dim_, what);
-  conv_w_ = bind_floats(store, p + "ssm_conv1d.weight", {conv_dim_, s_.conv_kernel}, what);
+  const std::vector<float> conv_w = bind_floats(store, p + "ssm_conv1d.weight", {conv_dim_, s_.conv_kernel}, what);
+  conv_wt_.resize(conv_w.size());
+  for (int c = 0; c < conv_dim_; ++c) {
+    for (int k = 0; k < s_.conv_kernel; ++k) conv_wt_[size_t(k) * conv_dim_ + c] = conv_w[size_t(c) * s_.conv_kernel + k];
+  }
   a_ = bind_vector(store, p + "ssm_a", s_.n_v_heads, what);
   dt_bias_ = bind_vector(store, p + "ssm_dt.bias", s_.n_v_heads, what);
   norm_w_ = bind_vector(store, p + "ssm_norm.weight", s_.head_v_dim, what);
@@ -75,22 +79,39 @@ size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
 // Causal depthwise convolution over time, in place on qkv [n, conv_dim], then
 // SiLU: out[t] = sum_k w[c,k] u[t-K+1+k], where inputs before the batch come
 // from the state's history. The history then keeps the last K-1 inputs.
-void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st) const {
+void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st, ThreadPool& pool) const {
   const int K = s_.conv_kernel, H = K - 1, C = conv_dim_;
-  thread_local std::vector<float> u;
-  u.resize(size_t(H + n) * C);
-  std::memcpy(u.data(), st.conv(), sizeof(float) * H * C);
-  std::memcpy(u.data() + size_t(H) * C, qkv, sizeof(float) * n * C);
-  for (int t = 0; t < n; ++t) {
-    float* o = qkv + size_t(t) * C;
-    for (int c = 0; c < C; ++c) {
-      const float* w = conv_w_.data() + size_t(c) * K;
-      float acc = 0.f;
-      for (int k = 0; k < K; ++k) acc += w[k] * u[size_t(t + k) * C + c];
-      o[c] = silu(acc);
+  thread_local std::vector<float> u_buf;
+  u_buf.resize(size_t(H + n) * C);
+  float* u = u_buf.data();  // the calling thread's buffer, read by every worker
+  std::memcpy(u, st.conv(), sizeof(float) * H * C);
+  std::memcpy(u + size_t(H) * C, qkv, sizeof(float) * n * C);
+  // Channels are independent: a prompt's convolution is split over the
+  // threads in runs of channels, each walked with the taps as the outer
+  // loop over contiguous channels (weights transposed to [K][C]) so it
+  // vectorises; the sum over taps keeps its order (k = 0..K-1), so every
+  // value is the same as one channel at a time.
+  auto run = [&](int64_t c0, int64_t c1) {
+    thread_local std::vector<float> acc;
+    acc.resize(size_t(c1 - c0));
+    for (int t = 0; t < n; ++t) {
+      std::fill(acc.begin(), acc.end(), 0.f);
+      for (int k = 0; k < K; ++k) {
+        const float* w = conv_wt_.data() + size_t(k) * C + c0;
+        const float* x = u + size_t(t + k) * C + c0;
+        for (int64_t c = 0; c < c1 - c0; ++c) acc[size_t(c)] += w[c] * x[c];
+      }
+      float* o = qkv + size_t(t) * C + c0;
+      for (int64_t c = 0; c < c1 - c0; ++c) o[c] = silu(acc[size_t(c)]);
     }
+  };
+  // One decode token is ~25k multiply-adds: not worth a hand-off.
+  if (n < 8) {
+    run(0, C);
+  } else {
+    pool.parallel_for(C, 64, run);
   }
-  std::memcpy(st.conv(), u.data() + size_t(n) * C, sizeof(float) * H * C);
+  std::memcpy(st.conv(), u + size_t(n) * C, sizeof(float) * H * C);
 }
 
 void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch,
@@ -106,7 +127,7 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
   const MatmulJob in_proj[] = {
       {&w_qkv_, qkv, conv_dim_}, {&w_gate_, z, value_dim_}, {&w_alpha_, alpha, nv}, {&w_beta_, beta, nv}};
   matmul_group(in_proj, xn, n, d, pool);
-  convolve(qkv, n, st);
+  convolve(qkv, n, st, pool);
 
   for (int t = 0; t < n; ++t) {
     // L2-normalise each q and k head (llama.cpp: x / max(|x|, eps)).

@@ -52,14 +52,15 @@ class GatedDeltaNetMixer final : public Mixer {
   static constexpr int kChunk = 64;
 
  private:
-  void convolve(float* qkv, int n, DeltaNetState& st) const;
+  void convolve(float* qkv, int n, DeltaNetState& st, ThreadPool& pool) const;
 
   DeltaNetSpec s_;
   int n_embd_;
   float norm_eps_;
   int key_dim_, value_dim_, conv_dim_;
   Matrix w_qkv_, w_gate_, w_alpha_, w_beta_, w_out_;
-  std::vector<float> conv_w_, a_, dt_bias_, norm_w_;
+  std::vector<float> conv_wt_;  // ssm_conv1d weights transposed: [kernel][channel]
+  std::vector<float> a_, dt_bias_, norm_w_;
 };
 
 }  // namespace nagi
