@@ -310,23 +310,27 @@ class GgufParser {
   GgufArray read_array(GgufType elem, uint64_t count, const Field& field, int depth) {
     GgufArray a;
     const auto n = size_t(count);
-    if (elem == GgufType::kString) {
-      a.strings.reserve(n);
-      for (size_t i = 0; i < n; ++i) a.strings.push_back(read_string(Field(field, int64_t(i))));
-    } else if (elem == GgufType::kArray) {
-      a.arrays.reserve(n);
-      for (size_t i = 0; i < n; ++i) a.arrays.push_back(read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1));
-    } else if (is_float(elem)) {
-      a.floats.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        a.floats.push_back(std::get<double>(read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1).value));
-      }
-    } else {
-      a.ints.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        const GgufValue e = read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1);
-        a.ints.push_back(elem == GgufType::kBool ? int64_t(std::get<bool>(e.value)) : std::get<int64_t>(e.value));
-      }
+    auto element = [&](size_t i) { return read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1); };
+    switch (gguf_array_store(elem)) {
+      case GgufArrayStore::kStrings:
+        a.strings.reserve(n);
+        for (size_t i = 0; i < n; ++i) a.strings.push_back(read_string(Field(field, int64_t(i))));
+        break;
+      case GgufArrayStore::kArrays:
+        a.arrays.reserve(n);
+        for (size_t i = 0; i < n; ++i) a.arrays.push_back(element(i));
+        break;
+      case GgufArrayStore::kFloats:
+        a.floats.reserve(n);
+        for (size_t i = 0; i < n; ++i) a.floats.push_back(std::get<double>(element(i).value));
+        break;
+      case GgufArrayStore::kInts:
+        a.ints.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+          const GgufValue e = element(i);
+          a.ints.push_back(elem == GgufType::kBool ? int64_t(std::get<bool>(e.value)) : std::get<int64_t>(e.value));
+        }
+        break;
     }
     return a;
   }
@@ -462,6 +466,13 @@ std::shared_ptr<const GgufFile> GgufFile::open(const std::string& path) {
   // otherwise stay resident beside the weights.
   file->file_->release(file->file_->data(), std::min<uint64_t>(file->data_offset_, file->file_->size()));
   return file;
+}
+
+GgufArrayStore gguf_array_store(GgufType elem) {
+  if (elem == GgufType::kString) return GgufArrayStore::kStrings;
+  if (elem == GgufType::kArray) return GgufArrayStore::kArrays;
+  if (is_float(elem)) return GgufArrayStore::kFloats;
+  return GgufArrayStore::kInts;  // integers, and bools as 0/1
 }
 
 size_t gguf_array_size(const GgufValue& v) {

@@ -45,6 +45,10 @@ struct GgufValue {
   std::variant<int64_t, double, bool, std::string, GgufArray> value;
 };
 
+// Which GgufArray vector keeps the elements of an array of `elem`.
+enum class GgufArrayStore { kInts, kFloats, kStrings, kArrays };
+GgufArrayStore gguf_array_store(GgufType elem);
+
 // The number of elements of an array value (0 for a scalar).
 size_t gguf_array_size(const GgufValue& v);
 

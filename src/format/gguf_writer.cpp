@@ -78,31 +78,34 @@ void put_value(Buffer& buf, const GgufValue& v, GgufType type, const std::string
     case GgufType::kArray: {
       const auto* a = std::get_if<GgufArray>(&v.value);
       if (a == nullptr) bad_value(key, "array type holds a non-array value");
-      const size_t n = v.elem_type == GgufType::kString                           ? a->strings.size()
-                       : v.elem_type == GgufType::kArray                          ? a->arrays.size()
-                       : v.elem_type == GgufType::kF32 || v.elem_type == GgufType::kF64 ? a->floats.size()
-                                                                                       : a->ints.size();
+      const GgufArrayStore store = gguf_array_store(v.elem_type);
+      const size_t n = store == GgufArrayStore::kStrings ? a->strings.size()
+                       : store == GgufArrayStore::kArrays ? a->arrays.size()
+                       : store == GgufArrayStore::kFloats ? a->floats.size()
+                                                          : a->ints.size();
       if (n != gguf_array_size(v)) bad_value(key, "array holds elements of another type than its element type");
       buf.put<uint32_t>(uint32_t(v.elem_type));
       buf.put<uint64_t>(n);
       // Each element is written with the array's element type from the
       // vector that type keeps it in (a nested array carries its own).
-      switch (v.elem_type) {
-        case GgufType::kString:
+      const auto put = [&](decltype(GgufValue::value) e) {
+        put_value(buf, GgufValue{.type = v.elem_type, .value = std::move(e)}, v.elem_type, key);
+      };
+      switch (store) {
+        case GgufArrayStore::kStrings:
           for (const std::string& e : a->strings) buf.put_string(e);
           break;
-        case GgufType::kArray:
+        case GgufArrayStore::kArrays:
           for (const GgufValue& e : a->arrays) put_value(buf, e, GgufType::kArray, key);
           break;
-        case GgufType::kF32:
-        case GgufType::kF64:
-          for (double e : a->floats) put_value(buf, GgufValue{.type = v.elem_type, .value = e}, v.elem_type, key);
+        case GgufArrayStore::kFloats:
+          for (double e : a->floats) put(e);
           break;
-        case GgufType::kBool:
-          for (int64_t e : a->ints) put_value(buf, GgufValue{.type = v.elem_type, .value = e != 0}, v.elem_type, key);
-          break;
-        default:
-          for (int64_t e : a->ints) put_value(buf, GgufValue{.type = v.elem_type, .value = e}, v.elem_type, key);
+        case GgufArrayStore::kInts:
+          for (int64_t e : a->ints) {
+            if (v.elem_type == GgufType::kBool) put(e != 0);
+            else put(e);
+          }
           break;
       }
       break;

@@ -27,7 +27,6 @@ std::string_view isa_name(Isa isa) {
   return "?";
 }
 
-
 std::optional<Isa> isa_from_name(std::string_view name) {
   for (Isa isa : kAllIsas) {
     if (isa_name(isa) == name) return isa;

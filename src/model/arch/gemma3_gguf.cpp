@@ -25,10 +25,7 @@ std::vector<bool> local_layers(const GgufFile& g, const std::string& key, int n_
   const GgufValue* v = g.find(key);
   if (v != nullptr && v->type == GgufType::kArray) {
     // Bools or integers (nonzero: sliding window), one per layer.
-    const GgufType e = v->elem_type;
-    if (e == GgufType::kString || e == GgufType::kArray || e == GgufType::kF32 || e == GgufType::kF64) {
-      bad(g, key, "expected bools");
-    }
+    if (gguf_array_store(v->elem_type) != GgufArrayStore::kInts) bad(g, key, "expected bools");
     const std::vector<int64_t>& flags = std::get<GgufArray>(v->value).ints;
     if (static_cast<int>(flags.size()) != n_layer) bad(g, key, "expected one entry per layer");
     for (int il = 0; il < n_layer; ++il) local[il] = flags[il] != 0;
