@@ -6,6 +6,7 @@
 
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -70,7 +71,11 @@ void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
 
 template <int kElemBytes, __m256 (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
-  for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load, Scalar>(w + r * row_bytes, x, cols);
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    y[r] = dot_row<kElemBytes, Load, Scalar>(w + r * row_bytes, x, cols);
+  }
 }
 
 
@@ -89,8 +94,10 @@ template <int kBlockBytes, __m256i (*LoadW)(const uint8_t*)>
 void dot_rows_quant(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                     const QuantizedVector& x, float* y) {
   const int64_t blocks = cols / kActBlock;
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
+    ahead.before(b + row_bytes);
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 2 <= blocks; i += 2, b += 2 * kBlockBytes) {

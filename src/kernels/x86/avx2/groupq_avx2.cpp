@@ -8,6 +8,7 @@
 
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -57,10 +58,15 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
                      float* y) {
   const int64_t groups = cols / kG;
   int64_t r = 0;
+  PageAhead ahead(w);
   for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
+    ahead.before(w + (r + kRowsPerTile) * row_bytes);
     dot_tile<kBits, kG, kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x, y + r);
   }
-  for (; r < n_rows; ++r) dot_tile<kBits, kG, 1>(w + r * row_bytes, row_bytes, groups, x, y + r);
+  for (; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    dot_tile<kBits, kG, 1>(w + r * row_bytes, row_bytes, groups, x, y + r);
+  }
 }
 
 }  // namespace

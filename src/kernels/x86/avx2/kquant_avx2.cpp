@@ -6,6 +6,7 @@
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -16,8 +17,10 @@ void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
   const int64_t blocks = cols / kActBlockK;
   constexpr int kBlockBytes = kHasHigh ? kq::kQ5KBytes : kq::kQ4KBytes;
   const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
+    ahead.before(b + row_bytes);
     __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < blocks; ++i, b += kBlockBytes) {
       alignas(16) uint8_t sm[16];
@@ -56,8 +59,10 @@ void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
                    const QuantizedVectorK& x, float* y) {
   const int64_t blocks = cols / kActBlockK;
   const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
+    ahead.before(b + row_bytes);
     __m256 acc = _mm256_setzero_ps(), accc = _mm256_setzero_ps();
     for (int64_t i = 0; i < blocks; ++i, b += kq::kQ6KBytes) {
       const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);

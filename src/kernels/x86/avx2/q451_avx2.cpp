@@ -8,6 +8,7 @@
 
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -31,8 +32,10 @@ void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, 
   const int64_t blocks = cols / kActBlock;
   const __m256i m4 = _mm256_set1_epi8(0x0f), ones8 = _mm256_set1_epi8(1);
   const __m256i ones16 = _mm256_set1_epi16(1);
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
+    ahead.before(b + row_bytes);
     __m256 acc = _mm256_setzero_ps(), accc = _mm256_setzero_ps();
     for (int64_t i = 0; i < blocks; ++i, b += kBytes) {
       const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + kQs));

@@ -7,6 +7,7 @@
 
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -103,7 +104,11 @@ void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t 
 
 template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
-  for (int64_t r = 0; r < n_rows; ++r) y[r] = dot_row<kElemBytes, Load>(w + r * row_bytes, x, cols);
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    y[r] = dot_row<kElemBytes, Load>(w + r * row_bytes, x, cols);
+  }
 }
 
 // Same arithmetic as the scalar quantizer (max |x|, d = max / 127, x * (1/d)

@@ -15,6 +15,7 @@
 
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -174,18 +175,30 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
   }
   const int64_t groups = cols / kG;
   int64_t r = 0;
+  PageAhead ahead(w);
   if constexpr (kG == 32 && kBits == 8) {
-    for (; r < n_rows; ++r) y[r] = dot_row_q8_g32(w + r * row_bytes, groups, x, terms);
+    for (; r < n_rows; ++r) {
+      ahead.before(w + (r + 1) * row_bytes);
+      y[r] = dot_row_q8_g32(w + r * row_bytes, groups, x, terms);
+    }
   } else if constexpr (kG == 32) {
     for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
+      ahead.before(w + (r + kRowsPerTile) * row_bytes);
       dot_tile_q4_g32<kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
     }
-    for (; r < n_rows; ++r) dot_tile_q4_g32<1>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
+    for (; r < n_rows; ++r) {
+      ahead.before(w + (r + 1) * row_bytes);
+      dot_tile_q4_g32<1>(w + r * row_bytes, row_bytes, groups, x, terms, y + r);
+    }
   } else {
     for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
+      ahead.before(w + (r + kRowsPerTile) * row_bytes);
       dot_tile<kBits, kG, kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x.qs, terms, y + r);
     }
-    for (; r < n_rows; ++r) dot_tile<kBits, kG, 1>(w + r * row_bytes, row_bytes, groups, x.qs, terms, y + r);
+    for (; r < n_rows; ++r) {
+      ahead.before(w + (r + 1) * row_bytes);
+      dot_tile<kBits, kG, 1>(w + r * row_bytes, row_bytes, groups, x.qs, terms, y + r);
+    }
   }
 }
 

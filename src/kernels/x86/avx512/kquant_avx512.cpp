@@ -8,6 +8,7 @@
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -58,8 +59,10 @@ void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
   const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
   __m512i idx[4];
   for (int c = 0; c < 4; ++c) idx[c] = _mm512_load_si512(kIdxK4[c]);
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
+    ahead.before(b + row_bytes);
     __m512 acc = _mm512_setzero_ps();
     __m256 accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < blocks; ++i, b += kBlockBytes) {
@@ -177,7 +180,11 @@ inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVector
 void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                    const QuantizedVectorK& x, float* y) {
   const int64_t blocks = cols / kActBlockK;
-  for (int64_t r = 0; r < n_rows; ++r) y[r] = _mm512_reduce_add_ps(q6_k_row(w + r * row_bytes, blocks, x));
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    y[r] = _mm512_reduce_add_ps(q6_k_row(w + r * row_bytes, blocks, x));
+  }
 }
 
 void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
@@ -191,7 +198,11 @@ void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
     _mm512_store_si512(a_perm + i, _mm512_permutex2var_epi64(z0, lo_idx, z1));
     _mm512_store_si512(a_perm + i + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
   }
-  for (int64_t r = 0; r < n_rows; ++r) y[r] = _mm512_reduce_add_ps(q4_k_row(w + r * row_bytes, blocks, a_perm, x));
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    y[r] = _mm512_reduce_add_ps(q4_k_row(w + r * row_bytes, blocks, a_perm, x));
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/x16_layout.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -112,7 +113,9 @@ void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
     a = a_perm;
   }
   block_offsets(x, blocks, kQ4 ? 8.f : 128.f, xs);
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
     y[r] = _mm512_reduce_add_ps(row_dot<kQ4>(w + r * row_bytes, supers, a, xs, x.d));
   }
 }

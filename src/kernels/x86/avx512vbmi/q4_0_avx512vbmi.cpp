@@ -17,6 +17,7 @@
 
 #include "../avx512/avx512_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/page_ahead.h"
 
 namespace nagi {
 namespace {
@@ -70,8 +71,10 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
     terms[k].scale = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                            _mm512_castps128_ps512(_mm_loadu_ps(x.d + 4 * k)));
   }
+  PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
+    ahead.before(row + row_bytes);
     // Two accumulators: consecutive quads do not wait on each other's add.
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     int64_t k = 0;

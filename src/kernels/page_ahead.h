@@ -1,0 +1,44 @@
+// Touching the weight stream a few pages ahead of a decode kernel.
+//
+// A decode matmul streams each weight row once from DRAM. The hardware
+// prefetchers do not cross a 4 KiB page, so at every page boundary the stream
+// restarts cold, and with 4 KiB mappings the page walk for the next page
+// starts only when the kernel reaches it. One software prefetch per page, a
+// few pages ahead, starts both early. Measured on a 2-core Zen 5 (a decode-
+// shaped sweep of Qwen3-0.6B's matrices from 4 KiB pages, 2 threads): F16
+// 43-44 -> 53-57 GB/s, Q4_0 34-35 -> 40 GB/s. More than one prefetch per
+// page, or every second page only, gave less (docs/KERNELS.md).
+//
+// Included by the x86 kernel files, each compiled with its own ISA flags:
+// the anonymous namespace gives every file its own copy, so the linker never
+// picks one file's instructions for another's callers.
+#pragma once
+
+#include <cstdint>
+
+namespace nagi {
+namespace {
+
+inline constexpr uintptr_t kPageAheadBytes = 8192;
+inline constexpr uintptr_t kStreamPageBytes = 4096;
+
+// Walks one row range: before() is called with the end of the bytes the
+// kernel is about to read and prefetches one line of every page up to
+// kPageAheadBytes past it. Addresses are kept as integers: the prefetched
+// ones may lie past the matrix (a prefetch never faults).
+class PageAhead {
+ public:
+  explicit PageAhead(const uint8_t* start) : next_(reinterpret_cast<uintptr_t>(start)) {}
+
+  void before(const uint8_t* end) {
+    for (const uintptr_t e = reinterpret_cast<uintptr_t>(end); next_ < e; next_ += kStreamPageBytes) {
+      __builtin_prefetch(reinterpret_cast<const void*>(next_ + kPageAheadBytes));
+    }
+  }
+
+ private:
+  uintptr_t next_;
+};
+
+}  // namespace
+}  // namespace nagi
