@@ -224,16 +224,34 @@ class GgufParser {
     return n;
   }
 
-  std::string read_string(const Field& field) {
+  // The string's bytes inside the mapping, checked.
+  std::string_view read_string_view(const Field& field) {
     const uint64_t len = read<uint64_t>(Field(field, " length"));
     if (len > remaining()) {
       fail(field, "string length " + std::to_string(len) + " runs past end of file (" +
                       std::to_string(remaining()) + " bytes left)");
     }
-    std::string s(reinterpret_cast<const char*>(data_ + pos_), size_t(len));
+    const std::string_view s(reinterpret_cast<const char*>(data_ + pos_), size_t(len));
     pos_ += len;
     if (!valid_utf8(s)) fail(field, "string " + quoted(s) + " is not valid UTF-8");
     return s;
+  }
+  std::string read_string(const Field& field) { return std::string(read_string_view(field)); }
+
+  // The text bytes of the next n strings, for reserving them in one piece;
+  // stops early at a length that runs past the end (read_string_view then
+  // reports it).
+  size_t string_array_bytes(size_t n) const {
+    size_t bytes = 0;
+    for (size_t i = 0, p = pos_; i < n && size_ - p >= sizeof(uint64_t); ++i) {
+      uint64_t len;
+      std::memcpy(&len, data_ + p, sizeof len);
+      p += sizeof len;
+      if (len > size_ - p) break;
+      bytes += size_t(len);
+      p += size_t(len);
+    }
+    return bytes;
   }
 
   void parse_header() {
@@ -313,8 +331,8 @@ class GgufParser {
     auto element = [&](size_t i) { return read_value(uint32_t(elem), Field(field, int64_t(i)), depth + 1); };
     switch (gguf_array_store(elem)) {
       case GgufArrayStore::kStrings:
-        a.strings.reserve(n);
-        for (size_t i = 0; i < n; ++i) a.strings.push_back(read_string(Field(field, int64_t(i))));
+        a.strings.reserve(n, string_array_bytes(n));
+        for (size_t i = 0; i < n; ++i) a.strings.push_back(read_string_view(Field(field, int64_t(i))));
         break;
       case GgufArrayStore::kArrays:
         a.arrays.reserve(n);
@@ -546,7 +564,7 @@ bool GgufFile::get_bool_or(const std::string& key, bool fallback) const {
   return std::get<bool>(v->value);
 }
 
-const std::vector<std::string>& GgufFile::get_string_array(const std::string& key) const {
+const StringTable& GgufFile::get_string_array(const std::string& key) const {
   const GgufValue* v = find(key);
   if (v == nullptr) metadata_error(path(), key, "missing");
   if (v->type != GgufType::kArray || v->elem_type != GgufType::kString) {

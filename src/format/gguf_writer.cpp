@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 #include <type_traits>
 
 #include "nagi/error.hpp"
@@ -22,7 +23,7 @@ class Buffer {
     std::memcpy(b, &v, sizeof(T));  // little-endian host, like the format
     bytes_.insert(bytes_.end(), b, b + sizeof(T));
   }
-  void put_string(const std::string& s) {
+  void put_string(std::string_view s) {
     put<uint64_t>(s.size());
     bytes_.insert(bytes_.end(), s.begin(), s.end());
   }
@@ -93,7 +94,7 @@ void put_value(Buffer& buf, const GgufValue& v, GgufType type, const std::string
       };
       switch (store) {
         case GgufArrayStore::kStrings:
-          for (const std::string& e : a->strings) buf.put_string(e);
+          for (size_t i = 0; i < a->strings.size(); ++i) buf.put_string(a->strings[i]);
           break;
         case GgufArrayStore::kArrays:
           for (const GgufValue& e : a->arrays) put_value(buf, e, GgufType::kArray, key);

@@ -78,10 +78,10 @@ ChatFiles gguf_chat_files(const GgufFile& gguf) {
   ChatFiles out;
   out.chat_template = gguf.get_string_or("tokenizer.chat_template", "");
   if (!gguf.has("tokenizer.ggml.tokens")) return out;
-  const std::vector<std::string>& tokens = gguf.get_string_array("tokenizer.ggml.tokens");
+  const StringTable& tokens = gguf.get_string_array("tokenizer.ggml.tokens");
   auto text = [&](const char* key) -> std::string {
     const int64_t id = gguf.get_int_or(key, -1);
-    return id >= 0 && id < static_cast<int64_t>(tokens.size()) ? tokens[id] : "";
+    return id >= 0 && id < static_cast<int64_t>(tokens.size()) ? std::string(tokens[size_t(id)]) : "";
   };
   out.bos_token = text("tokenizer.ggml.bos_token_id");
   out.eos_token = text("tokenizer.ggml.eos_token_id");

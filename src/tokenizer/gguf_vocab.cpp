@@ -20,7 +20,7 @@ namespace {
 // Pieces and their token types (all normal where the file has no types).
 Vocab read_vocab(const GgufFile& gguf) {
   Vocab vocab;
-  vocab.pieces = PieceList(gguf.get_string_array("tokenizer.ggml.tokens"));
+  vocab.pieces = gguf.get_string_array("tokenizer.ggml.tokens");
   const auto n = static_cast<int32_t>(vocab.pieces.size());
   if (n == 0) format_error(gguf, "tokenizer.ggml.tokens", "empty");
   vocab.scores.assign(n, 0.0f);
@@ -113,18 +113,18 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
 
   const char* merges_key = "tokenizer.ggml.merges";
   if (!gguf.has(merges_key)) format_error(gguf, merges_key, "missing (required by tokenizer.ggml.model 'gpt2')");
-  const std::vector<std::string>& merges = gguf.get_string_array(merges_key);
+  const StringTable& merges = gguf.get_string_array(merges_key);
   spec.merges.reserve(merges.size());
   std::string joined;  // reused: a vocabulary has ~150k merges to check
   for (size_t i = 0; i < merges.size(); ++i) {
-    const std::string& m = merges[i];
+    const std::string_view m = merges[i];
     auto fail = [&](const std::string& what) {
       throw Error(ErrorCode::kFormat,
                   path + ": metadata '" + merges_key + "'[" + std::to_string(i) + "]: " + what);
     };
     const size_t sp = m.find(' ');
-    if (sp == std::string::npos || sp == 0 || sp + 1 == m.size() || m.find(' ', sp + 1) != std::string::npos) {
-      fail("expected \"left right\", found '" + m + "'");
+    if (sp == std::string_view::npos || sp == 0 || sp + 1 == m.size() || m.find(' ', sp + 1) != std::string_view::npos) {
+      fail("expected \"left right\", found '" + std::string(m) + "'");
     }
     const std::string_view left(m.data(), sp), right(m.data() + sp + 1, m.size() - sp - 1);
     joined.assign(left).append(right);

@@ -34,7 +34,7 @@ bool PieceIndex::emplace(std::string_view piece, int32_t id) {
   const uint64_t h = hash(piece);
   const size_t i = probe(piece, h);
   if (slots_[i].entry != 0) return false;
-  // Slots number entries in 32 bits (the texts' own limit is PieceList's).
+  // Slots number entries in 32 bits (the texts' own limit is StringTable's).
   if (ids_.size() + 1 >= std::numeric_limits<uint32_t>::max()) {
     throw Error(ErrorCode::kFormat, "tokenizer: more than 4 billion vocabulary pieces");
   }

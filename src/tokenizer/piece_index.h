@@ -4,7 +4,7 @@
 // (~64 bytes: link, std::string, id, cached hash) plus its bucket array:
 // about 10.5 MiB for Qwen3's 151,936 pieces, all of it resident beside the
 // weights for as long as the model is loaded. Here the texts sit end to end
-// in one buffer (a PieceList, with the ids beside it) and an open-addressing
+// in one buffer (a StringTable, with the ids beside it) and an open-addressing
 // table holds (entry, hash) pairs: about 4.5 MiB for the same vocabulary,
 // and a miss usually ends at the first slot without touching any text.
 #pragma once
@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "tokenizer/piece_list.h"
+#include "base/string_table.h"
 
 namespace nagi {
 
@@ -59,7 +59,7 @@ class PieceIndex {
   size_t probe(std::string_view piece, uint64_t h) const;
   void rehash(size_t capacity);
 
-  PieceList texts_;            // by entry, in insertion order
+  StringTable texts_;          // by entry, in insertion order
   std::vector<int32_t> ids_;  // by entry
   std::vector<Slot> slots_;  // a power of two in size, at most 3/4 full
   size_t mask_ = 0;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "tokenizer/piece_index.h"
-#include "tokenizer/piece_list.h"
+#include "base/string_table.h"
 #include "tokenizer/utf8.h"
 
 namespace nagi {
@@ -35,7 +35,7 @@ struct StringHash {
 };
 
 struct Vocab {
-  PieceList pieces;                 // by id; "" for ids a source leaves unused
+  StringTable pieces;               // by id; "" for ids a source leaves unused
   std::vector<float> scores;        // by id (0 where the source has none)
   std::vector<TokenType> types;     // by id
   PieceIndex piece_to_id;           // model pieces usable by the BPE model

@@ -92,7 +92,7 @@ TEST(GgufFixture, Stories260K) {
   EXPECT_EQ(f->get_int("tokenizer.ggml.seperator_token_id"), 4294967295);
   EXPECT_FALSE(f->get_bool_or("tokenizer.ggml.add_bos_token", false));
 
-  const auto tokens = f->get_string_array("tokenizer.ggml.tokens");
+  const StringTable& tokens = f->get_string_array("tokenizer.ggml.tokens");
   ASSERT_EQ(tokens.size(), 512u);
   EXPECT_EQ(tokens[0], "<unk>");
   EXPECT_EQ(tokens[1], "<s>");
@@ -282,7 +282,7 @@ TEST(GgufRoundTrip, AllValueTypesAndTensorTypes) {
     EXPECT_TRUE(f->get_bool_or("v.bool", false));
     EXPECT_EQ(f->get_string("v.str"), "héllo ▁ 世界");
     EXPECT_EQ(f->get_string("v.empty"), "");
-    EXPECT_EQ(f->get_string_array("v.strs"), (std::vector<std::string>{"a", "", "ü"}));
+    EXPECT_EQ(f->get_string_array("v.strs"), StringTable(std::vector<std::string>{"a", "", "ü"}));
     EXPECT_EQ(f->get_float_array("v.f32s"), (std::vector<double>{1.5, -2.0}));
     EXPECT_EQ(f->get_int_array("v.i32s"), (std::vector<int64_t>{1, -2, 3}));
     EXPECT_TRUE(f->get_int_array("v.empty_arr").empty());
@@ -597,7 +597,7 @@ TEST_F(GgufCorrupt, Alignment) {
 // The writer checks what it is handed: an array's elements must sit in the
 // vector of its element type (here i32 elements given as strings).
 TEST(GgufWriterChecks, ArrayElementsOfAnotherTypeAreRejected) {
-  GgufValue v{.type = GgufType::kArray, .elem_type = GgufType::kI32, .value = GgufArray{.strings = {"1", "2"}}};
+  GgufValue v{.type = GgufType::kArray, .elem_type = GgufType::kI32, .value = GgufArray{.strings = StringTable(std::vector<std::string>{"1", "2"})}};
   GgufWriter w;
   w.set("bad", v);
   const std::string path = ::testing::TempDir() + "/nagi_bad_array.gguf";

@@ -1,4 +1,4 @@
-// PieceIndex (piece -> id) and PieceList (id -> piece), the compact tables
+// PieceIndex (piece -> id) and StringTable (id -> piece), the compact tables
 // behind every vocabulary, against std::unordered_map / std::vector on the
 // same insertions.
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tokenizer/piece_index.h"
-#include "tokenizer/piece_list.h"
+#include "base/string_table.h"
 
 namespace nagi {
 namespace {
@@ -73,11 +73,11 @@ TEST(PieceIndex, EmptyReservedAndCleared) {
   EXPECT_EQ(index.find("a"), 3);
 }
 
-TEST(PieceList, MatchesVectorOfStrings) {
+TEST(StringTable, MatchesVectorOfStrings) {
   std::mt19937 rng(12);
   std::vector<std::string> want(3000);
   for (std::string& p : want) p = random_piece(rng);
-  PieceList list(want);
+  StringTable list(want);
   ASSERT_EQ(list.size(), want.size());
   for (size_t id = 0; id < want.size(); ++id) ASSERT_EQ(list[id], want[id]) << id;
   // Growing gives empty pieces; setting replaces one piece only.

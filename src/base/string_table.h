@@ -1,9 +1,12 @@
-// The text of every token, by id, stored end to end in one buffer.
+// A list of strings stored end to end in one buffer: a vocabulary's pieces by
+// id, a GGUF file's string arrays.
 //
-// A std::vector<std::string> spends 32 bytes per piece plus a heap block for
-// every piece longer than 15 bytes: about 7 MiB for a 150k vocabulary, kept
-// resident for as long as the model is loaded. Here a piece costs its bytes
-// and 8 bytes of offset and length (3.3 MiB for the same vocabulary).
+// A std::vector<std::string> spends 32 bytes per string plus a heap block for
+// every string longer than 15 bytes: about 7 MiB for a 150k vocabulary, and
+// one allocation (and, on a fresh heap, often one page fault) per string
+// while it is built. Here a string costs its bytes and 8 bytes of offset and
+// length (3.3 MiB for the same vocabulary), and building it appends to two
+// buffers.
 #pragma once
 
 #include <cstdint>
@@ -16,10 +19,10 @@
 
 namespace nagi {
 
-class PieceList {
+class StringTable {
  public:
-  PieceList() = default;
-  explicit PieceList(const std::vector<std::string>& pieces) {
+  StringTable() = default;
+  explicit StringTable(const std::vector<std::string>& pieces) {
     size_t bytes = 0;
     for (const std::string& p : pieces) bytes += p.size();
     chars_.reserve(bytes);
@@ -41,6 +44,19 @@ class PieceList {
   void set(size_t id, std::string_view text) { spans_[id] = append(text); }
   void push_back(std::string_view text) { spans_.push_back(append(text)); }
   void reserve(size_t n) { spans_.reserve(n); }
+  // Room for n strings of `bytes` bytes in all.
+  void reserve(size_t n, size_t bytes) {
+    spans_.reserve(n);
+    chars_.reserve(bytes);
+  }
+
+  bool operator==(const StringTable& o) const {
+    if (size() != o.size()) return false;
+    for (size_t i = 0; i < size(); ++i) {
+      if ((*this)[i] != o[i]) return false;
+    }
+    return true;
+  }
   void clear() {
     chars_.clear();
     spans_.clear();
@@ -53,7 +69,7 @@ class PieceList {
   };
   Span append(std::string_view text) {
     if (chars_.size() + text.size() > std::numeric_limits<uint32_t>::max()) {
-      throw Error(ErrorCode::kFormat, "tokenizer: vocabulary text exceeds 4 GiB");
+      throw Error(ErrorCode::kFormat, "string table: text exceeds 4 GiB");
     }
     const Span s{static_cast<uint32_t>(chars_.size()), static_cast<uint32_t>(text.size())};
     chars_.append(text);
