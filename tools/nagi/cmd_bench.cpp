@@ -228,9 +228,12 @@ void bench(const BenchArgs& a) {
 
   // Decode from an empty context, like llama-bench's tg: n tokens one at a time.
   // Each reads every weight (the tied embedding in full, as the output
-  // matrix) and on average n/2 positions of K and V.
-  const double kv_avg = double(model->kv_bytes_per_position(session.kv_cache())) * a.n_decode / 2.0;
-  const double bytes_per_token = double(info.weight_bytes) + kv_avg;
+  // matrix), the recurrent and convolution states of hybrid layers, and on
+  // average n/2 positions of K and V: the bytes ../shared/perf's roofline
+  // counts. state_bytes at n/2 positions is that state (sliding-window
+  // layers capped at their window).
+  const double state_avg = double(model->state_bytes(a.n_decode / 2, session.kv_cache()));
+  const double bytes_per_token = double(info.weight_bytes) + state_avg;
   nlohmann::json decode;
   double decode_tps = 0, bw = a.bandwidth, roofline_pct = 0;
   auto decode_run = [&](int r) {
@@ -266,7 +269,7 @@ void bench(const BenchArgs& a) {
     if (measure_bw) bw = median(bws);
     roofline_pct = median(pcts);
     decode = {{"n_tokens", a.n_decode}, {"tokens_per_s", decode_tps}, {"runs", tps},
-              {"bytes_per_token", bytes_per_token}, {"kv_bytes_per_token", kv_avg},
+              {"bytes_per_token", bytes_per_token}, {"state_bytes_per_token", state_avg},
               {"achieved_gbs", decode_tps * bytes_per_token / 1e9}, {"bandwidth_gbs_per_run", bws},
               {"roofline_tokens_per_s", bw > 0 ? bw * 1e9 / bytes_per_token : 0.0}, {"roofline_pct", roofline_pct}};
     out["decode"] = decode;
