@@ -1,10 +1,12 @@
 // Touching the weight stream a few pages ahead of a decode kernel.
 //
-// A decode matmul streams each weight row once from DRAM. The hardware
-// prefetchers do not cross a 4 KiB page, so at every page boundary the stream
-// restarts cold, and with 4 KiB mappings the page walk for the next page
-// starts only when the kernel reaches it. One software prefetch per page, a
-// few pages ahead, starts both early. Measured on a 2-core Zen 5 (a decode-
+// A decode matmul streams each weight row once from DRAM. Hardware
+// prefetchers generally stop at a 4 KiB page, so the stream restarts at
+// every page boundary, and with 4 KiB mappings (a page cache in small folios)
+// the page walk for the next page starts only when the kernel reaches it.
+// One software prefetch per page, a couple of pages ahead, starts both early
+// (that this is the mechanism is our reading of the measurements below:
+// denser prefetching gains less, so it is not the data that was missing). Measured on a 2-core Zen 5 (a decode-
 // shaped sweep of Qwen3-0.6B's matrices from 4 KiB pages, 2 threads): F16
 // 43-44 -> 53-57 GB/s, Q4_0 34-35 -> 40 GB/s. More than one prefetch per
 // page, or every second page only, gave less (docs/KERNELS.md).
