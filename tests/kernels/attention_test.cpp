@@ -170,7 +170,7 @@ TEST(Attention, ScoresRowsMatchScalar) {
     const Kernels k = make_kernels(isa);
     for (int hd : {1, 7, 16, 33, 128}) {
       for (int n : {1, 3, 5, 64}) {
-        for (int rows : {1, 2, 7}) {
+        for (int rows : {1, 2, 3, 4, 5, 7, 8}) {
           const int64_t k_stride = hd + 3;
           auto q = randn(size_t(rows) * hd, 4, 1.f);
           auto keys = randn(size_t(n) * k_stride, 5, 1.f);
@@ -205,7 +205,7 @@ TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
     if (k.attn_scores_rows_f16 == nullptr || k.attn_pv_f16 == nullptr) continue;  // the caller converts
     for (int hd : {1, 7, 16, 33, 80, 128}) {
       for (int n : {1, 3, 5, 64}) {
-        for (int rows : {1, 2, 7}) {
+        for (int rows : {1, 2, 4, 5, 7, 9}) {
           const int64_t stride = hd + 3;
           auto q = randn(size_t(rows) * hd, 14, 1.f);
           const auto xf = randn(size_t(n) * stride, 15, 1.f);
@@ -228,6 +228,47 @@ TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
           scalar.attn_pv(pr.data(), 70, rows, xw.data(), stride, n, hd, acc_want.data());
           for (size_t i = 0; i < acc.size(); ++i) {
             ASSERT_NEAR(acc[i], acc_want[i], 1e-5f * (1 + n)) << isa_name(isa) << " hd " << hd << " n " << n;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The prefill tile kernels (scores against a transposed key tile, and the
+// P.V sum over f32 rows) of every ISA against the scalar table: row counts
+// around the kernels' four-row blocks, odd head sizes and key counts.
+TEST(Attention, TileKernelsMatchScalar) {
+  const Kernels scalar = make_kernels(Isa::kScalar);
+  for (Isa isa : kAllIsas) {
+    if (isa == Isa::kScalar || !isa_supported(isa)) continue;
+    const Kernels k = make_kernels(isa);
+    for (int hd : {1, 7, 16, 33, 80, 128}) {
+      for (int n : {1, 3, 17, 64}) {
+        for (int rows : {1, 2, 3, 4, 5, 8, 9}) {
+          const int64_t kt_stride = 67, v_stride = hd + 3;
+          auto q = randn(size_t(rows) * hd, 24, 1.f);
+          const auto kt = randn(size_t(hd) * kt_stride, 25, 1.f);
+          std::vector<const float*> q_rows(rows);
+          for (int r = 0; r < rows; ++r) q_rows[r] = q.data() + size_t(r) * hd;
+          std::vector<float> got(size_t(rows) * 70, -1.f), want(got);
+          k.attn_scores(q_rows.data(), rows, kt.data(), kt_stride, n, hd, 0.3f, got.data(), 70);
+          scalar.attn_scores(q_rows.data(), rows, kt.data(), kt_stride, n, hd, 0.3f, want.data(), 70);
+          for (size_t i = 0; i < got.size(); ++i) {
+            ASSERT_NEAR(got[i], want[i], 1e-4f * (1 + std::sqrt(float(hd))))
+                << isa_name(isa) << " hd " << hd << " n " << n << " rows " << rows;
+          }
+          // P.V with some exact zeros (a whole key column of them too).
+          const auto v = randn(size_t(n) * v_stride, 26, 1.f);
+          auto pr = randn(size_t(rows) * 70, 27, 0.3f);
+          for (size_t i = 0; i < pr.size(); i += 3) pr[i] = 0.f;
+          for (int r = 0; r < rows; ++r) pr[size_t(r) * 70 + size_t(n / 2)] = 0.f;
+          auto acc = randn(size_t(rows) * hd, 28, 1.f), acc_want = acc;
+          k.attn_pv(pr.data(), 70, rows, v.data(), v_stride, n, hd, acc.data());
+          scalar.attn_pv(pr.data(), 70, rows, v.data(), v_stride, n, hd, acc_want.data());
+          for (size_t i = 0; i < acc.size(); ++i) {
+            ASSERT_NEAR(acc[i], acc_want[i], 1e-5f * (1 + n))
+                << isa_name(isa) << " hd " << hd << " n " << n << " rows " << rows;
           }
         }
       }

@@ -70,10 +70,13 @@ void axpy(float a, const uint8_t* x, float* y, int64_t n) {
 void axpy_f32(float a, const float* x, float* y, int64_t n) { axpy<4, load_f32>(a, reinterpret_cast<const uint8_t*>(x), y, n); }
 void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) { axpy<2, load_f16>(a, reinterpret_cast<const uint8_t*>(x), y, n); }
 
-// Scores of one query row against up to 64 transposed keys: 4 accumulators
-// of 16 keys, one broadcast q[d] per step; no horizontal sums.
-void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
-                 float scale, float* s, int64_t s_stride) {
+// Scores of R query rows against up to 64 transposed keys: 4 accumulators
+// of 16 keys per row, one broadcast q[r][d] per row and step, each key
+// load shared by the R rows; no horizontal sums. Every score adds its d
+// terms in order, as the one-row form did.
+template <int R>
+void attn_scores_block(const float* const* q_rows, const float* kt, int64_t kt_stride, int n, int hd, float scale,
+                       float* s, int64_t s_stride) {
   for (int j0 = 0; j0 < n; j0 += 64) {
     const int nj = n - j0 < 64 ? n - j0 : 64;
     __mmask16 m[4];
@@ -81,25 +84,35 @@ void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t 
       const int left = nj - 16 * c;
       m[c] = left >= 16 ? __mmask16(0xffff) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
     }
-    for (int r = 0; r < rows; ++r) {
-      const float* q = q_rows[r];
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      const float* kd = kt + j0;
-      for (int d = 0; d < hd; ++d, kd += kt_stride) {
-        const __m512 qd = _mm512_set1_ps(q[d]);
-        a0 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[0], kd), a0);
-        a1 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[1], kd + 16), a1);
-        a2 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[2], kd + 32), a2);
-        a3 = _mm512_fmadd_ps(qd, _mm512_maskz_loadu_ps(m[3], kd + 48), a3);
+    __m512 a[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) a[r][c] = _mm512_setzero_ps();
+    }
+    const float* kd = kt + j0;
+    for (int d = 0; d < hd; ++d, kd += kt_stride) {
+      __m512 kv[4];
+      for (int c = 0; c < 4; ++c) kv[c] = _mm512_maskz_loadu_ps(m[c], kd + 16 * c);
+      for (int r = 0; r < R; ++r) {
+        const __m512 qd = _mm512_set1_ps(q_rows[r][d]);
+        for (int c = 0; c < 4; ++c) a[r][c] = _mm512_fmadd_ps(qd, kv[c], a[r][c]);
       }
-      const __m512 sc = _mm512_set1_ps(scale);
+    }
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int r = 0; r < R; ++r) {
       float* sr = s + r * s_stride + j0;
-      _mm512_mask_storeu_ps(sr, m[0], _mm512_mul_ps(a0, sc));
-      _mm512_mask_storeu_ps(sr + 16, m[1], _mm512_mul_ps(a1, sc));
-      _mm512_mask_storeu_ps(sr + 32, m[2], _mm512_mul_ps(a2, sc));
-      _mm512_mask_storeu_ps(sr + 48, m[3], _mm512_mul_ps(a3, sc));
+      for (int c = 0; c < 4; ++c) _mm512_mask_storeu_ps(sr + 16 * c, m[c], _mm512_mul_ps(a[r][c], sc));
     }
   }
+}
+
+// s[r * s_stride + j] = scale * dot(q_rows[r], key j), keys given
+// transposed (kt[d * kt_stride + j]): four query rows at a time, then the
+// rest one by one.
+void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                 float scale, float* s, int64_t s_stride) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) attn_scores_block<4>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
+  for (; r < rows; ++r) attn_scores_block<1>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
 }
 
 template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>

@@ -19,72 +19,103 @@ inline __mmask16 tail_mask(int64_t left) {
 inline __m512 load_keys(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 inline __m512 load_keys(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
 
-// One key row at a time, loaded once for every query row (the q heads of
-// a KV group); four keys per pass so the horizontal sums are done together.
+// Four key rows per pass against R query rows (the q heads of a KV group):
+// each key load (and f16 widening) serves all R rows, where one row at a
+// time loaded it R times. Every score adds its d terms in order, as the
+// one-row form did.
+template <typename T, int R>
+void attn_scores_rows_block(const float* const* q_rows, const T* k, int64_t k_stride, int n, int hd, float scale,
+                            float* s, int64_t s_stride) {
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const T* k0 = k + j * k_stride;
+    __m512 a[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) a[r][c] = _mm512_setzero_ps();
+    }
+    for (int d = 0; d < hd; d += 16) {
+      const __mmask16 m = tail_mask(hd - d);
+      __m512 kv[4];
+      for (int c = 0; c < 4; ++c) kv[c] = load_keys(k0 + c * k_stride + d, m);
+      for (int r = 0; r < R; ++r) {
+        const __m512 qd = _mm512_maskz_loadu_ps(m, q_rows[r] + d);
+        for (int c = 0; c < 4; ++c) a[r][c] = _mm512_fmadd_ps(qd, kv[c], a[r][c]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) s[r * s_stride + j + c] = _mm512_reduce_add_ps(a[r][c]) * scale;
+    }
+  }
+  for (; j < n; ++j) {
+    const T* kj = k + j * k_stride;
+    __m512 a[R];
+    for (int r = 0; r < R; ++r) a[r] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d += 16) {
+      const __mmask16 m = tail_mask(hd - d);
+      const __m512 kv = load_keys(kj + d, m);
+      for (int r = 0; r < R; ++r) a[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q_rows[r] + d), kv, a[r]);
+    }
+    for (int r = 0; r < R; ++r) s[r * s_stride + j] = _mm512_reduce_add_ps(a[r]) * scale;
+  }
+}
+
+// Decode-shaped scores, keys row by row: query rows in blocks of 4, 2, 1.
 template <typename T>
 void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t k_stride, int n, int hd,
                       float scale, float* s, int64_t s_stride) {
-  for (int r = 0; r < rows; ++r) {
-    const float* q = q_rows[r];
-    float* sr = s + r * s_stride;
-    int j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const T* k0 = k + j * k_stride;
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      for (int d = 0; d < hd; d += 16) {
-        const __mmask16 m = tail_mask(hd - d);
-        const __m512 qd = _mm512_maskz_loadu_ps(m, q + d);
-        a0 = _mm512_fmadd_ps(qd, load_keys(k0 + d, m), a0);
-        a1 = _mm512_fmadd_ps(qd, load_keys(k0 + k_stride + d, m), a1);
-        a2 = _mm512_fmadd_ps(qd, load_keys(k0 + 2 * k_stride + d, m), a2);
-        a3 = _mm512_fmadd_ps(qd, load_keys(k0 + 3 * k_stride + d, m), a3);
-      }
-      sr[j] = _mm512_reduce_add_ps(a0) * scale;
-      sr[j + 1] = _mm512_reduce_add_ps(a1) * scale;
-      sr[j + 2] = _mm512_reduce_add_ps(a2) * scale;
-      sr[j + 3] = _mm512_reduce_add_ps(a3) * scale;
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) attn_scores_rows_block<T, 4>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
+  if (r + 2 <= rows) {
+    attn_scores_rows_block<T, 2>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
+    r += 2;
+  }
+  if (r < rows) attn_scores_rows_block<T, 1>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
+}
+
+// R query rows at once, 64 columns in registers: each V load (and f16
+// widening) serves all R rows, where one row at a time loaded it R times.
+// Every row still adds its keys in order j = 0, 1, ..., skipping zero
+// weights, so the sums equal the one-row loop's bit for bit.
+template <typename T, int R>
+void attn_pv_block(const float* p, int64_t p_stride, const T* v, int64_t v_stride, int n, int hd, float* acc) {
+  for (int d0 = 0; d0 < hd; d0 += 64) {
+    __mmask16 m[4];
+    for (int c = 0; c < 4; ++c) m[c] = hd - d0 - 16 * c <= 0 ? __mmask16(0) : tail_mask(hd - d0 - 16 * c);
+    __m512 a[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) a[r][c] = _mm512_maskz_loadu_ps(m[c], acc + int64_t(r) * hd + d0 + 16 * c);
     }
-    for (; j < n; ++j) {
-      const T* kj = k + j * k_stride;
-      __m512 a = _mm512_setzero_ps();
-      for (int d = 0; d < hd; d += 16) {
-        const __mmask16 m = tail_mask(hd - d);
-        a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load_keys(kj + d, m), a);
+    const T* vj = v + d0;
+    for (int j = 0; j < n; ++j, vj += v_stride) {
+      float w[R];
+      bool any = false;
+      for (int r = 0; r < R; ++r) {
+        w[r] = p[r * p_stride + j];
+        any |= w[r] != 0.f;
       }
-      sr[j] = _mm512_reduce_add_ps(a) * scale;
+      if (!any) continue;
+      __m512 vv[4];
+      for (int c = 0; c < 4; ++c) vv[c] = load_keys(vj + 16 * c, m[c]);
+      for (int r = 0; r < R; ++r) {
+        // A zero weight leaves its row untouched (as the one-row loop's skip).
+        const __mmask16 live = w[r] != 0.f ? __mmask16(0xffff) : __mmask16(0);
+        const __m512 wv = _mm512_set1_ps(w[r]);
+        for (int c = 0; c < 4; ++c) a[r][c] = _mm512_mask3_fmadd_ps(wv, vv[c], a[r][c], live);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) _mm512_mask_storeu_ps(acc + int64_t(r) * hd + d0 + 16 * c, m[c], a[r][c]);
     }
   }
 }
 
 // Weighted sum of V rows (f32, or f16 read in place) into each accumulator
-// row, 64 columns at a time in registers (loaded and stored once per call,
-// not once per key).
+// row: four rows at a time, then the rest one by one.
 template <typename T>
 void attn_pv(const float* p, int64_t p_stride, int rows, const T* v, int64_t v_stride, int n, int hd, float* acc) {
-  for (int r = 0; r < rows; ++r) {
-    const float* pr = p + r * p_stride;
-    float* ar = acc + int64_t(r) * hd;
-    for (int d0 = 0; d0 < hd; d0 += 64) {
-      __mmask16 m[4];
-      for (int c = 0; c < 4; ++c) m[c] = hd - d0 - 16 * c <= 0 ? __mmask16(0) : tail_mask(hd - d0 - 16 * c);
-      __m512 a0 = _mm512_maskz_loadu_ps(m[0], ar + d0), a1 = _mm512_maskz_loadu_ps(m[1], ar + d0 + 16);
-      __m512 a2 = _mm512_maskz_loadu_ps(m[2], ar + d0 + 32), a3 = _mm512_maskz_loadu_ps(m[3], ar + d0 + 48);
-      const T* vj = v + d0;
-      for (int j = 0; j < n; ++j, vj += v_stride) {
-        const float w = pr[j];
-        if (w == 0.f) continue;
-        const __m512 wv = _mm512_set1_ps(w);
-        a0 = _mm512_fmadd_ps(wv, load_keys(vj, m[0]), a0);
-        a1 = _mm512_fmadd_ps(wv, load_keys(vj + 16, m[1]), a1);
-        a2 = _mm512_fmadd_ps(wv, load_keys(vj + 32, m[2]), a2);
-        a3 = _mm512_fmadd_ps(wv, load_keys(vj + 48, m[3]), a3);
-      }
-      _mm512_mask_storeu_ps(ar + d0, m[0], a0);
-      _mm512_mask_storeu_ps(ar + d0 + 16, m[1], a1);
-      _mm512_mask_storeu_ps(ar + d0 + 32, m[2], a2);
-      _mm512_mask_storeu_ps(ar + d0 + 48, m[3], a3);
-    }
-  }
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) attn_pv_block<T, 4>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
+  for (; r < rows; ++r) attn_pv_block<T, 1>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
 }
 
 // exp(x) for x <= 0 (scores minus their row max), -inf and anything below
