@@ -95,6 +95,9 @@ struct Kernels {
   // nothing visible yet gets s = 0 and is left as it was.
   void (*attn_softmax_tile)(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc,
                             int hd) = nullptr;
+  // SwiGLU's activation: out[i] = silu(gate[i]) * up[i], silu(g) =
+  // g / (1 + exp(-g)). out may be gate.
+  void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   // KV cache rows: f32 <-> f16 (round to nearest even, as f32_to_fp16), and
   // int8 rows with one f32 scale per 32 values back to f32
   // (y[i] = qs[i] * d[i / 32], n a multiple of 32; quantize_act_q8 is the

@@ -13,6 +13,7 @@ void fill_kernels_scalar_q451(Kernels& k);    // called by fill_kernels_scalar
 void fill_kernels_scalar_kv(Kernels& k);      // called by fill_kernels_scalar
 void fill_kernels_scalar_x16(Kernels& k);     // called by fill_kernels_scalar
 void fill_kernels_scalar_groupq(Kernels& k);  // called by fill_kernels_scalar
+void fill_kernels_scalar_activation(Kernels& k);  // called by fill_kernels_scalar
 #if defined(__x86_64__) || defined(_M_X64)
 #define NAGI_HAVE_X86_KERNELS 1
 void fill_kernels_avx2(Kernels& k);
@@ -27,6 +28,7 @@ void fill_kernels_avx512_kv(Kernels& k);      // called by fill_kernels_avx512
 void fill_kernels_avx512_x16(Kernels& k);     // called by fill_kernels_avx512
 void fill_kernels_avx2_groupq(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx512_groupq(Kernels& k);  // called by fill_kernels_avx512
+void fill_kernels_avx512_activation(Kernels& k);  // called by fill_kernels_avx512
 #endif
 #if defined(__aarch64__)
 #define NAGI_HAVE_NEON_KERNELS 1

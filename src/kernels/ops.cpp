@@ -151,13 +151,6 @@ void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) {
   }
 }
 
-void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.f + std::exp(-g)) * up[i];
-  }
-}
-
 void softmax(float* x, int64_t n) {
   float mx = -INFINITY;
   for (int64_t i = 0; i < n; ++i) mx = std::max(mx, x[i]);

@@ -55,9 +55,6 @@ void matmul_reference(const Matrix& w, const float* x, int64_t n_tok, int64_t x_
 // y = x / sqrt(mean(x^2) + eps) * w  (w may be null: no scale).
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps);
 
-// x = x * silu(g) elementwise... (SwiGLU: out[i] = silu(gate[i]) * up[i]).
-void swiglu(const float* gate, const float* up, float* out, int64_t n);
-
 // In-place softmax over n values.
 void softmax(float* x, int64_t n);
 

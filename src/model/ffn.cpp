@@ -40,12 +40,13 @@ void FeedForward::forward(const float* xn, float* out, int n, Workspace& ws,
                           ThreadPool& pool) const {
   const int d = n_embd_, ff = n_ff_;
   float* g = ws.get(kSlot0, size_t(n) * ff);
+  const auto silu_mul = kernels().silu_mul;
   auto activate = [&](float* gate, int64_t gate_stride, const float* up, int64_t up_stride, int64_t width) {
     for (int t = 0; t < n; ++t) {
       float* gt = gate + t * gate_stride;
       const float* ut = up + t * up_stride;
       if (act_ == FfnActivation::kGeluTanh) geglu_tanh(gt, ut, gt, width);
-      else swiglu(gt, ut, gt, width);
+      else silu_mul(gt, ut, gt, width);
     }
   };
   // gate and up read the same input: one parallel region for both. Each

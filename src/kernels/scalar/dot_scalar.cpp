@@ -142,6 +142,7 @@ void fill_kernels_scalar(Kernels& k) {
   fill_kernels_scalar_kv(k);
   fill_kernels_scalar_x16(k);
   fill_kernels_scalar_groupq(k);
+  fill_kernels_scalar_activation(k);
 }
 
 }  // namespace nagi

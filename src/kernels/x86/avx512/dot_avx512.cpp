@@ -158,6 +158,7 @@ void fill_kernels_avx512(Kernels& k) {
   fill_kernels_avx512_kv(k);
   fill_kernels_avx512_x16(k);
   fill_kernels_avx512_groupq(k);  // also the Q4_0 and Q8_0 rows (the same blocks as I4G32 / I8G32)
+  fill_kernels_avx512_activation(k);
 }
 
 }  // namespace nagi

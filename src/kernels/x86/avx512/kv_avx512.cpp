@@ -118,27 +118,6 @@ void attn_pv(const float* p, int64_t p_stride, int rows, const T* v, int64_t v_s
   for (; r < rows; ++r) attn_pv_block<T, 1>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
 }
 
-// exp(x) for x <= 0 (scores minus their row max), -inf and anything below
-// -87.3 giving 0: x = k ln2 + f with |f| <= ln2/2, exp(f) by its Taylor
-// series to f^7 (error < 2e-8 relative), scaled by 2^k. Within a few ulp
-// of std::exp.
-inline __m512 exp_nonpositive(__m512 x) {
-  const __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT);
-  __m512 f = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
-  f = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), f);
-  __m512 p = _mm512_set1_ps(1.f / 5040.f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 720.f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 120.f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 24.f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f / 6.f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
-  return _mm512_maskz_mov_ps(static_cast<__mmask16>(~zero), _mm512_scalef_ps(p, k));
-}
-
 void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc, int hd) {
   for (int r = 0; r < rows; ++r) {
     float* sr = s + r * s_stride;
