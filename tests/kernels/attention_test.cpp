@@ -24,6 +24,13 @@ std::vector<float> randn(size_t n, uint32_t seed, float scale) {
   return v;
 }
 
+// Pointers to the rows of q [rows, hd], as the kernels take query rows.
+std::vector<const float*> row_pointers(const std::vector<float>& q, int rows, int hd) {
+  std::vector<const float*> out(static_cast<size_t>(rows));
+  for (int r = 0; r < rows; ++r) out[size_t(r)] = q.data() + size_t(r) * hd;
+  return out;
+}
+
 struct Case {
   int n_tok, pos0, n_head, n_kv_head, head_dim, window;
   KvType kv;
@@ -174,8 +181,7 @@ TEST(Attention, ScoresRowsMatchScalar) {
           const int64_t k_stride = hd + 3;
           auto q = randn(size_t(rows) * hd, 4, 1.f);
           auto keys = randn(size_t(n) * k_stride, 5, 1.f);
-          std::vector<const float*> q_rows(rows);
-          for (int r = 0; r < rows; ++r) q_rows[r] = q.data() + size_t(r) * hd;
+          const std::vector<const float*> q_rows = row_pointers(q, rows, hd);
           std::vector<float> got(size_t(rows) * 70, -1.f), want(got);
           k.attn_scores_rows(q_rows.data(), rows, keys.data(), k_stride, n, hd, 0.3f, got.data(), 70);
           scalar.attn_scores_rows(q_rows.data(), rows, keys.data(), k_stride, n, hd, 0.3f, want.data(), 70);
@@ -212,8 +218,7 @@ TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
           std::vector<uint16_t> xh(xf.size());
           std::vector<float> xw(xf.size());  // the f16 values widened
           for (size_t i = 0; i < xf.size(); ++i) xh[i] = f32_to_fp16(xf[i]), xw[i] = fp16_to_f32(xh[i]);
-          std::vector<const float*> q_rows(rows);
-          for (int r = 0; r < rows; ++r) q_rows[r] = q.data() + size_t(r) * hd;
+          const std::vector<const float*> q_rows = row_pointers(q, rows, hd);
           std::vector<float> got(size_t(rows) * 70, -1.f), want(got);
           k.attn_scores_rows_f16(q_rows.data(), rows, xh.data(), stride, n, hd, 0.3f, got.data(), 70);
           scalar.attn_scores_rows(q_rows.data(), rows, xw.data(), stride, n, hd, 0.3f, want.data(), 70);
@@ -249,8 +254,7 @@ TEST(Attention, TileKernelsMatchScalar) {
           const int64_t kt_stride = 67, v_stride = hd + 3;
           auto q = randn(size_t(rows) * hd, 24, 1.f);
           const auto kt = randn(size_t(hd) * kt_stride, 25, 1.f);
-          std::vector<const float*> q_rows(rows);
-          for (int r = 0; r < rows; ++r) q_rows[r] = q.data() + size_t(r) * hd;
+          const std::vector<const float*> q_rows = row_pointers(q, rows, hd);
           std::vector<float> got(size_t(rows) * 70, -1.f), want(got);
           k.attn_scores(q_rows.data(), rows, kt.data(), kt_stride, n, hd, 0.3f, got.data(), 70);
           scalar.attn_scores(q_rows.data(), rows, kt.data(), kt_stride, n, hd, 0.3f, want.data(), 70);

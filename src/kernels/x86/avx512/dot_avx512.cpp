@@ -106,13 +106,12 @@ void attn_scores_block(const float* const* q_rows, const float* kt, int64_t kt_s
 }
 
 // s[r * s_stride + j] = scale * dot(q_rows[r], key j), keys given
-// transposed (kt[d * kt_stride + j]): four query rows at a time, then the
-// rest one by one.
+// transposed (kt[d * kt_stride + j]): query rows in blocks of 4, 2, 1.
 void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
                  float scale, float* s, int64_t s_stride) {
-  int r = 0;
-  for (; r + 4 <= rows; r += 4) attn_scores_block<4>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
-  for (; r < rows; ++r) attn_scores_block<1>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_scores_block<R>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
+  });
 }
 
 template <int kElemBytes, __m512 (*Load)(const uint8_t*, __mmask16)>

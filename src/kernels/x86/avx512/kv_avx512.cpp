@@ -63,13 +63,9 @@ void attn_scores_rows_block(const float* const* q_rows, const T* k, int64_t k_st
 template <typename T>
 void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t k_stride, int n, int hd,
                       float scale, float* s, int64_t s_stride) {
-  int r = 0;
-  for (; r + 4 <= rows; r += 4) attn_scores_rows_block<T, 4>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
-  if (r + 2 <= rows) {
-    attn_scores_rows_block<T, 2>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
-    r += 2;
-  }
-  if (r < rows) attn_scores_rows_block<T, 1>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_scores_rows_block<T, R>(q_rows + r, k, k_stride, n, hd, scale, s + r * s_stride, s_stride);
+  });
 }
 
 // R query rows at once, 64 columns in registers: each V load (and f16
@@ -110,12 +106,12 @@ void attn_pv_block(const float* p, int64_t p_stride, const T* v, int64_t v_strid
 }
 
 // Weighted sum of V rows (f32, or f16 read in place) into each accumulator
-// row: four rows at a time, then the rest one by one.
+// row: query rows in blocks of 4, 2, 1.
 template <typename T>
 void attn_pv(const float* p, int64_t p_stride, int rows, const T* v, int64_t v_stride, int n, int hd, float* acc) {
-  int r = 0;
-  for (; r + 4 <= rows; r += 4) attn_pv_block<T, 4>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
-  for (; r < rows; ++r) attn_pv_block<T, 1>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_pv_block<T, R>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
+  });
 }
 
 void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc, int hd) {
