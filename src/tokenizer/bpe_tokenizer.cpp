@@ -643,7 +643,8 @@ TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_
   const int32_t n = vocab.size();
   spec.special.assign(n, false);
   vocab.piece_to_id.clear();
-  vocab.piece_to_id.reserve(size_t(n));
+  std::vector<int32_t> indexed;  // ids for piece_to_id, inserted in one batch
+  indexed.reserve(size_t(n));
   vocab.byte_to_id.fill(-1);
   vocab.unk_id = -1;
   for (int32_t id = 0; id < n; ++id) {
@@ -653,10 +654,10 @@ TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_
       case TokenType::kUndefined:
         // Only normal pieces are merge targets: SentencePiece never builds
         // control or byte pieces out of text.
-        vocab.piece_to_id.emplace(piece, id);
+        indexed.push_back(id);
         break;
       case TokenType::kUserDefined:
-        vocab.piece_to_id.emplace(piece, id);
+        indexed.push_back(id);
         spec.added.push_back({id, std::string(piece), false, false, false});
         break;
       case TokenType::kUnknown:
@@ -675,6 +676,7 @@ TokenizerSpec make_spm_spec(std::string source, Vocab vocab, int32_t bos, int32_
         break;
     }
   }
+  vocab.piece_to_id.emplace_ids(vocab.pieces, indexed);
   spec.vocab = std::move(vocab);
   if (add_space_prefix) spec.normalizer.push_back({NormalizerStep::Kind::kPrepend, "", std::string(kSpaceMark)});
   spec.normalizer.push_back({NormalizerStep::Kind::kReplace, " ", std::string(kSpaceMark)});

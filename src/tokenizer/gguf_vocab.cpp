@@ -84,19 +84,20 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
   Vocab& v = spec.vocab;
   const int32_t n = v.size();
   spec.special.assign(n, false);
-  v.piece_to_id.reserve(size_t(n));
+  std::vector<int32_t> indexed;  // ids for piece_to_id, inserted in one batch
+  indexed.reserve(size_t(n));
   for (int32_t id = 0; id < n; ++id) {
     const std::string_view piece = v.pieces[id];
     switch (v.types[id]) {
       case TokenType::kNormal:
       case TokenType::kUndefined:
       case TokenType::kByte:
-        v.piece_to_id.emplace(piece, id);
+        indexed.push_back(id);
         break;
       case TokenType::kUserDefined:
         // Hugging Face's non-special added tokens: matched in any text,
         // kept by decode(skip_special).
-        v.piece_to_id.emplace(piece, id);
+        indexed.push_back(id);
         if (!piece.empty()) spec.added.push_back({id, std::string(piece), false, false, false});
         break;
       case TokenType::kUnknown:
@@ -108,6 +109,7 @@ std::unique_ptr<Tokenizer> load_gpt2_vocab(const GgufFile& gguf) {
         break;
     }
   }
+  v.piece_to_id.emplace_ids(v.pieces, indexed);
   const int32_t unk = special_id(gguf, "tokenizer.ggml.unknown_token_id", -1, n);
   v.unk_id = unk;
 

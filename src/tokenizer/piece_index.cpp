@@ -31,7 +31,10 @@ int32_t PieceIndex::find(std::string_view piece) const {
 
 bool PieceIndex::emplace(std::string_view piece, int32_t id) {
   if (4 * (ids_.size() + 1) > 3 * slots_.size()) rehash(slots_.empty() ? 16 : 2 * slots_.size());
-  const uint64_t h = hash(piece);
+  return emplace_hashed(piece, id, hash(piece));
+}
+
+bool PieceIndex::emplace_hashed(std::string_view piece, int32_t id, uint64_t h) {
   const size_t i = probe(piece, h);
   if (slots_[i].entry != 0) return false;
   // Slots number entries in 32 bits (the texts' own limit is StringTable's).
@@ -42,6 +45,19 @@ bool PieceIndex::emplace(std::string_view piece, int32_t id) {
   ids_.push_back(id);
   slots_[i] = {static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(h >> 32)};
   return true;
+}
+
+void PieceIndex::emplace_ids(const StringTable& pieces, std::span<const int32_t> ids) {
+  // Sized once, so that no rehash moves the slots between a prefetch and
+  // its insert.
+  reserve(size() + ids.size());
+  constexpr size_t kAhead = 16;  // ~ the misses a core keeps in flight
+  std::vector<uint64_t> hashes(ids.size());
+  for (size_t k = 0; k < ids.size(); ++k) hashes[k] = hash(pieces[size_t(ids[k])]);
+  for (size_t k = 0; k < ids.size(); ++k) {
+    if (k + kAhead < ids.size()) __builtin_prefetch(&slots_[size_t(hashes[k + kAhead]) & mask_], 1);
+    emplace_hashed(pieces[size_t(ids[k])], ids[k], hashes[k]);
+  }
 }
 
 void PieceIndex::rehash(size_t capacity) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -24,6 +25,12 @@ class PieceIndex {
   // Adds piece -> id unless the piece is already present (the first listing
   // wins, as for std::unordered_map::emplace). Returns whether it was added.
   bool emplace(std::string_view piece, int32_t id);
+  // emplace(pieces[id], id) for every id of `ids` (each < pieces.size()),
+  // in that order. A vocabulary's table (4 MiB for 262k pieces) is far
+  // larger than L2, and one insert at a time waits out a cache miss each;
+  // here the slots of the inserts a few places ahead are prefetched while
+  // the current one runs.
+  void emplace_ids(const StringTable& pieces, std::span<const int32_t> ids);
   // The id of `piece`, or -1.
   int32_t find(std::string_view piece) const;
   bool contains(std::string_view piece) const { return find(piece) >= 0; }
@@ -57,6 +64,8 @@ class PieceIndex {
   static uint64_t hash(std::string_view s);
   // The slot holding `piece`, or the empty slot where it would go.
   size_t probe(std::string_view piece, uint64_t h) const;
+  // emplace with the hash given and the table already large enough.
+  bool emplace_hashed(std::string_view piece, int32_t id, uint64_t h);
   void rehash(size_t capacity);
 
   StringTable texts_;          // by entry, in insertion order

@@ -3,6 +3,7 @@
 // same insertions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -53,6 +54,30 @@ TEST(PieceIndex, MatchesUnorderedMap) {
   int seen = 0;
   index.for_each([&](std::string_view, int32_t) { return ++seen < 3; });
   EXPECT_EQ(seen, 3);
+}
+
+TEST(PieceIndex, BatchInsertMatchesOneByOne) {
+  // emplace_ids must give the same table as emplace in the same order:
+  // first listing wins, duplicates skipped, entries already present kept,
+  // and a batch may start on a table that is not empty.
+  std::mt19937 rng(5);
+  StringTable pieces;
+  for (int i = 0; i < 30000; ++i) pieces.push_back(random_piece(rng));
+  std::vector<int32_t> first, second;
+  for (int32_t id = 0; id < int32_t(pieces.size()); ++id) (rng() % 3 == 0 ? first : second).push_back(id);
+  std::shuffle(second.begin(), second.end(), rng);  // not in id order
+  PieceIndex one, batch;
+  for (int32_t id : first) one.emplace(pieces[size_t(id)], id);
+  for (int32_t id : second) one.emplace(pieces[size_t(id)], id);
+  for (int32_t id : first) batch.emplace(pieces[size_t(id)], id);
+  batch.emplace_ids(pieces, second);
+  batch.emplace_ids(pieces, {});
+  ASSERT_EQ(batch.size(), one.size());
+  std::vector<std::pair<std::string, int32_t>> a, b;
+  one.for_each([&](std::string_view p, int32_t id) { a.emplace_back(p, id); });
+  batch.for_each([&](std::string_view p, int32_t id) { b.emplace_back(p, id); });
+  EXPECT_EQ(a, b);
+  for (size_t i = 0; i < pieces.size(); ++i) ASSERT_EQ(batch.find(pieces[i]), one.find(pieces[i])) << i;
 }
 
 TEST(PieceIndex, EmptyReservedAndCleared) {
