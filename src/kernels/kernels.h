@@ -98,6 +98,14 @@ struct Kernels {
   // SwiGLU's activation: out[i] = silu(gate[i]) * up[i], silu(g) =
   // g / (1 + exp(-g)). out may be gate.
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // out[i] = silu(x[i]) (a convolution's activation). out may be x.
+  void (*silu)(const float* x, float* out, int64_t n) = nullptr;
+  // An output gate: out[i] = sigmoid(gate[i]) * x[i]. out may be x or gate.
+  void (*sigmoid_mul)(const float* gate, const float* x, float* out, int64_t n) = nullptr;
+  // GeGLU with GELU's tanh approximation (PyTorch gelu(approximate="tanh")):
+  // out[i] = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) * up[i],
+  // g = gate[i]. out may be gate.
+  void (*gelu_tanh_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
   // KV cache rows: f32 <-> f16 (round to nearest even, as f32_to_fp16), and
   // int8 rows with one f32 scale per 32 values back to f32
   // (y[i] = qs[i] * d[i / 32], n a multiple of 32; quantize_act_q8 is the

@@ -10,22 +10,6 @@
 #include "model/weights.h"
 
 namespace nagi {
-namespace {
-
-// GeGLU with GELU's tanh approximation (PyTorch gelu(approximate="tanh"),
-// Gemma's gelu_pytorch_tanh), evaluated exactly in f32. llama.cpp instead
-// rounds the input to fp16 and reads a table, which moves Gemma logits by a
-// few 1e-3; we keep the exact formula that transformers computes.
-void geglu_tanh(const float* gate, const float* up, float* out, int64_t n) {
-  constexpr float kSqrt2OverPi = 0.7978845608028654f;
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = gate[i];
-    const float g = 0.5f * x * (1.f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-    out[i] = g * up[i];
-  }
-}
-
-}  // namespace
 
 FeedForward::FeedForward(const ModelSpec& spec, int layer, const TensorStore& store,
                          const std::string& what)
@@ -40,13 +24,14 @@ void FeedForward::forward(const float* xn, float* out, int n, Workspace& ws,
                           ThreadPool& pool) const {
   const int d = n_embd_, ff = n_ff_;
   float* g = ws.get(kSlot0, size_t(n) * ff);
-  const auto silu_mul = kernels().silu_mul;
+  // Gemma's gelu_pytorch_tanh is evaluated exactly in f32 (not llama.cpp's
+  // fp16 table): see Kernels::gelu_tanh_mul.
+  const auto act = act_ == FfnActivation::kGeluTanh ? kernels().gelu_tanh_mul : kernels().silu_mul;
   auto activate = [&](float* gate, int64_t gate_stride, const float* up, int64_t up_stride, int64_t width) {
     for (int t = 0; t < n; ++t) {
       float* gt = gate + t * gate_stride;
       const float* ut = up + t * up_stride;
-      if (act_ == FfnActivation::kGeluTanh) geglu_tanh(gt, ut, gt, width);
-      else silu_mul(gt, ut, gt, width);
+      act(gt, ut, gt, width);
     }
   };
   // gate and up read the same input: one parallel region for both. Each

@@ -212,7 +212,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
     }
   }
   if (gate) {
-    for (size_t i = 0; i < size_t(n) * nq; ++i) att[i] *= 1.f / (1.f + std::exp(-gate[i]));
+    kernels().sigmoid_mul(gate, att, att, int64_t(n) * nq);
   }
   matmul(wo_, att, n, nq, out, d, pool);
 }

@@ -13,7 +13,6 @@
 namespace nagi {
 namespace {
 
-inline float silu(float x) { return x / (1.f + std::exp(-x)); }
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
 
 }  // namespace
@@ -91,6 +90,7 @@ void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st, ThreadPo
   // loop over contiguous channels (weights transposed to [K][C]) so it
   // vectorises; the sum over taps keeps its order (k = 0..K-1), so every
   // value is the same as one channel at a time.
+  const auto silu = kernels().silu;
   auto run = [&](int64_t c0, int64_t c1) {
     thread_local std::vector<float> acc;
     acc.resize(size_t(c1 - c0));
@@ -101,8 +101,7 @@ void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st, ThreadPo
         const float* x = u + size_t(t + k) * C + c0;
         for (int64_t c = 0; c < c1 - c0; ++c) acc[size_t(c)] += w[c] * x[c];
       }
-      float* o = qkv + size_t(t) * C + c0;
-      for (int64_t c = 0; c < c1 - c0; ++c) o[c] = silu(acc[size_t(c)]);
+      silu(acc.data(), qkv + size_t(t) * C + c0, c1 - c0);
     }
   };
   // One decode token is ~25k multiply-adds: not worth a hand-off.
@@ -172,12 +171,13 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
   });
 
   // Gated RMSNorm per head: RMSNorm(o; ssm_norm) * silu(z).
+  const auto silu_mul = kernels().silu_mul;
   for (int t = 0; t < n; ++t) {
     for (int h = 0; h < nv; ++h) {
       float* oh = o + size_t(t) * value_dim_ + size_t(h) * dv;
       const float* zh = z + size_t(t) * value_dim_ + size_t(h) * dv;
       rmsnorm(oh, norm_w_.data(), oh, dv, norm_eps_);
-      for (int j = 0; j < dv; ++j) oh[j] *= silu(zh[j]);
+      silu_mul(zh, oh, oh, dv);
     }
   }
   matmul(w_out_, o, n, value_dim_, out, d, pool);

@@ -18,10 +18,11 @@ namespace {
 // exp(x) for x <= 0 (attention scores minus their row max, -|g| in the
 // SwiGLU sigmoid), -inf and anything below -87.3 giving 0: x = k ln2 + f
 // with |f| <= ln2/2, exp(f) by its Taylor series to f^7 (error < 2e-8
-// relative), scaled by 2^k. Within a few ulp of std::exp.
+// relative), scaled by 2^k. Within a few ulp of std::exp; NaN stays NaN.
 inline __m512 exp_nonpositive(__m512 x) {
   const __mmask16 zero = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_LT_OQ);
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  // vmaxps returns its second operand when either is NaN: x, so NaN passes.
+  x = _mm512_max_ps(_mm512_set1_ps(-87.3f), x);
   const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f)), _MM_FROUND_TO_NEAREST_INT);
   __m512 f = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), x);
   f = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), f);
