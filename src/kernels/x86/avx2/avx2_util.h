@@ -31,6 +31,37 @@ inline __m256i dot_i8(__m256i w, __m256i a) {
   return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
+// exp(x) for x <= 0, eight lanes: the AVX-512 exp_nonpositive's method
+// (x = k ln2 + f, |f| <= ln2/2, Taylor series to f^7, error < 2e-8
+// relative), with 2^k built in the exponent bits since AVX2 has no vscalefps
+// (k >= -126 above the cut-off, so 2^k is a normal float). -inf and anything
+// below -87.3 give 0; NaN stays NaN (vmaxps returns its second operand on
+// NaN). Within a few ulp of std::exp.
+inline __m256 exp_nonpositive(__m256 x) {
+  const __m256 zero = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+  x = _mm256_max_ps(_mm256_set1_ps(-87.3f), x);
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504089f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 f = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
+  f = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.428606765330187e-06f), f);
+  __m256 p = _mm256_set1_ps(1.f / 5040.f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f / 720.f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f / 120.f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f / 24.f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f / 6.f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.f));
+  // NaN in k converts to INT_MIN; the product below is NaN anyway.
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(zero, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
+}
+
+// Lanes [0, n) of `n` (< 8 meaningful lanes) as a vpmaskmov mask.
+inline __m256i tail_mask8(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // 32 bytes, unaligned.
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 

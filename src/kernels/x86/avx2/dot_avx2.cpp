@@ -166,6 +166,7 @@ void fill_kernels_avx2(Kernels& k) {
   fill_kernels_avx2_q451(k);
   fill_kernels_avx2_kv(k);
   fill_kernels_avx2_groupq(k);
+  fill_kernels_avx2_activation(k);
 }
 
 }  // namespace nagi

@@ -96,9 +96,58 @@ void dequantize_q8_32(const int8_t* qs, const float* d, float* y, int64_t n) {
   }
 }
 
+// The online-softmax tile step (Kernels::attn_softmax_tile), eight scores at
+// a time with the polynomial exp; tails under a vpmaskmov mask, hidden lanes
+// read as -inf for the max.
+void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, float* l, float* acc, int hd) {
+  const __m256 neg_inf = _mm256_set1_ps(-__builtin_inff());
+  for (int r = 0; r < rows; ++r) {
+    float* sr = s + r * s_stride;
+    __m256 mv = _mm256_set1_ps(m[r]);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(sr + j));
+    if (j < n) {
+      const __m256i t = tail_mask8(n - j);
+      mv = _mm256_max_ps(mv, _mm256_blendv_ps(neg_inf, _mm256_maskload_ps(sr + j, t), _mm256_castsi256_ps(t)));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    const float mx = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    if (mx == -__builtin_inff()) {  // nothing visible yet in this row
+      for (int i = 0; i < n; ++i) sr[i] = 0.f;
+      continue;
+    }
+    const __m256 mxv = _mm256_set1_ps(mx);
+    __m256 sum = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= n; j += 8) {
+      const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(sr + j), mxv));
+      _mm256_storeu_ps(sr + j, e);
+      sum = _mm256_add_ps(sum, e);
+    }
+    if (j < n) {
+      const __m256i t = tail_mask8(n - j);
+      const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(sr + j, t), mxv));
+      _mm256_maskstore_ps(sr + j, t, e);
+      sum = _mm256_add_ps(sum, _mm256_and_ps(e, _mm256_castsi256_ps(t)));
+    }
+    // 0 on the row's first tile (m = -inf).
+    const float corr = _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(m[r] - mx)));
+    l[r] = l[r] * corr + hsum(sum);
+    m[r] = mx;
+    if (corr != 1.f) {
+      float* ar = acc + int64_t(r) * hd;
+      const __m256 cv = _mm256_set1_ps(corr);
+      int d = 0;
+      for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(ar + d, _mm256_mul_ps(_mm256_loadu_ps(ar + d), cv));
+      for (; d < hd; ++d) ar[d] *= corr;
+    }
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx2_kv(Kernels& k) {
+  k.attn_softmax_tile = attn_softmax_tile;
   k.attn_scores_rows = attn_scores_rows<float>;
   k.attn_scores_rows_f16 = attn_scores_rows<uint16_t>;
   k.attn_pv_f16 = attn_pv_f16;
