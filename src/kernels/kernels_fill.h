@@ -29,6 +29,7 @@ void fill_kernels_avx512_x16(Kernels& k);     // called by fill_kernels_avx512
 void fill_kernels_avx2_groupq(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx512_groupq(Kernels& k);  // called by fill_kernels_avx512
 void fill_kernels_avx2_activation(Kernels& k);    // called by fill_kernels_avx2
+void fill_kernels_avx2_gemm(Kernels& k);          // called by fill_kernels_avx2
 void fill_kernels_avx512_activation(Kernels& k);  // called by fill_kernels_avx512
 #endif
 #if defined(__aarch64__)

@@ -167,6 +167,7 @@ void fill_kernels_avx2(Kernels& k) {
   fill_kernels_avx2_kv(k);
   fill_kernels_avx2_groupq(k);
   fill_kernels_avx2_activation(k);
+  fill_kernels_avx2_gemm(k);
 }
 
 }  // namespace nagi
