@@ -33,4 +33,56 @@ static inline __attribute__((always_inline)) void unpack_scales_mins(const uint8
   std::memcpy(out, r, 16);
 }
 
+// Unpacks one 256-value super-block of a row into u (as 64 words of 4 bytes,
+// values in order) and its sub-block dw / mw, for the GEMMs' panel packing.
+// `half_to_f32` converts a little-endian f16 at a pointer: each ISA file
+// passes its own, and the templates (internal linkage) are instantiated
+// there with that file's flags.
+template <class Half>
+static inline void unpack_q4_k(const uint8_t* b, uint32_t* u, float* dw, float* mw, bool q5, Half half_to_f32) {
+  alignas(16) uint8_t sm[16];
+  unpack_scales_mins(b + 4, sm);
+  const float d = half_to_f32(b), dmin = half_to_f32(b + 2);
+  for (int s = 0; s < 8; ++s) {
+    dw[s] = d * float(sm[s]);
+    mw[s] = dmin * float(sm[8 + s]);
+  }
+  uint32_t ql[32], qh[8];
+  std::memcpy(ql, q5 ? b + 48 : b + 16, 128);
+  if (q5) std::memcpy(qh, b + 16, 32);
+  for (int c = 0; c < 4; ++c) {
+    for (int i = 0; i < 8; ++i) {
+      uint32_t lo = ql[8 * c + i] & 0x0f0f0f0fu, hi = (ql[8 * c + i] >> 4) & 0x0f0f0f0fu;
+      if (q5) {
+        lo |= ((qh[i] >> (2 * c)) & 0x01010101u) << 4;
+        hi |= ((qh[i] >> (2 * c + 1)) & 0x01010101u) << 4;
+      }
+      u[16 * c + i] = lo;
+      u[16 * c + 8 + i] = hi;
+    }
+  }
+}
+
+template <class Half>
+static inline void unpack_q6_k(const uint8_t* b, uint32_t* u, float* dw, float* mw, Half half_to_f32) {
+  const float d = half_to_f32(b + 208);
+  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+  for (int g = 0; g < 16; ++g) {
+    dw[g] = d * float(sc[g]);
+    mw[g] = 32.f * dw[g];
+  }
+  for (int h = 0; h < 2; ++h) {
+    uint32_t ql[16], qh[8];
+    std::memcpy(ql, b + 64 * h, 64);
+    std::memcpy(qh, b + 128 + 32 * h, 32);
+    const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
+    for (int i = 0; i < 8; ++i) {
+      u[32 * h + i] = (ql[i] & m4) | ((qh[i] & m2) << 4);
+      u[32 * h + 8 + i] = (ql[8 + i] & m4) | (((qh[i] >> 2) & m2) << 4);
+      u[32 * h + 16 + i] = ((ql[i] >> 4) & m4) | (((qh[i] >> 4) & m2) << 4);
+      u[32 * h + 24 + i] = ((ql[8 + i] >> 4) & m4) | (((qh[i] >> 6) & m2) << 4);
+    }
+  }
+}
+
 }  // namespace nagi::kq

@@ -1,47 +1,34 @@
-// AVX2 prefill GEMMs for Q8_0 and Q4_0 (and the I8G32 / I4G32 group types,
-// the same blocks): tiles of 2 rows x 4 tokens, so each unpacked weight
-// block serves four tokens and each activation block two rows. Without them
-// an AVX2 machine ran a prompt as one GEMV per token.
+// AVX2 prefill GEMMs. Without them an AVX2 machine ran a prompt as one
+// GEMV per token. Per 32-value block (or K-quant sub-block) the integer dot
+// is exact, as in the row kernels; the scales are applied in f32.
 //
-// Per block the int32 dot is exact, as in the row kernels: Q8_0 by the sign
-// trick of dot_i8 (|w| against a * sign(w) in vpmaddubsw); Q4_0 keeps its
-// nibbles unsigned (0..15, so vpmaddubsw's int16 pairs cannot saturate) and
-// removes the +8 offset as 8 * sum(a): each of the eight int32 lanes gives
-// back sum(a) of the block, taken from the caller's per-16 sums. Then one
-// FMA per block with the two scales. Tokens are walked in tiles of 32 so a
-// tile's activations stay in L1/L2 while the rows stream past.
+// Q4_0 (and I4G32) and the K-quants: 8-row panels of unsigned quants, whose
+// int16 pair sums can be added over several steps before widening (below).
+// Q8_0 (and I8G32) has signed quants, for which vpmaddubsw needs the sign
+// trick of dot_i8 (|w| against a * sign(w)) and an int32 widening per
+// block: tiles of 2 rows x 4 tokens over the file's blocks, so each block
+// loaded serves four tokens and each activation block two rows, with
+// tokens in tiles of 32 so a tile's activations stay in L1/L2.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/kquant_layout.h"
 
 namespace nagi {
 namespace {
 
 constexpr int64_t kTokenTile = 32;
+constexpr int kQ8Bytes = 34;
 
-template <bool kQ4>
-struct BlockFormat {
-  static constexpr int kBytes = kQ4 ? 18 : 34;
-  // The block's 32 quants in activation order: Q4_0 unsigned 0..15, Q8_0 signed.
-  static __m256i quants(const uint8_t* block) {
-    if constexpr (kQ4) {
-      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-      const __m128i m4 = _mm_set1_epi8(0x0f);
-      return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), m4), _mm_and_si128(packed, m4));
-    } else {
-      return load32(block + 2);
-    }
-  }
-};
-
-// y[t, r] for rows [0, R) and tokens [t0, t0 + T).
-template <bool kQ4, int R, int T>
-inline void tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
-                 const int32_t* sums, int64_t t0, float* y, int64_t y_stride) {
-  using F = BlockFormat<kQ4>;
+// y[t, r] of Q8_0 rows [0, R) and tokens [t0, t0 + T).
+template <int R, int T>
+inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
+                    int64_t t0, float* y, int64_t y_stride) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r)
@@ -50,24 +37,17 @@ inline void tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, c
     __m256i wq[R], wabs[R];
     __m256 dw[R];
     for (int r = 0; r < R; ++r) {
-      const uint8_t* block = w + r * row_bytes + b * F::kBytes;
+      const uint8_t* block = w + r * row_bytes + b * kQ8Bytes;
       dw[r] = _mm256_set1_ps(half_to_f32(block));
-      wq[r] = F::quants(block);
-      if constexpr (!kQ4) wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
+      wq[r] = load32(block + 2);
+      wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
     }
     for (int t = 0; t < T; ++t) {
       const int64_t tok = t0 + t;
       const __m256i a = load32(qs + tok * cols + 32 * b);
       const __m256 da = _mm256_broadcast_ss(d + tok * nb + b);
-      __m256i offset = _mm256_setzero_si256();
-      if constexpr (kQ4) offset = _mm256_set1_epi32(sums[tok * 2 * nb + 2 * b] + sums[tok * 2 * nb + 2 * b + 1]);
       for (int r = 0; r < R; ++r) {
-        __m256i v;
-        if constexpr (kQ4) {
-          v = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wq[r], a), ones), offset);
-        } else {
-          v = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(a, wq[r])), ones);
-        }
+        const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(a, wq[r])), ones);
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(dw[r], da), acc[r][t]);
       }
     }
@@ -77,38 +57,201 @@ inline void tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, c
 }
 
 // Tokens [t0, t1) of rows [0, R): four at a time, then the rest.
-template <bool kQ4, int R>
-void token_run(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
-               const int32_t* sums, int64_t t0, int64_t t1, float* y, int64_t y_stride) {
+template <int R>
+void q8_token_run(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
+                  int64_t t0, int64_t t1, float* y, int64_t y_stride) {
   int64_t t = t0;
-  for (; t + 4 <= t1; t += 4) tile<kQ4, R, 4>(w, row_bytes, nb, cols, qs, d, sums, t, y, y_stride);
+  for (; t + 4 <= t1; t += 4) q8_tile<R, 4>(w, row_bytes, nb, cols, qs, d, t, y, y_stride);
   switch (t1 - t) {
-    case 3: tile<kQ4, R, 3>(w, row_bytes, nb, cols, qs, d, sums, t, y, y_stride); break;
-    case 2: tile<kQ4, R, 2>(w, row_bytes, nb, cols, qs, d, sums, t, y, y_stride); break;
-    case 1: tile<kQ4, R, 1>(w, row_bytes, nb, cols, qs, d, sums, t, y, y_stride); break;
+    case 3: q8_tile<R, 3>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
+    case 2: q8_tile<R, 2>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
+    case 1: q8_tile<R, 1>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
     default: break;
   }
 }
 
-template <bool kQ4>
-void gemm(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
-          const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride) {
+void gemm_q8_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
+               const int32_t*, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
   for (int64_t t0 = 0; t0 < n_tok; t0 += kTokenTile) {
     const int64_t t1 = std::min(n_tok, t0 + kTokenTile);
     int64_t r = 0;
-    for (; r + 2 <= n_rows; r += 2) {
-      token_run<kQ4, 2>(w + r * row_bytes, row_bytes, nb, cols, qs, d, sums, t0, t1, y + r, y_stride);
+    for (; r + 2 <= n_rows; r += 2) q8_token_run<2>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
+    if (r < n_rows) q8_token_run<1>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
+  }
+}
+
+// ---- Panel GEMMs for Q4_0 and the K-quants: 8 rows per panel, packed so
+// that one ymm holds 4 consecutive unsigned quants of each of the 8 rows
+// (word k * 8 + j: row j's quants 4k..4k+3). A token's 4 activation bytes
+// are broadcast against it with vpmaddubsw, and the int16 pair sums of
+// several 4-value steps are added before one vpmaddwd widens them: about 2
+// instructions per 32 multiply-adds instead of the row tiles' ~6. The steps
+// per widening are as many as cannot saturate int16 with |a| <= 128: Q4_0
+// and Q4_K (quants <= 15) 8, Q5_K (<= 31) 4, Q6_K (<= 63) 2.
+// Values are dw * u - mw per sub-block (the K-quants' min; Q6_K: 32 dw);
+// Q4_0's -8 offset is removed exactly in int32, as 8 * sum(a) per block.
+// One core, 512 tokens x 3072 x 1024 (bench_ops, Zen 4): Q4_0 56 GMAC/s
+// (2 x 4 row tiles of the blocks as they are: 30), Q4_K 52-61 and Q6_K
+// 49-52 (the per-token GEMVs: 20 and 16).
+enum class PType { kQ4_0, kQ4K, kQ5K, kQ6K };
+
+constexpr int kPanel8 = 8;
+
+template <PType P>
+struct PanelFormat {
+  static constexpr int kSub = P == PType::kQ6K ? 16 : 32;  // values per scale
+  static constexpr int kSteps = kSub / 4;                   // 4-value steps per sub-block
+  static constexpr int kStepsPerWiden = P == PType::kQ5K ? 4 : P == PType::kQ6K ? 2 : 8;
+  static constexpr int kBlockBytes = P == PType::kQ4_0 ? 18
+                                     : P == PType::kQ4K ? kq::kQ4KBytes
+                                     : P == PType::kQ5K ? kq::kQ5KBytes : kq::kQ6KBytes;
+  static constexpr int kBlockValues = P == PType::kQ4_0 ? 32 : 256;
+};
+
+// Rows [0, n) (n <= 8) of a panel: words pw, scales dw / mw per sub-block
+// (zeros for missing rows).
+template <PType P>
+void pack_panel8(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint32_t* pw, float* dw, float* mw) {
+  using F = PanelFormat<P>;
+  const int64_t n_blocks = cols / F::kBlockValues, n_sub = cols / F::kSub;
+  for (int j = 0; j < kPanel8; ++j) {
+    if (j >= n) {
+      for (int64_t k = 0; k < cols / 4; ++k) pw[k * kPanel8 + j] = 0;
+      for (int64_t s = 0; s < n_sub; ++s) dw[s * kPanel8 + j] = mw[s * kPanel8 + j] = 0.f;
+      continue;
     }
-    if (r < n_rows) token_run<kQ4, 1>(w + r * row_bytes, row_bytes, nb, cols, qs, d, sums, t0, t1, y + r, y_stride);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      const uint8_t* blk = w + j * row_bytes + b * F::kBlockBytes;
+      if constexpr (P == PType::kQ4_0) {
+        uint32_t q[4];
+        std::memcpy(q, blk + 2, 16);
+        for (int i = 0; i < 4; ++i) {
+          pw[(b * 8 + i) * kPanel8 + j] = q[i] & 0x0f0f0f0fu;           // values 4i..4i+3
+          pw[(b * 8 + 4 + i) * kPanel8 + j] = (q[i] >> 4) & 0x0f0f0f0fu;  // values 16+4i..
+        }
+        dw[b * kPanel8 + j] = half_to_f32(blk);
+        mw[b * kPanel8 + j] = 0.f;
+      } else {
+        constexpr int kSubs = 256 / F::kSub;
+        uint32_t u[64];
+        float sdw[kSubs], smw[kSubs];
+        if constexpr (P == PType::kQ6K) {
+          kq::unpack_q6_k(blk, u, sdw, smw, half_to_f32);
+        } else {
+          kq::unpack_q4_k(blk, u, sdw, smw, P == PType::kQ5K, half_to_f32);
+        }
+        for (int i = 0; i < 64; ++i) pw[(b * 64 + i) * kPanel8 + j] = u[i];
+        for (int s = 0; s < kSubs; ++s) {
+          dw[(b * kSubs + s) * kPanel8 + j] = sdw[s];
+          mw[(b * kSubs + s) * kPanel8 + j] = smw[s];
+        }
+      }
+    }
+  }
+}
+
+// T tokens from t0 over one packed panel of n rows: y[t, 0..n).
+// corr[t * n_sub + s]: Q4_0, 8 * sum(a) of block s (int32); K-quants,
+// dx * sum(a) of sub-block s (float bits).
+template <PType P, int T>
+void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t n_sub, const int8_t* qs,
+                   const float* qd, const int32_t* corr, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
+  using F = PanelFormat<P>;
+  const int64_t nb = cols / 32;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  const int8_t* a[T];
+  for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
+  for (int64_t s = 0; s < n_sub; ++s) {
+    const uint32_t* ps = pw + s * F::kSteps * kPanel8;
+    const int64_t c = s * F::kSub;
+    __m256i v[T];
+    for (int t = 0; t < T; ++t) v[t] = _mm256_setzero_si256();
+    for (int k0 = 0; k0 < F::kSteps; k0 += F::kStepsPerWiden) {
+      __m256i p[T];
+      for (int k = k0; k < k0 + F::kStepsPerWiden; ++k) {
+        const __m256i wv = load32(ps + k * kPanel8);
+        for (int t = 0; t < T; ++t) {
+          int32_t a4;
+          std::memcpy(&a4, a[t] + c + 4 * k, 4);
+          const __m256i m = _mm256_maddubs_epi16(wv, _mm256_set1_epi32(a4));
+          p[t] = k == k0 ? m : _mm256_add_epi16(p[t], m);
+        }
+      }
+      for (int t = 0; t < T; ++t) v[t] = _mm256_add_epi32(v[t], _mm256_madd_epi16(p[t], ones));
+    }
+    const __m256 dwv = _mm256_loadu_ps(dw + s * kPanel8);
+    for (int t = 0; t < T; ++t) {
+      const int64_t tok = t0 + t;
+      const __m256 dx = _mm256_broadcast_ss(qd + tok * nb + c / 32);
+      if constexpr (P == PType::kQ4_0) {
+        v[t] = _mm256_sub_epi32(v[t], _mm256_set1_epi32(corr[tok * n_sub + s]));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v[t]), _mm256_mul_ps(dwv, dx), acc[t]);
+      } else {
+        float xa;
+        std::memcpy(&xa, corr + tok * n_sub + s, 4);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v[t]), _mm256_mul_ps(dwv, dx), acc[t]);
+        acc[t] = _mm256_fnmadd_ps(_mm256_loadu_ps(mw + s * kPanel8), _mm256_set1_ps(xa), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float* yt = y + (t0 + t) * y_stride;
+    if (n == kPanel8) {
+      _mm256_storeu_ps(yt, acc[t]);
+    } else {
+      _mm256_maskstore_ps(yt, tail_mask8(n), acc[t]);
+    }
+  }
+}
+
+template <PType P>
+void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* qd,
+                 const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride) {
+  using F = PanelFormat<P>;
+  const int64_t n_sub = cols / F::kSub, nb = cols / 32;
+  thread_local std::vector<uint32_t> buf;
+  buf.resize(size_t(cols / 4) * kPanel8 + 2 * size_t(n_sub) * kPanel8 + size_t(n_tok * n_sub));
+  uint32_t* pw = buf.data();
+  float* dw = reinterpret_cast<float*>(pw + (cols / 4) * kPanel8);
+  float* mw = dw + n_sub * kPanel8;
+  int32_t* corr = reinterpret_cast<int32_t*>(mw + n_sub * kPanel8);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (int64_t s = 0; s < n_sub; ++s) {
+      const int32_t* g = sums + t * (cols / 16) + s * (F::kSub / 16);
+      const int32_t sum = F::kSub == 16 ? g[0] : g[0] + g[1];
+      if constexpr (P == PType::kQ4_0) {
+        corr[t * n_sub + s] = 8 * sum;
+      } else {
+        const float xa = qd[t * nb + s * F::kSub / 32] * float(sum);
+        std::memcpy(corr + t * n_sub + s, &xa, 4);
+      }
+    }
+  }
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel8) {
+    const int n = static_cast<int>(std::min<int64_t>(kPanel8, n_rows - r0));
+    pack_panel8<P>(w + r0 * row_bytes, row_bytes, n, cols, pw, dw, mw);
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) panel8_tokens<P, 4>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    switch (n_tok - t) {
+      case 3: panel8_tokens<P, 3>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 2: panel8_tokens<P, 2>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 1: panel8_tokens<P, 1>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      default: break;
+    }
   }
 }
 
 }  // namespace
 
 void fill_kernels_avx2_gemm(Kernels& k) {
-  k.gemm_q8_0 = gemm<false>;
-  k.gemm_q4_0 = gemm<true>;
+  k.gemm_q8_0 = gemm_q8_0;
+  k.gemm_q4_0 = gemm_panel8<PType::kQ4_0>;
+  k.gemm_q4_k = gemm_panel8<PType::kQ4K>;
+  k.gemm_q5_k = gemm_panel8<PType::kQ5K>;
+  k.gemm_q6_k = gemm_panel8<PType::kQ6K>;
 }
 
 }  // namespace nagi

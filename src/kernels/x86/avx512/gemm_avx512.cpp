@@ -311,53 +311,6 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 // u = q in [0, 63], dw = d * sc, mw = 32 * d * sc). Against an activation
 // quantized per 32 (dx, a): y = sum_s dx * (dw[s] * sum(u a) - mw[s] * sum(a)).
 
-// Unpacks one 256-value super-block of a row into u (as 64 words of 4 bytes)
-// and its sub-block dw / mw.
-void unpack_q4_k(const uint8_t* b, uint32_t* u, float* dw, float* mw, bool q5) {
-  alignas(16) uint8_t sm[16];
-  kq::unpack_scales_mins(b + 4, sm);
-  const float d = half_to_f32(b), dmin = half_to_f32(b + 2);
-  for (int s = 0; s < 8; ++s) {
-    dw[s] = d * float(sm[s]);
-    mw[s] = dmin * float(sm[8 + s]);
-  }
-  uint32_t ql[32], qh[8];
-  std::memcpy(ql, q5 ? b + 48 : b + 16, 128);
-  if (q5) std::memcpy(qh, b + 16, 32);
-  for (int c = 0; c < 4; ++c) {
-    for (int i = 0; i < 8; ++i) {
-      uint32_t lo = ql[8 * c + i] & 0x0f0f0f0fu, hi = (ql[8 * c + i] >> 4) & 0x0f0f0f0fu;
-      if (q5) {
-        lo |= ((qh[i] >> (2 * c)) & 0x01010101u) << 4;
-        hi |= ((qh[i] >> (2 * c + 1)) & 0x01010101u) << 4;
-      }
-      u[16 * c + i] = lo;
-      u[16 * c + 8 + i] = hi;
-    }
-  }
-}
-
-void unpack_q6_k(const uint8_t* b, uint32_t* u, float* dw, float* mw) {
-  const float d = half_to_f32(b + 208);
-  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-  for (int g = 0; g < 16; ++g) {
-    dw[g] = d * float(sc[g]);
-    mw[g] = 32.f * dw[g];
-  }
-  for (int h = 0; h < 2; ++h) {
-    uint32_t ql[16], qh[8];
-    std::memcpy(ql, b + 64 * h, 64);
-    std::memcpy(qh, b + 128 + 32 * h, 32);
-    const uint32_t m4 = 0x0f0f0f0fu, m2 = 0x03030303u;
-    for (int i = 0; i < 8; ++i) {
-      u[32 * h + i] = (ql[i] & m4) | ((qh[i] & m2) << 4);
-      u[32 * h + 8 + i] = (ql[8 + i] & m4) | (((qh[i] >> 2) & m2) << 4);
-      u[32 * h + 16 + i] = ((ql[i] >> 4) & m4) | (((qh[i] >> 4) & m2) << 4);
-      u[32 * h + 24 + i] = ((ql[8 + i] >> 4) & m4) | (((qh[i] >> 6) & m2) << 4);
-    }
-  }
-}
-
 enum class KType { kQ4K, kQ5K, kQ6K };
 
 template <KType kType>
@@ -378,9 +331,9 @@ void pack_panel_k(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint8
       uint32_t u[64];
       float sdw[kSubs], smw[kSubs];
       if (kType == KType::kQ6K) {
-        unpack_q6_k(b, u, sdw, smw);
+        kq::unpack_q6_k(b, u, sdw, smw, half_to_f32);
       } else {
-        unpack_q4_k(b, u, sdw, smw, kType == KType::kQ5K);
+        kq::unpack_q4_k(b, u, sdw, smw, kType == KType::kQ5K, half_to_f32);
       }
       for (int i = 0; i < 64; ++i) pw[(sb * 64 + i) * kPanel + j] = u[i];
       for (int s = 0; s < kSubs; ++s) {
