@@ -11,18 +11,20 @@
 // tokens in tiles of 32 so a tile's activations stay in L1/L2.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
+#include "kernels/scratch.h"
 
 namespace nagi {
 namespace {
 
 constexpr int64_t kTokenTile = 32;
+
+// No std::min here (see kernels/scratch.h).
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 constexpr int kQ8Bytes = 34;
 
 // y[t, r] of Q8_0 rows [0, R) and tokens [t0, t0 + T).
@@ -74,7 +76,7 @@ void gemm_q8_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                const int32_t*, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
   for (int64_t t0 = 0; t0 < n_tok; t0 += kTokenTile) {
-    const int64_t t1 = std::min(n_tok, t0 + kTokenTile);
+    const int64_t t1 = min64(n_tok, t0 + kTokenTile);
     int64_t r = 0;
     for (; r + 2 <= n_rows; r += 2) q8_token_run<2>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
     if (r < n_rows) q8_token_run<1>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
@@ -212,9 +214,9 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
                  const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride) {
   using F = PanelFormat<P>;
   const int64_t n_sub = cols / F::kSub, nb = cols / 32;
-  thread_local std::vector<uint32_t> buf;
-  buf.resize(size_t(cols / 4) * kPanel8 + 2 * size_t(n_sub) * kPanel8 + size_t(n_tok * n_sub));
-  uint32_t* pw = buf.data();
+  thread_local Scratch scratch;
+  auto* pw = static_cast<uint32_t*>(
+      scratch.get(sizeof(uint32_t) * (size_t(cols / 4) * kPanel8 + 2 * size_t(n_sub) * kPanel8 + size_t(n_tok * n_sub))));
   float* dw = reinterpret_cast<float*>(pw + (cols / 4) * kPanel8);
   float* mw = dw + n_sub * kPanel8;
   int32_t* corr = reinterpret_cast<int32_t*>(mw + n_sub * kPanel8);
@@ -231,7 +233,7 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
     }
   }
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel8) {
-    const int n = static_cast<int>(std::min<int64_t>(kPanel8, n_rows - r0));
+    const int n = static_cast<int>(min64(kPanel8, n_rows - r0));
     pack_panel8<P>(w + r0 * row_bytes, row_bytes, n, cols, pw, dw, mw);
     int64_t t = 0;
     for (; t + 4 <= n_tok; t += 4) panel8_tokens<P, 4>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n);

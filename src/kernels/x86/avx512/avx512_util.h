@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "kernels/scratch.h"
+
 namespace nagi {
 namespace {
 
@@ -93,20 +95,6 @@ inline float dot_lone_block(const uint8_t* blk, const int8_t* a8, float da) {
   return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
-// A grow-only 64-byte-aligned scratch buffer (one per thread).
-struct Scratch {
-  void* p = nullptr;
-  size_t size = 0;
-  ~Scratch() { std::free(p); }
-  void* get(size_t bytes) {
-    if (bytes > size) {
-      std::free(p);
-      size = (bytes + 63) & ~size_t(63);
-      p = std::aligned_alloc(64, size);
-    }
-    return p;
-  }
-};
 
 }  // namespace
 }  // namespace nagi
