@@ -33,28 +33,35 @@ inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols
                     int64_t t0, float* y, int64_t y_stride) {
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[R][T];
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     __m256i wq[R], wabs[R];
     __m256 dw[R];
+    #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const uint8_t* block = w + r * row_bytes + b * kQ8Bytes;
       dw[r] = _mm256_set1_ps(half_to_f32(block));
       wq[r] = load32(block + 2);
       wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
     }
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const int64_t tok = t0 + t;
       const __m256i a = load32(qs + tok * cols + 32 * b);
       const __m256 da = _mm256_broadcast_ss(d + tok * nb + b);
+      #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(a, wq[r])), ones);
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(dw[r], da), acc[r][t]);
       }
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = hsum(acc[r][t]);
 }
 
@@ -163,18 +170,24 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
   const int64_t nb = cols / 32;
   const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[T];
+  #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   const int8_t* a[T];
+  #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
   for (int64_t s = 0; s < n_sub; ++s) {
     const uint32_t* ps = pw + s * F::kSteps * kPanel8;
     const int64_t c = s * F::kSub;
     __m256i v[T];
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) v[t] = _mm256_setzero_si256();
+    #pragma GCC unroll 8
     for (int k0 = 0; k0 < F::kSteps; k0 += F::kStepsPerWiden) {
       __m256i p[T];
+      #pragma GCC unroll 8
       for (int k = k0; k < k0 + F::kStepsPerWiden; ++k) {
         const __m256i wv = load32(ps + k * kPanel8);
+        #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) {
           int32_t a4;
           std::memcpy(&a4, a[t] + c + 4 * k, 4);
@@ -182,9 +195,11 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
           p[t] = k == k0 ? m : _mm256_add_epi16(p[t], m);
         }
       }
+      #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) v[t] = _mm256_add_epi32(v[t], _mm256_madd_epi16(p[t], ones));
     }
     const __m256 dwv = _mm256_loadu_ps(dw + s * kPanel8);
+    #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const int64_t tok = t0 + t;
       const __m256 dx = _mm256_broadcast_ss(qd + tok * nb + c / 32);
@@ -199,6 +214,7 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
       }
     }
   }
+  #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) {
     float* yt = y + (t0 + t) * y_stride;
     if (n == kPanel8) {
@@ -246,6 +262,104 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
   }
 }
 
+// ---- F16 / BF16 against the exact f32 activation: 16-row panels converted
+// to f32 once, column-major (packed[c * 16 + j] = row j's value c), so two
+// registers hold column c of the panel and each token's x[c] is broadcast
+// into two FMAs. Six tokens at a time: 12 accumulators. The products are
+// exact (f16/bf16 -> f32 is exact); each sum runs over c in order.
+constexpr int kPanelF = 16;
+constexpr int kTokensF = 6;
+
+template <bool kBf16>
+inline __m256 load8_f(const uint8_t* row, int64_t c) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * c));
+  return kBf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+}
+
+template <bool kBf16>
+inline float load1_f(const uint8_t* row, int64_t c) {
+  const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
+  if (!kBf16) return _cvtsh_ss(h);
+  const uint32_t bits = uint32_t(h) << 16;
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+template <bool kBf16>
+void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float* packed) {
+  for (int j = 0; j < kPanelF; ++j) {
+    if (j >= n) {
+      for (int64_t c = 0; c < cols; ++c) packed[c * kPanelF + j] = 0.f;
+      continue;
+    }
+    const uint8_t* row = w + j * row_bytes;
+    alignas(32) float tmp[8];
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+      _mm256_store_ps(tmp, load8_f<kBf16>(row, c));
+      for (int i = 0; i < 8; ++i) packed[(c + i) * kPanelF + j] = tmp[i];
+    }
+    for (; c < cols; ++c) packed[c * kPanelF + j] = load1_f<kBf16>(row, c);
+  }
+}
+
+// Tokens [t0, t0 + T) over one packed panel of n rows.
+template <int T>
+void panel_f_tokens(const float* packed, int64_t cols, const float* x, int64_t x_stride, int64_t t0, float* y,
+                    int64_t y_stride, int n) {
+  __m256 lo[T], hi[T];
+  #pragma GCC unroll 8
+  for (int t = 0; t < T; ++t) lo[t] = hi[t] = _mm256_setzero_ps();
+  const float* xt[T];
+  #pragma GCC unroll 8
+  for (int t = 0; t < T; ++t) xt[t] = x + (t0 + t) * x_stride;
+  for (int64_t c = 0; c < cols; ++c) {
+    const __m256 w0 = _mm256_loadu_ps(packed + c * kPanelF), w1 = _mm256_loadu_ps(packed + c * kPanelF + 8);
+    #pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const __m256 xv = _mm256_broadcast_ss(xt[t] + c);
+      lo[t] = _mm256_fmadd_ps(w0, xv, lo[t]);
+      hi[t] = _mm256_fmadd_ps(w1, xv, hi[t]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int t = 0; t < T; ++t) {
+    float* yt = y + (t0 + t) * y_stride;
+    if (n >= 8) {
+      _mm256_storeu_ps(yt, lo[t]);
+      if (n == kPanelF) {
+        _mm256_storeu_ps(yt + 8, hi[t]);
+      } else if (n > 8) {
+        _mm256_maskstore_ps(yt + 8, tail_mask8(n - 8), hi[t]);
+      }
+    } else {
+      _mm256_maskstore_ps(yt, tail_mask8(n), lo[t]);
+    }
+  }
+}
+
+template <bool kBf16>
+void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, int64_t x_stride,
+            int64_t n_tok, float* y, int64_t y_stride) {
+  thread_local Scratch scratch;
+  auto* packed = static_cast<float*>(scratch.get(sizeof(float) * size_t(cols) * kPanelF));
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelF) {
+    const int n = static_cast<int>(min64(kPanelF, n_rows - r0));
+    pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
+    int64_t t = 0;
+    for (; t + kTokensF <= n_tok; t += kTokensF) panel_f_tokens<kTokensF>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
+    switch (n_tok - t) {
+      case 5: panel_f_tokens<5>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 4: panel_f_tokens<4>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 3: panel_f_tokens<3>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 2: panel_f_tokens<2>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      case 1: panel_f_tokens<1>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
+      default: break;
+    }
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx2_gemm(Kernels& k) {
@@ -254,6 +368,8 @@ void fill_kernels_avx2_gemm(Kernels& k) {
   k.gemm_q4_k = gemm_panel8<PType::kQ4K>;
   k.gemm_q5_k = gemm_panel8<PType::kQ5K>;
   k.gemm_q6_k = gemm_panel8<PType::kQ6K>;
+  k.gemm_f16 = gemm_f<false>;
+  k.gemm_bf16 = gemm_f<true>;
 }
 
 }  // namespace nagi
