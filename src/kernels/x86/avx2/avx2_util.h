@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "../f16c_util.h"
+
 namespace nagi {
 namespace {
 
@@ -19,9 +21,6 @@ inline float hsum(__m256 v) {
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
-
-// A little-endian f16 at p (block scales) as f32.
-inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
 // Signed int8 x signed int8 over 32 lanes -> 8 int32 partial sums.
 // maddubs wants one unsigned operand, so move w's sign onto a: |w| * (a * sign(w)).

@@ -277,16 +277,6 @@ inline __m256 load8_f(const uint8_t* row, int64_t c) {
 }
 
 template <bool kBf16>
-inline float load1_f(const uint8_t* row, int64_t c) {
-  const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
-  if (!kBf16) return _cvtsh_ss(h);
-  const uint32_t bits = uint32_t(h) << 16;
-  float v;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-
-template <bool kBf16>
 void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float* packed) {
   for (int j = 0; j < kPanelF; ++j) {
     if (j >= n) {

@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
+
+#include "../f16c_util.h"
 #include <cstdlib>
 #include <type_traits>
 
@@ -52,9 +54,6 @@ inline void for_row_blocks(int rows, Block&& block) {
   }
   if (r < rows) block(std::integral_constant<int, 1>{}, r);
 }
-
-// A little-endian f16 at p (block scales) as f32.
-inline float half_to_f32(const uint8_t* p) { return _cvtsh_ss(static_cast<unsigned short>(p[0] | (p[1] << 8))); }
 
 // Q4_K/Q5_K's twelve packed scale/min bytes at s (kq::unpack_scales_mins's
 // layout: 8 six-bit scales, then 8 six-bit mins) as 16 bytes in a register.

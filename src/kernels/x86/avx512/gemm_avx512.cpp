@@ -427,16 +427,6 @@ inline __m512 load16_f(const uint8_t* row, int64_t c) {
   const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
   return kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
 }
-template <bool kBf16>
-inline float load1_f(const uint8_t* row, int64_t c) {
-  const uint16_t h = uint16_t(row[2 * c] | (row[2 * c + 1] << 8));
-  if (!kBf16) return _cvtsh_ss(h);
-  const uint32_t bits = uint32_t(h) << 16;
-  float v;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
-
 // Rows [0, n) (n <= 32) of the panel as f32, column-major: packed[c * 32 + j]
 // is row j's value c; missing rows are zeros. Converted 16 columns of a row
 // at a time and scattered into place: the partial last panel of a matrix
