@@ -85,4 +85,25 @@ static inline void unpack_q6_k(const uint8_t* b, uint32_t* u, float* dw, float* 
   }
 }
 
+// Super-block sb of one row into column j of a GEMM panel of kRows rows:
+// word i at pw[(sb * 64 + i) * kRows + j], the scales and mins of its
+// sub-blocks (kSubs: 8 for Q4_K/Q5_K, 16 for Q6_K) at
+// dw / mw[(sb * kSubs + s) * kRows + j].
+template <int kRows, int kSubs, class Half>
+static inline void pack_super_into_panel(const uint8_t* b, bool q6, bool q5, int64_t sb, int j, uint32_t* pw,
+                                         float* dw, float* mw, Half half_to_f32) {
+  uint32_t u[64];
+  float sdw[kSubs], smw[kSubs];
+  if (q6) {
+    unpack_q6_k(b, u, sdw, smw, half_to_f32);
+  } else {
+    unpack_q4_k(b, u, sdw, smw, q5, half_to_f32);
+  }
+  for (int i = 0; i < 64; ++i) pw[(sb * 64 + i) * kRows + j] = u[i];
+  for (int s = 0; s < kSubs; ++s) {
+    dw[(sb * kSubs + s) * kRows + j] = sdw[s];
+    mw[(sb * kSubs + s) * kRows + j] = smw[s];
+  }
+}
+
 }  // namespace nagi::kq

@@ -142,19 +142,8 @@ void pack_panel8(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint32
         dw[b * kPanel8 + j] = half_to_f32(blk);
         mw[b * kPanel8 + j] = 0.f;
       } else {
-        constexpr int kSubs = 256 / F::kSub;
-        uint32_t u[64];
-        float sdw[kSubs], smw[kSubs];
-        if constexpr (P == PType::kQ6K) {
-          kq::unpack_q6_k(blk, u, sdw, smw, half_to_f32);
-        } else {
-          kq::unpack_q4_k(blk, u, sdw, smw, P == PType::kQ5K, half_to_f32);
-        }
-        for (int i = 0; i < 64; ++i) pw[(b * 64 + i) * kPanel8 + j] = u[i];
-        for (int s = 0; s < kSubs; ++s) {
-          dw[(b * kSubs + s) * kPanel8 + j] = sdw[s];
-          mw[(b * kSubs + s) * kPanel8 + j] = smw[s];
-        }
+        kq::pack_super_into_panel<kPanel8, 256 / F::kSub>(blk, P == PType::kQ6K, P == PType::kQ5K, b, j, pw, dw, mw,
+                                                          half_to_f32);
       }
     }
   }

@@ -327,19 +327,8 @@ void pack_panel_k(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint8
       continue;
     }
     for (int64_t sb = 0; sb < n_super; ++sb) {
-      const uint8_t* b = w + j * row_bytes + sb * kBlockBytes;
-      uint32_t u[64];
-      float sdw[kSubs], smw[kSubs];
-      if (kType == KType::kQ6K) {
-        kq::unpack_q6_k(b, u, sdw, smw, half_to_f32);
-      } else {
-        kq::unpack_q4_k(b, u, sdw, smw, kType == KType::kQ5K, half_to_f32);
-      }
-      for (int i = 0; i < 64; ++i) pw[(sb * 64 + i) * kPanel + j] = u[i];
-      for (int s = 0; s < kSubs; ++s) {
-        dw[(sb * kSubs + s) * kPanel + j] = sdw[s];
-        mw[(sb * kSubs + s) * kPanel + j] = smw[s];
-      }
+      kq::pack_super_into_panel<kPanel, kSubs>(w + j * row_bytes + sb * kBlockBytes, kType == KType::kQ6K,
+                                               kType == KType::kQ5K, sb, j, pw, dw, mw, half_to_f32);
     }
   }
 }
@@ -421,12 +410,13 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 // summation order differs.
 constexpr int kPanelF = 32;  // rows per float panel: two registers per column
 
-// Values c..c+15 (load16_f) or value c (load1_f) of an F16 / BF16 row as f32.
+// Values c..c+15 of an F16 / BF16 row as f32 (one value: load1_f, x86/f16c_util.h).
 template <bool kBf16>
 inline __m512 load16_f(const uint8_t* row, int64_t c) {
   const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c));
   return kBf16 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
 }
+
 // Rows [0, n) (n <= 32) of the panel as f32, column-major: packed[c * 32 + j]
 // is row j's value c; missing rows are zeros. Converted 16 columns of a row
 // at a time and scattered into place: the partial last panel of a matrix
