@@ -116,6 +116,11 @@ struct GenerationDefaults {
   float repeat_penalty = 1.0f;
 };
 
+// The most layers a model may declare. Per-layer tables are sized by the
+// declared count before any tensor is bound, so a lying header must be
+// refused first (the deepest real models have a few hundred layers).
+inline constexpr int kMaxLayerCount = 4096;
+
 struct ModelSpec {
   std::string arch;         // "llama", "qwen2", "qwen3", "gemma3"
   std::string name;         // human-readable, when the file has one

@@ -249,26 +249,7 @@ TEST(Lfm2, NextTurnRestoresThePrefillSnapshot) {
 namespace nagi {
 namespace {
 
-// Copies `from` to `to` with metadata `key` replaced (or removed when
-// value is null), tensors unchanged.
-void rewrite_gguf(const std::string& from, const std::string& to, const std::string& key,
-                  const GgufValue* value, const std::string& drop_tensor = "") {
-  auto g = GgufFile::open(from);
-  GgufWriter w;
-  for (const auto& [k, v] : g->metadata()) {
-    if (k == key) {
-      if (value) w.set(k, *value);
-    } else {
-      w.set(k, v);
-    }
-  }
-  for (const GgufTensorInfo& t : g->tensors()) {
-    if (t.name == drop_tensor) continue;
-    const uint8_t* p = g->tensor_data(t);
-    w.add_tensor(t.name, t.dtype, t.shape, std::vector<uint8_t>(p, p + t.nbytes));
-  }
-  w.write(to);
-}
+using test::rewrite_gguf;
 
 std::string load_error(const std::string& path) {
   try {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "format/gguf.h"
 #include "format/gguf_writer.h"
 #include "format/safetensors.h"
 #include "nagi/nagi.hpp"
@@ -104,6 +105,30 @@ TEST(LoadErrors, GgufUnknownArchitecture) {
   w.add_tensor("token_embd.weight", DType::kF32, {4, 2}, std::vector<uint8_t>(32));
   w.write(path);
   expect_load_error(path, {"m.gguf", "general.architecture", "rwkv9"});
+}
+
+TEST(LoadErrors, LayerCountBeyondTheFile) {
+  // A header that declares more layers than the file could hold is refused
+  // before any per-layer table is sized by it (a fuzzer found a 6 GiB
+  // allocation from block_count = 2^28 here), for every GGUF architecture.
+  const std::string dir = test::temp_dir();
+  for (const std::string arch : {"qwen3", "lfm2", "qwen35", "gemma3"}) {
+    const std::string path = dir + "/" + arch + ".gguf";
+    std::string args = "--arch " + arch + " --n-vocab 400 --n-embd 64 --n-layer 4 --n-head 4 --n-head-kv 2 "
+                       "--head-dim 16 --n-ff 96 --format gguf -o " + path;
+    if (arch == "lfm2") args += " --attn-layers 1";
+    ASSERT_EQ(test::run_mkmodel(args), 0) << arch;
+    for (int64_t n : {int64_t(1) << 28, int64_t(5000), int64_t(100000)}) {
+      const GgufValue v{.type = GgufType::kU32, .value = n};
+      test::rewrite_gguf(path, dir + "/bad.gguf", arch + ".block_count", &v);
+      expect_load_error(dir + "/bad.gguf", {"bad.gguf", arch + ".block_count", "out of range"});
+    }
+  }
+  const std::string hf = make_hf();
+  auto config = read_json(hf + "/config.json");
+  config["num_hidden_layers"] = 100000;  // under get_int's 2^30, over kMaxLayerCount
+  std::ofstream(hf + "/config.json") << config.dump();
+  expect_load_error(hf, {"config.json", "num_hidden_layers", "out of range"});
 }
 
 TEST(LoadErrors, MissingPathAndNotAModel) {

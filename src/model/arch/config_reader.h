@@ -29,6 +29,16 @@ struct ConfigReader {
     return static_cast<int>(x);
   }
   int get_int_or(const std::string& field, int fallback) const { return has(field) ? get_int(field) : fallback; }
+  // A layer count (num_hidden_layers): get_int, at most `max_layers`
+  // (spec.h's kMaxLayerCount), since per-layer tables are sized by it.
+  int get_layer_count(const std::string& field, int max_layers) const {
+    const int n = get_int(field);
+    if (n > max_layers) fail(field, std::to_string(n) + " is out of range (at most " + std::to_string(max_layers) + " layers)");
+    return n;
+  }
+  int get_layer_count_or(const std::string& field, int fallback, int max_layers) const {
+    return has(field) ? get_layer_count(field, max_layers) : fallback;
+  }
   double get_float_or(const std::string& field, double fallback) const {
     if (!has(field)) return fallback;
     const nlohmann::json& v = j.at(field);

@@ -55,7 +55,7 @@ ModelSpec gemma3_spec_from_gguf(const GgufFile& g, const TensorStore& tensors) {
   spec.format = "gguf";
   spec.name = g.get_string_or("general.name", "");
   spec.n_embd = req("embedding_length");
-  const int n_layer = req("block_count");
+  const int n_layer = read_block_count(g, tensors, a + "block_count");
   const int n_ff = req("feed_forward_length");
   const int n_head = req("attention.head_count");
   const int n_head_kv = opt("attention.head_count_kv", n_head);

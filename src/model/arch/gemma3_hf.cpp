@@ -76,7 +76,7 @@ ModelSpec gemma3_spec_from_hf(const json& config, const std::string& path) {
   spec.format = "safetensors";
   spec.n_vocab = r.get_int_or("vocab_size", 262208);
   spec.n_embd = r.get_int_or("hidden_size", 2304);
-  const int n_layer = r.get_int_or("num_hidden_layers", 26);
+  const int n_layer = r.get_layer_count_or("num_hidden_layers", 26, kMaxLayerCount);
   const int n_ff = r.get_int_or("intermediate_size", 9216);
   const int n_head = r.get_int_or("num_attention_heads", 8);
   const int n_head_kv = r.get_int_or("num_key_value_heads", 4);

@@ -1,6 +1,8 @@
 // Pieces of GGUF metadata reading shared by the architectures' GGUF loaders.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "format/gguf.h"
@@ -22,6 +24,21 @@ void read_gguf_vocab(const GgufFile& g, const TensorStore& tensors, const std::s
   if (embd->shape.size() != 2) throw Error(ErrorCode::kFormat, embd->source + ": expected 2 dimensions");
   spec.n_vocab = g.has(vocab_key) ? read_vocab_size() : static_cast<int>(embd->shape[0]);
   spec.tied_embeddings = tensors.find("output.weight") == nullptr;
+}
+
+// KEY (ARCH.block_count), checked before anything is sized by it: at most
+// kMaxLayerCount, and no more than the file's tensors (every layer has
+// tensors of its own).
+inline int read_block_count(const GgufFile& g, const TensorStore& tensors, const std::string& key) {
+  const int64_t n = g.get_int(key);
+  const int64_t limit = std::min<int64_t>(kMaxLayerCount, int64_t(tensors.all().size()));
+  if (n <= 0 || n > limit) {
+    throw Error(ErrorCode::kFormat, g.path() + ": metadata '" + key + "': " + std::to_string(n) +
+                                        " is out of range (1.." + std::to_string(limit) +
+                                        ": at most " + std::to_string(kMaxLayerCount) +
+                                        " and no more than the file's tensors)");
+  }
+  return static_cast<int>(n);
 }
 
 }  // namespace nagi

@@ -43,7 +43,7 @@ ModelSpec lfm2_spec_from_gguf(const GgufFile& g, const TensorStore& tensors) {
   spec.format = "gguf";
   spec.name = g.get_string_or("general.name", "");
   spec.n_embd = req("embedding_length");
-  const int n_layer = req("block_count");
+  const int n_layer = read_block_count(g, tensors, a + "block_count");
   const std::vector<int> n_ff = per_layer(g, a + "feed_forward_length", n_layer, 1);
   const std::vector<int> n_head = per_layer(g, a + "attention.head_count", n_layer, 1);
   const std::vector<int> n_head_kv = per_layer(g, a + "attention.head_count_kv", n_layer, 0);

@@ -34,7 +34,7 @@ ModelSpec llama_family_spec_from_gguf(const GgufFile& g, const TensorStore& tens
   spec.format = "gguf";
   spec.name = g.get_string_or("general.name", "");
   spec.n_embd = req_int("embedding_length");
-  const int n_layer = req_int("block_count");
+  const int n_layer = read_block_count(g, tensors, key("block_count"));
   const int n_ff = req_int("feed_forward_length");
   const int n_head = req_int("attention.head_count");
   const int n_head_kv = opt_int("attention.head_count_kv", n_head);

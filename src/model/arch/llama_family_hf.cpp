@@ -23,7 +23,7 @@ ModelSpec llama_family_spec_from_hf(const json& config, const std::string& path)
   spec.format = "safetensors";
   spec.n_vocab = r.get_int("vocab_size");
   spec.n_embd = r.get_int("hidden_size");
-  const int n_layer = r.get_int("num_hidden_layers");
+  const int n_layer = r.get_layer_count("num_hidden_layers", kMaxLayerCount);
   const int n_ff = r.get_int("intermediate_size");
   const int n_head = r.get_int("num_attention_heads");
   const int n_head_kv = r.get_int_or("num_key_value_heads", n_head);

@@ -24,7 +24,7 @@ ModelSpec qwen35_spec_from_gguf(const GgufFile& g, const TensorStore& tensors) {
   spec.format = "gguf";
   spec.name = g.get_string_or("general.name", "");
   spec.n_embd = req_int("embedding_length");
-  const int block_count = req_int("block_count");
+  const int block_count = read_block_count(g, tensors, key("block_count"));
   // Newer converters append the MTP block(s) to block_count.
   const int64_t nextn = g.get_int_or(key("nextn_predict_layers"), 0);
   if (nextn < 0 || nextn >= block_count) throw fail("nextn_predict_layers", "out of range");

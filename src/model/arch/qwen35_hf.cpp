@@ -38,6 +38,10 @@ ModelSpec qwen35_spec_from_hf(const json& config, const std::string& path) {
   spec.n_vocab = get_int("vocab_size");
   spec.n_embd = get_int("hidden_size");
   const int n_layer = get_int("num_hidden_layers");
+  if (n_layer > kMaxLayerCount) {
+    r.fail(field("num_hidden_layers"), std::to_string(n_layer) + " is out of range (at most " +
+                                           std::to_string(kMaxLayerCount) + " layers)");
+  }
   const int n_ff = get_int("intermediate_size");
   spec.n_ctx_train = get_int_or("max_position_embeddings", 32768);
   spec.norm_eps = static_cast<float>(r.get_float_or("rms_norm_eps", 1e-6));
