@@ -1,8 +1,5 @@
 #include "test_support.h"
 
-#include "format/gguf.h"
-#include "format/gguf_writer.h"
-
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -36,25 +33,6 @@ std::string model_param_name(const std::string& path) {
 int run_mkmodel(const std::string& args) {
   const std::string cmd = bin_dir() + "/nagi-mkmodel " + args + " 2>/dev/null";
   return std::system(cmd.c_str());
-}
-
-void rewrite_gguf(const std::string& from, const std::string& to, const std::string& key, const GgufValue* value,
-                  const std::string& drop_tensor) {
-  auto g = GgufFile::open(from);
-  GgufWriter w;
-  for (const auto& [k, v] : g->metadata()) {
-    if (k == key) {
-      if (value) w.set(k, *value);
-    } else {
-      w.set(k, v);
-    }
-  }
-  for (const GgufTensorInfo& t : g->tensors()) {
-    if (t.name == drop_tensor) continue;
-    const uint8_t* p = g->tensor_data(t);
-    w.add_tensor(t.name, t.dtype, t.shape, std::vector<uint8_t>(p, p + t.nbytes));
-  }
-  w.write(to);
 }
 
 namespace {

@@ -4,10 +4,6 @@
 #include <string>
 #include <vector>
 
-namespace nagi {
-struct GgufValue;
-}
-
 namespace nagi::test {
 
 // The fixture folder: $NAGI_SHARED, else ../shared beside the repository root.
@@ -26,10 +22,5 @@ std::string temp_dir();
 std::vector<std::string> fixture_models();
 // A test-parameter name for a model path: its file name up to the first '.'.
 std::string model_param_name(const std::string& path);
-
-// Copies the GGUF file `from` to `to` with metadata `key` replaced by *value
-// (removed when value is null) and tensor `drop_tensor` left out.
-void rewrite_gguf(const std::string& from, const std::string& to, const std::string& key,
-                  const GgufValue* value, const std::string& drop_tensor = "");
 
 }  // namespace nagi::test

@@ -14,6 +14,7 @@
 #include "model/mixers/short_conv.h"
 #include "model_compare.h"
 #include "nagi/nagi.hpp"
+#include "gguf_rewrite.h"
 #include "test_support.h"
 
 namespace nagi {

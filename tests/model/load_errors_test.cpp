@@ -10,6 +10,7 @@
 #include "format/gguf_writer.h"
 #include "format/safetensors.h"
 #include "nagi/nagi.hpp"
+#include "gguf_rewrite.h"
 #include "test_support.h"
 
 namespace nagi {
