@@ -212,7 +212,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
     }
   }
   if (gate) {
-    kernels().sigmoid_mul(gate, att, att, int64_t(n) * nq);
+    kern.sigmoid_mul(gate, att, att, int64_t(n) * nq);
   }
   matmul(wo_, att, n, nq, out, d, pool);
 }
