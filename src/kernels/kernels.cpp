@@ -11,6 +11,9 @@
 #endif
 #if defined(NAGI_HAVE_NEON_KERNELS) && defined(__linux__)
 #include <sys/auxv.h>  // getauxval, HWCAP_ASIMDDP
+#ifndef HWCAP2_I8MM
+#define HWCAP2_I8MM (1UL << 13)  // the kernel's value; older glibc headers lack the name
+#endif
 #endif
 
 namespace nagi {
@@ -23,6 +26,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::kAvx512Vbmi: return "avx512vbmi";
     case Isa::kNeon: return "neon";
     case Isa::kNeonDot: return "neondot";
+    case Isa::kNeonI8mm: return "neoni8mm";
   }
   return "?";
 }
@@ -71,6 +75,13 @@ bool isa_supported(Isa isa) {
       return false;
 #endif
     }
+    // arm/neon_i8mm/ adds +i8mm to the dot-product level's flags.
+    case Isa::kNeonI8mm:
+#if defined(__linux__)
+      return isa_supported(Isa::kNeonDot) && (getauxval(AT_HWCAP2) & HWCAP2_I8MM) != 0;
+#else
+      return false;
+#endif
 #endif
     default: return false;
   }
@@ -87,8 +98,9 @@ Kernels make_kernels(Isa isa) {
   if (isa == Isa::kAvx512Vbmi) fill_kernels_avx512_vbmi(k);
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
-  if (isa == Isa::kNeon || isa == Isa::kNeonDot) fill_kernels_neon(k);
-  if (isa == Isa::kNeonDot) fill_kernels_neon_dot(k);
+  if (isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) fill_kernels_neon(k);
+  if (isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) fill_kernels_neon_dot(k);
+  if (isa == Isa::kNeonI8mm) fill_kernels_neon_i8mm(k);
 #endif
   return k;
 }
@@ -102,7 +114,7 @@ Isa selected_isa() {
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512, avx512vbmi, neon, neondot; using %s\n", env,
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512, avx512vbmi, neon, neondot, neoni8mm; using %s\n", env,
                  std::string(isa_name(best)).c_str());
     return best;
   }

@@ -35,7 +35,12 @@ void fill_kernels_avx512_activation(Kernels& k);  // called by fill_kernels_avx5
 #if defined(__aarch64__)
 #define NAGI_HAVE_NEON_KERNELS 1
 void fill_kernels_neon(Kernels& k);
+void fill_kernels_neon_gemm(Kernels& k);  // called by fill_kernels_neon
+void fill_kernels_neon_activation(Kernels& k);  // called by fill_kernels_neon
+void fill_kernels_neon_kv(Kernels& k);          // called by fill_kernels_neon
 void fill_kernels_neon_dot(Kernels& k);
+void fill_kernels_neon_dot_gemm(Kernels& k);  // called by fill_kernels_neon_dot
+void fill_kernels_neon_i8mm(Kernels& k);  // after fill_kernels_neon_dot
 #endif
 
 }  // namespace nagi

@@ -1,9 +1,9 @@
 #!/bin/sh
-# Fails if an object file of the x86 SIMD kernels (built with AVX2/AVX-512
-# flags) defines a weak symbol: an inline function or template instance
-# (std::vector, std::min, ...) that baseline code may also use, of which the
-# linker could keep this file's copy and run AVX instructions on CPUs
-# without them. docs/KERNELS.md ("Dispatch") has the rule.
+# Fails if an object file of the SIMD kernels (x86: built with AVX2/AVX-512
+# flags; ARM64: with +dotprod / +i8mm) defines a weak symbol: an inline
+# function or template instance (std::vector, std::min, ...) that baseline
+# code may also use, of which the linker could keep this file's copy and run
+# those instructions on CPUs without them. docs/KERNELS.md ("Dispatch") has the rule.
 # Usage: check_simd_objects.sh NM OBJECT...
 nm_tool="$1"
 shift
@@ -11,7 +11,7 @@ status=0
 checked=0
 for obj in "$@"; do
   case "$obj" in
-    */kernels/x86/*) ;;
+    */kernels/x86/* | */kernels/arm/*) ;;
     *) continue ;;
   esac
   checked=$((checked + 1))
@@ -23,8 +23,8 @@ for obj in "$@"; do
   fi
 done
 if [ "$checked" -eq 0 ]; then
-  echo "no x86 kernel objects among the arguments"
+  echo "no SIMD kernel objects among the arguments"
   exit 1
 fi
-echo "$checked x86 kernel objects checked"
+echo "$checked SIMD kernel objects checked"
 exit $status

@@ -9,6 +9,7 @@
 
 #include "kernels/arm/neon_common.h"
 #include "kernels/arm/neon_groupq.h"
+#include "kernels/arm/neon_kquant.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
@@ -60,6 +61,23 @@ float dot_row(const uint8_t* w, const float* x, int64_t n) {
 float dot_f32(const float* a, const float* b, int64_t n) {
   return dot_row<4, load4_f32, scalar_f32>(reinterpret_cast<const uint8_t*>(a), b, n);
 }
+float dot_f16(const uint16_t* a, const float* b, int64_t n) {
+  return dot_row<2, load4_f16, scalar_f16>(reinterpret_cast<const uint8_t*>(a), b, n);
+}
+
+// y += a * x (attention's value rows), four lanes at a time.
+template <int kElemBytes, float32x4_t (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
+void axpy(float a, const uint8_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), Load(x + i * kElemBytes), a));
+  for (; i < n; ++i) y[i] += a * Scalar(x, i);
+}
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  axpy<4, load4_f32, scalar_f32>(a, reinterpret_cast<const uint8_t*>(x), y, n);
+}
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
+  axpy<2, load4_f16, scalar_f16>(a, reinterpret_cast<const uint8_t*>(x), y, n);
+}
 
 template <int kElemBytes, float32x4_t (*Load)(const uint8_t*), float (*Scalar)(const uint8_t*, int64_t)>
 void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x, float* y) {
@@ -105,11 +123,49 @@ inline int32x4_t block_dot_mull(int8x16x2_t w, int8x16x2_t a) {
   return vpadalq_s16(vpaddlq_s16(p0), p1);
 }
 
+// The K-quants' activation quantizer, bit-identical to the scalar one for
+// the same reasons as quantize_act_q8 (blocks of 256, bsums per 16).
+void quantize_act_q8k(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) {
+  for (int64_t b = 0; b < n / kActBlockK; ++b) {
+    const float* xb = x + b * kActBlockK;
+    float32x4_t m0 = vdupq_n_f32(0.f), m1 = vdupq_n_f32(0.f);
+    for (int j = 0; j < kActBlockK; j += 8) {
+      m0 = vmaxq_f32(m0, vabsq_f32(vld1q_f32(xb + j)));
+      m1 = vmaxq_f32(m1, vabsq_f32(vld1q_f32(xb + j + 4)));
+    }
+    const float scale = vmaxvq_f32(vmaxq_f32(m0, m1)) / 127.f;
+    const float inv = scale != 0.f ? 1.f / scale : 0.f;
+    d[b] = scale;
+    for (int g = 0; g < kActBlockK / 16; ++g) {
+      const float* xg = xb + 16 * g;
+      int16x8_t h[2];
+      for (int j = 0; j < 2; ++j) {
+        const int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xg + 8 * j), inv));
+        const int32x4_t q1 = vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(xg + 8 * j + 4), inv));
+        h[j] = vcombine_s16(vqmovn_s32(q0), vqmovn_s32(q1));
+      }
+      const int8x16_t q = vcombine_s8(vqmovn_s16(h[0]), vqmovn_s16(h[1]));
+      vst1q_s8(qs + b * kActBlockK + 16 * g, q);
+      bsums[b * 16 + g] = vaddlvq_s8(q);
+    }
+  }
+}
+
+// 16 products into four int32 lanes without SDOT: SMULL/SMLAL2 pair them in
+// int16 (K-quant codes are at most 63, so a pair is at most 2 * 63 * 127),
+// SADALP widens the pairs into the accumulator.
+inline int32x4_t dot16_mull(int32x4_t acc, int8x16_t w, int8x16_t a) {
+  return vpadalq_s16(acc, vmlal_high_s8(vmull_s8(vget_low_s8(w), vget_low_s8(a)), w, a));
+}
+
 }  // namespace
 
 void fill_kernels_neon(Kernels& k) {
   k.isa = "neon";
   k.dot_f32 = dot_f32;
+  k.dot_f16 = dot_f16;
+  k.axpy_f32 = axpy_f32;
+  k.axpy_f16 = axpy_f16;
   k.dot_rows_f32 = dot_rows<4, load4_f32, scalar_f32>;
   k.dot_rows_f16 = dot_rows<2, load4_f16, scalar_f16>;
   k.dot_rows_bf16 = dot_rows<2, load4_bf16, scalar_bf16>;
@@ -117,6 +173,11 @@ void fill_kernels_neon(Kernels& k) {
   k.dot_rows_q8_0 = neon_dot_rows_quant<34, neon_load_q8_0, block_dot_mull>;
   k.dot_rows_q4_0 = neon_dot_rows_quant<18, neon_load_q4_0, block_dot_mull>;
   neon_fill_groupq<block_dot_mull>(k);
+  k.quantize_act_q8k = quantize_act_q8k;
+  neon_fill_kquant<dot16_mull>(k);
+  fill_kernels_neon_gemm(k);
+  fill_kernels_neon_activation(k);
+  fill_kernels_neon_kv(k);
 }
 
 }  // namespace nagi
