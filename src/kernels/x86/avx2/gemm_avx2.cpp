@@ -2,9 +2,9 @@
 // GEMV per token. Per 32-value block (or K-quant sub-block) the integer dot
 // is exact, as in the row kernels; the scales are applied in f32.
 //
-// Q4_0 (and I4G32) and the K-quants: 8-row panels of unsigned quants, whose
-// int16 pair sums can be added over several steps before widening (below).
-// Q8_0 (and I8G32) has signed quants, for which vpmaddubsw needs the sign
+// Q4_0 (and nagi's I4G32/64/128) and the K-quants: 8-row panels of unsigned
+// quants, whose int16 pair sums can be added over several steps before
+// widening (below). Q8_0 (and I8G32/64/128) has signed quants, for which vpmaddubsw needs the sign
 // trick of dot_i8 (|w| against a * sign(w)) and an int32 widening per
 // block: tiles of 2 rows x 4 tokens over the file's blocks, so each block
 // loaded serves four tokens and each activation block two rows, with
@@ -25,10 +25,9 @@ constexpr int64_t kTokenTile = 32;
 
 // No std::min here (see kernels/scratch.h).
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-constexpr int kQ8Bytes = 34;
-
-// y[t, r] of Q8_0 rows [0, R) and tokens [t0, t0 + T).
-template <int R, int T>
+// y[t, r] of Q8_0 (G = 32) or I8G64 / I8G128 rows [0, R) and tokens
+// [t0, t0 + T): every 32-value block b takes the f16 scale of its group.
+template <int G, int R, int T>
 inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
                     int64_t t0, float* y, int64_t y_stride) {
   const __m256i ones = _mm256_set1_epi16(1);
@@ -42,9 +41,9 @@ inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols
     __m256 dw[R];
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const uint8_t* block = w + r * row_bytes + b * kQ8Bytes;
-      dw[r] = _mm256_set1_ps(half_to_f32(block));
-      wq[r] = load32(block + 2);
+      const uint8_t* group = w + r * row_bytes + (b / (G / 32)) * (2 + G);
+      dw[r] = _mm256_set1_ps(half_to_f32(group));
+      wq[r] = load32(group + 2 + 32 * (b % (G / 32)));
       wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
     }
     #pragma GCC unroll 8
@@ -66,27 +65,30 @@ inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols
 }
 
 // Tokens [t0, t1) of rows [0, R): four at a time, then the rest.
-template <int R>
+template <int G, int R>
 void q8_token_run(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
                   int64_t t0, int64_t t1, float* y, int64_t y_stride) {
   int64_t t = t0;
-  for (; t + 4 <= t1; t += 4) q8_tile<R, 4>(w, row_bytes, nb, cols, qs, d, t, y, y_stride);
+  for (; t + 4 <= t1; t += 4) q8_tile<G, R, 4>(w, row_bytes, nb, cols, qs, d, t, y, y_stride);
   switch (t1 - t) {
-    case 3: q8_tile<R, 3>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
-    case 2: q8_tile<R, 2>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
-    case 1: q8_tile<R, 1>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
+    case 3: q8_tile<G, R, 3>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
+    case 2: q8_tile<G, R, 2>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
+    case 1: q8_tile<G, R, 1>(w, row_bytes, nb, cols, qs, d, t, y, y_stride); break;
     default: break;
   }
 }
 
-void gemm_q8_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
+template <int G>
+void gemm_q8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
                const int32_t*, int64_t n_tok, float* y, int64_t y_stride) {
   const int64_t nb = cols / 32;
   for (int64_t t0 = 0; t0 < n_tok; t0 += kTokenTile) {
     const int64_t t1 = min64(n_tok, t0 + kTokenTile);
     int64_t r = 0;
-    for (; r + 2 <= n_rows; r += 2) q8_token_run<2>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
-    if (r < n_rows) q8_token_run<1>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
+    for (; r + 2 <= n_rows; r += 2) {
+      q8_token_run<G, 2>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
+    }
+    if (r < n_rows) q8_token_run<G, 1>(w + r * row_bytes, row_bytes, nb, cols, qs, d, t0, t1, y + r, y_stride);
   }
 }
 
@@ -103,7 +105,10 @@ void gemm_q8_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
 // One core, 512 tokens x 3072 x 1024 (bench_ops, Zen 4): Q4_0 56 GMAC/s
 // (2 x 4 row tiles of the blocks as they are: 30), Q4_K 52-61 and Q6_K
 // 49-52 (the per-token GEMVs: 20 and 16).
-enum class PType { kQ4_0, kQ4K, kQ5K, kQ6K };
+// I4G64 / I4G128 (nagi's int4 groups: nibbles q + 8 like Q4_0, one f16
+// scale per group) run as Q4_0 with every 32-value block given its group's
+// scale.
+enum class PType { kQ4_0, kI4G64, kI4G128, kQ4K, kQ5K, kQ6K };
 
 constexpr int kPanel8 = 8;
 
@@ -112,10 +117,11 @@ struct PanelFormat {
   static constexpr int kSub = P == PType::kQ6K ? 16 : 32;  // values per scale
   static constexpr int kSteps = kSub / 4;                   // 4-value steps per sub-block
   static constexpr int kStepsPerWiden = P == PType::kQ5K ? 4 : P == PType::kQ6K ? 2 : 8;
-  static constexpr int kBlockBytes = P == PType::kQ4_0 ? 18
+  static constexpr bool kInt4 = P == PType::kQ4_0 || P == PType::kI4G64 || P == PType::kI4G128;
+  static constexpr int kBlockValues = P == PType::kQ4_0 ? 32 : P == PType::kI4G64 ? 64 : P == PType::kI4G128 ? 128 : 256;
+  static constexpr int kBlockBytes = kInt4 ? 2 + kBlockValues / 2
                                      : P == PType::kQ4K ? kq::kQ4KBytes
                                      : P == PType::kQ5K ? kq::kQ5KBytes : kq::kQ6KBytes;
-  static constexpr int kBlockValues = P == PType::kQ4_0 ? 32 : 256;
 };
 
 // Rows [0, n) (n <= 8) of a panel: words pw, scales dw / mw per sub-block
@@ -141,6 +147,18 @@ void pack_panel8(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint32
         }
         dw[b * kPanel8 + j] = half_to_f32(blk);
         mw[b * kPanel8 + j] = 0.f;
+      } else if constexpr (F::kInt4) {
+        // 32-byte chunk c holds sub-block 2c in its low nibbles and 2c + 1
+        // in its high nibbles, each in value order (format/group_quant.h).
+        constexpr int kSubs = F::kBlockValues / 32;
+        for (int sb = 0; sb < kSubs; ++sb) {
+          uint32_t q[8];
+          std::memcpy(q, blk + 2 + 32 * (sb / 2), 32);
+          const int shift = 4 * (sb % 2);
+          for (int i = 0; i < 8; ++i) pw[((b * kSubs + sb) * 8 + i) * kPanel8 + j] = (q[i] >> shift) & 0x0f0f0f0fu;
+          dw[(b * kSubs + sb) * kPanel8 + j] = half_to_f32(blk);
+          mw[(b * kSubs + sb) * kPanel8 + j] = 0.f;
+        }
       } else {
         kq::pack_super_into_panel<kPanel8, 256 / F::kSub>(blk, P == PType::kQ6K, P == PType::kQ5K, b, j, pw, dw, mw,
                                                           half_to_f32);
@@ -192,7 +210,7 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
     for (int t = 0; t < T; ++t) {
       const int64_t tok = t0 + t;
       const __m256 dx = _mm256_broadcast_ss(qd + tok * nb + c / 32);
-      if constexpr (P == PType::kQ4_0) {
+      if constexpr (F::kInt4) {
         v[t] = _mm256_sub_epi32(v[t], _mm256_set1_epi32(corr[tok * n_sub + s]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v[t]), _mm256_mul_ps(dwv, dx), acc[t]);
       } else {
@@ -229,7 +247,7 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
     for (int64_t s = 0; s < n_sub; ++s) {
       const int32_t* g = sums + t * (cols / 16) + s * (F::kSub / 16);
       const int32_t sum = F::kSub == 16 ? g[0] : g[0] + g[1];
-      if constexpr (P == PType::kQ4_0) {
+      if constexpr (F::kInt4) {
         corr[t * n_sub + s] = 8 * sum;
       } else {
         const float xa = qd[t * nb + s * F::kSub / 32] * float(sum);
@@ -342,8 +360,12 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 }  // namespace
 
 void fill_kernels_avx2_gemm(Kernels& k) {
-  k.gemm_q8_0 = gemm_q8_0;
+  k.gemm_q8_0 = gemm_q8<32>;
+  k.gemm_i8g64 = gemm_q8<64>;
+  k.gemm_i8g128 = gemm_q8<128>;
   k.gemm_q4_0 = gemm_panel8<PType::kQ4_0>;
+  k.gemm_i4g64 = gemm_panel8<PType::kI4G64>;
+  k.gemm_i4g128 = gemm_panel8<PType::kI4G128>;
   k.gemm_q4_k = gemm_panel8<PType::kQ4K>;
   k.gemm_q5_k = gemm_panel8<PType::kQ5K>;
   k.gemm_q6_k = gemm_panel8<PType::kQ6K>;

@@ -2,6 +2,8 @@
 // decode-shaped scores. Tails (fewer than 8 values) go element by element.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 
@@ -52,21 +54,115 @@ void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t 
   }
 }
 
-// acc row r += sum_j p[r][j] * (f16 V row j), 8 columns at a time.
-void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
-                 float* acc) {
-  const int hd8 = hd / 8 * 8;
-  for (int r = 0; r < rows; ++r) {
-    const float* pr = p + r * p_stride;
-    float* ar = acc + int64_t(r) * hd;
-    for (int j = 0; j < n; ++j) {
-      const float w = pr[j];
-      const uint16_t* vj = v + j * v_stride;
-      const __m256 wv = _mm256_set1_ps(w);
-      for (int d = 0; d < hd8; d += 8) _mm256_storeu_ps(ar + d, _mm256_fmadd_ps(wv, load8(vj + d), _mm256_loadu_ps(ar + d)));
-      for (int d = hd8; d < hd; ++d) ar[d] += w * to_f32(vj[d]);
+// Query rows in blocks of 4, 2, 1 (each block shares its key / value loads).
+template <class Block>
+inline void for_row_blocks(int rows, Block&& block) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) block(std::integral_constant<int, 4>{}, r);
+  if (r + 2 <= rows) {
+    block(std::integral_constant<int, 2>{}, r);
+    r += 2;
+  }
+  if (r < rows) block(std::integral_constant<int, 1>{}, r);
+}
+
+// Scores of R query rows against up to 16 transposed keys per pass: two
+// accumulators of 8 keys per row, one broadcast q[r][d] per row and step,
+// each key load shared by the R rows; no horizontal sums. Every score adds
+// its d terms in order, as the scalar form does.
+template <int R>
+void attn_scores_block(const float* const* q_rows, const float* kt, int64_t kt_stride, int n, int hd, float scale,
+                       float* s, int64_t s_stride) {
+  for (int j0 = 0; j0 < n; j0 += 16) {
+    const int nj = n - j0 < 16 ? n - j0 : 16;
+    const __m256i m0 = tail_mask8(nj), m1 = tail_mask8(nj - 8);
+    __m256 a[R][2];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = _mm256_setzero_ps();
+    const float* kd = kt + j0;
+    for (int d = 0; d < hd; ++d, kd += kt_stride) {
+      const __m256 k0 = _mm256_maskload_ps(kd, m0), k1 = _mm256_maskload_ps(kd + 8, m1);
+      #pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m256 qd = _mm256_broadcast_ss(q_rows[r] + d);
+        a[r][0] = _mm256_fmadd_ps(qd, k0, a[r][0]);
+        a[r][1] = _mm256_fmadd_ps(qd, k1, a[r][1]);
+      }
+    }
+    const __m256 sc = _mm256_set1_ps(scale);
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      float* sr = s + r * s_stride + j0;
+      _mm256_maskstore_ps(sr, m0, _mm256_mul_ps(a[r][0], sc));
+      _mm256_maskstore_ps(sr + 8, m1, _mm256_mul_ps(a[r][1], sc));
     }
   }
+}
+
+// s[r * s_stride + j] = scale * dot(q_rows[r], key j), keys given
+// transposed (kt[d * kt_stride + j]): the prefill shape.
+void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                 float scale, float* s, int64_t s_stride) {
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_scores_block<R>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
+  });
+}
+
+// Columns [0, c) of a V row (c <= 8; none when c <= 0), the rest zero.
+inline __m256 load8_cols(const float* p, int c) { return _mm256_maskload_ps(p, tail_mask8(c)); }
+inline __m256 load8_cols(const uint16_t* p, int c) {
+  if (c >= 8) return load8(p);
+  alignas(16) uint16_t tmp[8] = {};  // no masked 16-bit load: a tail goes through a buffer
+  for (int i = 0; i < c; ++i) tmp[i] = p[i];
+  return load8(tmp);
+}
+
+// R accumulator rows += sum_j p[r][j] * V row j, 16 columns per pass (two
+// registers per row), each V load shared by the R rows. Every row adds its
+// keys in order j = 0, 1, ..., skipping zero weights (a hidden key's row
+// of V is never multiplied in), like the AVX-512 form.
+template <typename T, int R>
+void attn_pv_block(const float* p, int64_t p_stride, const T* v, int64_t v_stride, int n, int hd, float* acc) {
+  for (int d0 = 0; d0 < hd; d0 += 16) {
+    const __m256i m0 = tail_mask8(hd - d0), m1 = tail_mask8(hd - d0 - 8);
+    __m256 a[R][2];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      a[r][0] = _mm256_maskload_ps(acc + int64_t(r) * hd + d0, m0);
+      a[r][1] = _mm256_maskload_ps(acc + int64_t(r) * hd + d0 + 8, m1);
+    }
+    const T* vj = v + d0;
+    for (int j = 0; j < n; ++j, vj += v_stride) {
+      float w[R];
+      bool any = false;
+      #pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        w[r] = p[r * p_stride + j];
+        any |= w[r] != 0.f;
+      }
+      if (!any) continue;
+      const __m256 v0 = load8_cols(vj, hd - d0), v1 = load8_cols(vj + 8, hd - d0 - 8);
+      #pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        if (w[r] == 0.f) continue;
+        const __m256 wv = _mm256_set1_ps(w[r]);
+        a[r][0] = _mm256_fmadd_ps(wv, v0, a[r][0]);
+        a[r][1] = _mm256_fmadd_ps(wv, v1, a[r][1]);
+      }
+    }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      _mm256_maskstore_ps(acc + int64_t(r) * hd + d0, m0, a[r][0]);
+      _mm256_maskstore_ps(acc + int64_t(r) * hd + d0 + 8, m1, a[r][1]);
+    }
+  }
+}
+
+template <typename T>
+void attn_pv(const float* p, int64_t p_stride, int rows, const T* v, int64_t v_stride, int n, int hd, float* acc) {
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_pv_block<T, R>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
+  });
 }
 
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
@@ -150,7 +246,9 @@ void fill_kernels_avx2_kv(Kernels& k) {
   k.attn_softmax_tile = attn_softmax_tile;
   k.attn_scores_rows = attn_scores_rows<float>;
   k.attn_scores_rows_f16 = attn_scores_rows<uint16_t>;
-  k.attn_pv_f16 = attn_pv_f16;
+  k.attn_scores = attn_scores;
+  k.attn_pv = attn_pv<float>;
+  k.attn_pv_f16 = attn_pv<uint16_t>;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
   k.dequantize_q8_32 = dequantize_q8_32;
