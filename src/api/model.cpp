@@ -83,6 +83,8 @@ SamplingParams Model::default_sampling() const {
   return p;
 }
 
+std::string_view kernel_level() { return kernels().isa; }
+
 std::string_view kv_cache_type_name(KvCacheType t) {
   switch (t) {
     case KvCacheType::kAuto: return "auto";

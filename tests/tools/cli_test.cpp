@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "format/safetensors.h"
+#include "nagi/nagi.hpp"
 #include "../model/reference_data.h"
 #include "test_support.h"
 
@@ -169,6 +170,9 @@ TEST_F(Cli, BenchJsonReportsSpeedsAndRoofline) {
   ASSERT_EQ(o.status, 0) << o.out;
   const auto j = nlohmann::json::parse(o.out.substr(o.out.find('{')));
   EXPECT_EQ(j["threads"], 2);
+  // The kernel level the process ran (the same selection as this one's:
+  // the CPU's best, or NAGI_ISA's).
+  EXPECT_EQ(j["kernels"].get<std::string>(), std::string(kernel_level()));
   EXPECT_GT(j["load_ms"].get<double>(), 0.0);
   EXPECT_GT(j["peak_rss_mib"].get<double>(), 0.0);
   EXPECT_GT(j["weight_bytes"].get<double>(), 0.0);

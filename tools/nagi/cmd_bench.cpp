@@ -159,6 +159,7 @@ void bench(const BenchArgs& a) {
   const int threads = a.threads > 0 ? a.threads : ThreadPool::default_threads();
   nlohmann::json out;
   out["threads"] = threads;
+  out["kernels"] = std::string(kernel_level());
   if (a.bandwidth_only) {
     const Bandwidth bw = BandwidthProbe(threads, a.wide).measure(a.bw_passes);
     out["bandwidth_gbs"] = bw.median_gbs;
@@ -282,7 +283,8 @@ void bench(const BenchArgs& a) {
   }
   std::printf("model   %s (%s, %.1f M params, %.1f MB of weights)\n", path.c_str(), info.arch.c_str(),
               double(info.n_params) / 1e6, double(info.weight_bytes) / 1e6);
-  std::printf("load    %.1f ms   threads %d   repeats %d (median)   KV cache %s\n", load_s * 1e3, threads, repeats,
+  std::printf("load    %.1f ms   threads %d   kernels %s   repeats %d (median)   KV cache %s\n", load_s * 1e3, threads,
+              std::string(kernel_level()).c_str(), repeats,
               std::string(kv_cache_type_name(session.kv_cache())).c_str());
   for (const auto& p : prefill) {
     std::printf("prefill %5d tokens: %9.1f tokens/s\n", p["n_tokens"].get<int>(), p["tokens_per_s"].get<double>());
