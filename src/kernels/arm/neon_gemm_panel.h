@@ -13,6 +13,7 @@
 #include "kernels/arm/neon_common.h"
 #include "kernels/arm/neon_groupq.h"
 #include "kernels/kquant_layout.h"
+#include "kernels/scratch.h"
 
 namespace nagi {
 namespace {
@@ -87,6 +88,38 @@ void neon_visit_panel_k(const uint8_t* w, size_t row_bytes, int64_t rows, int64_
         }
       }
       fn(sb * kBlocks + j, blk);
+    }
+  }
+}
+
+// Tokens per tile of both levels' GEMMs.
+constexpr int kNeonTileTokens = 4;
+
+// The GEMM driver both levels share. Per panel of four rows: every block
+// packed once by Pack into the level's layout, then Tile over tokens t0 ..
+// t0 + n - 1 (n <= 4) for each tile of tokens. kType 0: Src's 32-value
+// blocks; 4 / 5 / 6: Q4_K / Q5_K / Q6_K.
+template <class Packed>
+using NeonGemmTile = void (*)(const Packed* pw, int64_t nb, int64_t rows, const int8_t* qs, const float* d,
+                              const int32_t* sums, int64_t cols, int64_t t0, int n, float* y, int64_t y_stride);
+template <int kType, class Src, class Packed, void (*Pack)(const NeonPanelBlock&, Packed&), NeonGemmTile<Packed> Tile>
+void neon_gemm_panels(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
+                      const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride) {
+  const int64_t nb = cols / kActBlock;
+  thread_local Scratch scratch;
+  auto* pw = static_cast<Packed*>(scratch.get(size_t(nb) * sizeof(Packed)));
+  const auto pack = [pw](int64_t b, const NeonPanelBlock& blk) { Pack(blk, pw[b]); };
+  for (int64_t r0 = 0; r0 < n_rows; r0 += kNeonPanelRows) {
+    const int64_t rows = n_rows - r0 < kNeonPanelRows ? n_rows - r0 : kNeonPanelRows;
+    const uint8_t* panel = w + r0 * row_bytes;
+    if constexpr (kType == 0) {
+      neon_visit_panel<Src>(panel, row_bytes, rows, nb, pack);
+    } else {
+      neon_visit_panel_k<kType>(panel, row_bytes, rows, cols / kActBlockK, pack);
+    }
+    for (int64_t t0 = 0; t0 < n_tok; t0 += kNeonTileTokens) {
+      const int n = int(n_tok - t0 < kNeonTileTokens ? n_tok - t0 : kNeonTileTokens);
+      Tile(pw, nb, rows, qs, d, sums, cols, t0, n, y + r0, y_stride);
     }
   }
 }

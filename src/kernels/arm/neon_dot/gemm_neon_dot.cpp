@@ -13,7 +13,6 @@
 
 #include "kernels/arm/neon_gemm_panel.h"
 #include "kernels/kernels_fill.h"
-#include "kernels/scratch.h"
 
 namespace nagi {
 namespace {
@@ -59,13 +58,11 @@ inline int32x4_t sdot_half(const int8x16_t* v, int8x16_t a) {
   return vdotq_laneq_s32(dot, v[3], a, 3);
 }
 
-constexpr int kTileTokens = 4;
-
 // The panel's four rows against tokens t0 .. t0 + n - 1 (n <= 4).
 template <bool kKQuant>
 void panel_tile(const PackedBlock* pw, int64_t nb, int64_t rows, const int8_t* qs, const float* d,
                 const int32_t* sums, int64_t cols, int64_t t0, int n, float* y, int64_t y_stride) {
-  float32x4_t acc[kTileTokens];
+  float32x4_t acc[kNeonTileTokens];
   for (auto& a : acc) a = vdupq_n_f32(0.f);
   const int64_t nbx = cols / kActBlock;
   for (int64_t b = 0; b < nb; ++b) {
@@ -94,28 +91,8 @@ void panel_tile(const PackedBlock* pw, int64_t nb, int64_t rows, const int8_t* q
   }
 }
 
-// kType 0: Src's 32-value blocks; 4 / 5 / 6: Q4_K / Q5_K / Q6_K.
 template <int kType, class Src = void>
-void gemm_sdot(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
-               const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride) {
-  const int64_t nb = cols / kActBlock;
-  thread_local Scratch scratch;
-  auto* pw = static_cast<PackedBlock*>(scratch.get(size_t(nb) * sizeof(PackedBlock)));
-  const auto pack = [pw](int64_t b, const NeonPanelBlock& blk) { pack_block(blk, pw[b]); };
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kNeonPanelRows) {
-    const int64_t rows = n_rows - r0 < kNeonPanelRows ? n_rows - r0 : kNeonPanelRows;
-    const uint8_t* panel = w + r0 * row_bytes;
-    if constexpr (kType == 0) {
-      neon_visit_panel<Src>(panel, row_bytes, rows, nb, pack);
-    } else {
-      neon_visit_panel_k<kType>(panel, row_bytes, rows, cols / kActBlockK, pack);
-    }
-    for (int64_t t0 = 0; t0 < n_tok; t0 += kTileTokens) {
-      const int n = int(n_tok - t0 < kTileTokens ? n_tok - t0 : kTileTokens);
-      panel_tile<kType != 0>(pw, nb, rows, qs, d, sums, cols, t0, n, y + r0, y_stride);
-    }
-  }
-}
+constexpr GemmQ8Fn gemm_sdot = neon_gemm_panels<kType, Src, PackedBlock, pack_block, panel_tile<kType != 0>>;
 
 }  // namespace
 

@@ -18,7 +18,6 @@
 
 #include "kernels/arm/neon_gemm_panel.h"
 #include "kernels/kernels_fill.h"
-#include "kernels/scratch.h"
 
 namespace nagi {
 namespace {
@@ -64,8 +63,6 @@ inline void pack_block(const NeonPanelBlock& in, PackedBlock& out) {
     }
   }
 }
-
-constexpr int kTileTokens = 4;  // two token pairs
 
 // Block b of the token pair (t0 + 2q, t0 + 2q + 1), of which the first
 // n - 2q exist (missing tokens: zero codes, scale 0): the SMMLA operands,
@@ -154,28 +151,8 @@ void panel_tile(const PackedBlock* pw, int64_t nb, int64_t rows, const int8_t* q
   }
 }
 
-// kType 0: Src's 32-value blocks; 4 / 5 / 6: Q4_K / Q5_K / Q6_K.
 template <int kType, class Src = void>
-void gemm_i8mm(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs, const float* d,
-               const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride) {
-  const int64_t nb = cols / kActBlock;
-  thread_local Scratch scratch;
-  auto* pw = static_cast<PackedBlock*>(scratch.get(size_t(nb) * sizeof(PackedBlock)));
-  const auto pack = [pw](int64_t b, const NeonPanelBlock& blk) { pack_block(blk, pw[b]); };
-  for (int64_t r0 = 0; r0 < n_rows; r0 += kNeonPanelRows) {
-    const int64_t rows = n_rows - r0 < kNeonPanelRows ? n_rows - r0 : kNeonPanelRows;
-    const uint8_t* panel = w + r0 * row_bytes;
-    if constexpr (kType == 0) {
-      neon_visit_panel<Src>(panel, row_bytes, rows, nb, pack);
-    } else {
-      neon_visit_panel_k<kType>(panel, row_bytes, rows, cols / kActBlockK, pack);
-    }
-    for (int64_t t0 = 0; t0 < n_tok; t0 += kTileTokens) {
-      const int n = int(n_tok - t0 < kTileTokens ? n_tok - t0 : kTileTokens);
-      panel_tile<kType != 0>(pw, nb, rows, qs, d, sums, cols, t0, n, y + r0, y_stride);
-    }
-  }
-}
+constexpr GemmQ8Fn gemm_i8mm = neon_gemm_panels<kType, Src, PackedBlock, pack_block, panel_tile<kType != 0>>;
 
 }  // namespace
 

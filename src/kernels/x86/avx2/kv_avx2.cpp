@@ -2,9 +2,8 @@
 // decode-shaped scores. Tails (fewer than 8 values) go element by element.
 #include <immintrin.h>
 
-#include <type_traits>
-
 #include "avx2_util.h"
+#include "../row_blocks.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {
@@ -52,18 +51,6 @@ void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t 
       sr[j] = s0 * scale;
     }
   }
-}
-
-// Query rows in blocks of 4, 2, 1 (each block shares its key / value loads).
-template <class Block>
-inline void for_row_blocks(int rows, Block&& block) {
-  int r = 0;
-  for (; r + 4 <= rows; r += 4) block(std::integral_constant<int, 4>{}, r);
-  if (r + 2 <= rows) {
-    block(std::integral_constant<int, 2>{}, r);
-    r += 2;
-  }
-  if (r < rows) block(std::integral_constant<int, 1>{}, r);
 }
 
 // Scores of R query rows against up to 16 transposed keys per pass: two

@@ -15,6 +15,7 @@
 #include <type_traits>
 
 #include "kernels/scratch.h"
+#include "../row_blocks.h"
 
 namespace nagi {
 namespace {
@@ -39,20 +40,6 @@ inline __m512 exp_nonpositive(__m512 x) {
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
   return _mm512_maskz_mov_ps(static_cast<__mmask16>(~zero), _mm512_scalef_ps(p, k));
-}
-
-// Calls block(std::integral_constant<int, R>{}, r) over query rows
-// [0, rows) in blocks of R = 4, then 2, then 1: the register-blocked
-// attention kernels' row split, in one place.
-template <class Block>
-inline void for_row_blocks(int rows, Block&& block) {
-  int r = 0;
-  for (; r + 4 <= rows; r += 4) block(std::integral_constant<int, 4>{}, r);
-  if (r + 2 <= rows) {
-    block(std::integral_constant<int, 2>{}, r);
-    r += 2;
-  }
-  if (r < rows) block(std::integral_constant<int, 1>{}, r);
 }
 
 // Q4_K/Q5_K's twelve packed scale/min bytes at s (kq::unpack_scales_mins's
