@@ -1,6 +1,7 @@
 // NEON KV-cache kernels: f16 / int8 rows to and from f32, decode-shaped
-// attention scores over f32 or f16 key rows, values times probabilities for
-// an f16 cache, and the online-softmax tile step. Plain ARMv8-A (FCVTL /
+// attention scores over f32 or f16 key rows, prefill-shaped tiles (scores
+// over transposed keys, values times probabilities for f32 and f16 values,
+// query rows in register blocks), and the online-softmax tile step. Plain ARMv8-A (FCVTL /
 // FCVTN convert f16 exactly / with round-to-nearest-even, as the scalar
 // half.h does). Tails (fewer than 4 values) go element by element.
 #include <arm_neon.h>
@@ -8,6 +9,7 @@
 #include "kernels/arm/neon_common.h"
 #include "kernels/arm/neon_math.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/row_blocks.h"
 
 namespace nagi {
 namespace {
@@ -57,20 +59,104 @@ void attn_scores_rows(const float* const* q_rows, int rows, const T* k, int64_t 
   }
 }
 
-// acc row r += sum_j p[r][j] * (f16 V row j), 4 columns at a time.
-void attn_pv_f16(const float* p, int64_t p_stride, int rows, const uint16_t* v, int64_t v_stride, int n, int hd,
-                 float* acc) {
-  const int hd4 = hd / 4 * 4;
-  for (int r = 0; r < rows; ++r) {
-    const float* pr = p + r * p_stride;
-    float* ar = acc + int64_t(r) * hd;
-    for (int j = 0; j < n; ++j) {
-      const float w = pr[j];
-      const uint16_t* vj = v + j * v_stride;
-      for (int d = 0; d < hd4; d += 4) vst1q_f32(ar + d, vfmaq_n_f32(vld1q_f32(ar + d), load4(vj + d), w));
-      for (int d = hd4; d < hd; ++d) ar[d] += w * load1(vj + d);
+// Values [0, c) of p (c <= 4; none when c <= 0), the rest zero: NEON has no
+// masked loads, so a short tail goes through a buffer.
+inline float32x4_t load4_cols(const float* p, int c) {
+  if (c >= 4) return vld1q_f32(p);
+  float t[4] = {};
+  for (int i = 0; i < c; ++i) t[i] = p[i];
+  return vld1q_f32(t);
+}
+inline float32x4_t load4_cols(const uint16_t* p, int c) {
+  if (c >= 4) return load4(p);
+  float t[4] = {};
+  for (int i = 0; i < c; ++i) t[i] = load1(p + i);
+  return vld1q_f32(t);
+}
+inline void store4_cols(float* p, float32x4_t v, int c) {
+  if (c >= 4) {
+    vst1q_f32(p, v);
+    return;
+  }
+  float t[4];
+  vst1q_f32(t, v);
+  for (int i = 0; i < c; ++i) p[i] = t[i];
+}
+
+// Scores of R query rows against up to 16 transposed keys per pass: four
+// accumulators of 4 keys per row, one q[r][d] per row and step, each key
+// load shared by the R rows. Every score adds its d terms in order, as the
+// scalar form does.
+template <int R>
+void attn_scores_block(const float* const* q_rows, const float* kt, int64_t kt_stride, int n, int hd, float scale,
+                       float* s, int64_t s_stride) {
+  for (int j0 = 0; j0 < n; j0 += 16) {
+    const int nj = n - j0;
+    float32x4_t a[R][4];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < 4; ++c) a[r][c] = vdupq_n_f32(0.f);
+    const float* kd = kt + j0;
+    for (int d = 0; d < hd; ++d, kd += kt_stride) {
+      float32x4_t kv[4];
+      for (int c = 0; c < 4; ++c) kv[c] = load4_cols(kd + 4 * c, nj - 4 * c);
+      for (int r = 0; r < R; ++r) {
+        const float qd = q_rows[r][d];
+        for (int c = 0; c < 4; ++c) a[r][c] = vfmaq_n_f32(a[r][c], kv[c], qd);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float* sr = s + r * s_stride + j0;
+      for (int c = 0; c < 4; ++c) store4_cols(sr + 4 * c, vmulq_n_f32(a[r][c], scale), nj - 4 * c);
     }
   }
+}
+
+// s[r * s_stride + j] = scale * dot(q_rows[r], key j), keys given
+// transposed (kt[d * kt_stride + j]): the prefill shape.
+void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
+                 float scale, float* s, int64_t s_stride) {
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_scores_block<R>(q_rows + r, kt, kt_stride, n, hd, scale, s + r * s_stride, s_stride);
+  });
+}
+
+// R accumulator rows += sum_j p[r][j] * V row j, 16 columns per pass, each
+// V load shared by the R rows. Every row adds its keys in order, skipping
+// zero weights (a hidden key's V row is never multiplied in), like the x86
+// forms.
+template <typename T, int R>
+void attn_pv_block(const float* p, int64_t p_stride, const T* v, int64_t v_stride, int n, int hd, float* acc) {
+  for (int d0 = 0; d0 < hd; d0 += 16) {
+    const int nd = hd - d0;
+    float32x4_t a[R][4];
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < 4; ++c) a[r][c] = load4_cols(acc + int64_t(r) * hd + d0 + 4 * c, nd - 4 * c);
+    const T* vj = v + d0;
+    for (int j = 0; j < n; ++j, vj += v_stride) {
+      float w[R];
+      bool any = false;
+      for (int r = 0; r < R; ++r) {
+        w[r] = p[r * p_stride + j];
+        any |= w[r] != 0.f;
+      }
+      if (!any) continue;
+      float32x4_t vv[4];
+      for (int c = 0; c < 4; ++c) vv[c] = load4_cols(vj + 4 * c, nd - 4 * c);
+      for (int r = 0; r < R; ++r) {
+        if (w[r] == 0.f) continue;
+        for (int c = 0; c < 4; ++c) a[r][c] = vfmaq_n_f32(a[r][c], vv[c], w[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int c = 0; c < 4; ++c) store4_cols(acc + int64_t(r) * hd + d0 + 4 * c, a[r][c], nd - 4 * c);
+  }
+}
+
+template <typename T>
+void attn_pv(const float* p, int64_t p_stride, int rows, const T* v, int64_t v_stride, int n, int hd, float* acc) {
+  for_row_blocks(rows, [&](auto R, int r) {
+    attn_pv_block<T, R>(p + r * p_stride, p_stride, v, v_stride, n, hd, acc + int64_t(r) * hd);
+  });
 }
 
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
@@ -147,7 +233,9 @@ void fill_kernels_neon_kv(Kernels& k) {
   k.attn_softmax_tile = attn_softmax_tile;
   k.attn_scores_rows = attn_scores_rows<float>;
   k.attn_scores_rows_f16 = attn_scores_rows<uint16_t>;
-  k.attn_pv_f16 = attn_pv_f16;
+  k.attn_scores = attn_scores;
+  k.attn_pv = attn_pv<float>;
+  k.attn_pv_f16 = attn_pv<uint16_t>;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
   k.dequantize_q8_32 = dequantize_q8_32;

@@ -3,7 +3,7 @@
 #include <immintrin.h>
 
 #include "avx2_util.h"
-#include "../row_blocks.h"
+#include "kernels/row_blocks.h"
 #include "kernels/kernels_fill.h"
 
 namespace nagi {

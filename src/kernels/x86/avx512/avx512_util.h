@@ -15,7 +15,7 @@
 #include <type_traits>
 
 #include "kernels/scratch.h"
-#include "../row_blocks.h"
+#include "kernels/row_blocks.h"
 
 namespace nagi {
 namespace {

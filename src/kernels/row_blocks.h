@@ -1,6 +1,7 @@
-// Internal to kernels/x86/: the register-blocked attention kernels' split of
-// query rows, shared by the AVX2 and AVX-512 files. Plain C++ in an unnamed
-// namespace (each ISA file instantiates its own copy; see kernels/scratch.h).
+// Internal to the SIMD kernel files: the register-blocked attention kernels'
+// split of query rows, shared by the AVX2, AVX-512 and NEON files. Plain C++
+// in an unnamed namespace (each ISA file instantiates its own copy; see
+// kernels/scratch.h).
 #pragma once
 
 #include <type_traits>
