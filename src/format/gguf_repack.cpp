@@ -10,7 +10,7 @@
 
 namespace nagi {
 
-GgufRepackStats repack_gguf(const std::string& in, const std::string& out) {
+GgufRepackStats repack_gguf(const std::string& in, const std::string& out, const GgufRepackOptions& options) {
   std::error_code ec;
   if (std::filesystem::equivalent(in, out, ec)) {
     throw Error(ErrorCode::kInvalidArgument, "repack: output " + out + " is the input file");
@@ -22,9 +22,9 @@ GgufRepackStats repack_gguf(const std::string& in, const std::string& out) {
   for (const GgufTensorInfo& t : file->tensors()) {
     const uint8_t* src = file->tensor_data(t);
     std::vector<uint8_t> data(t.nbytes);
-    // Q8_0 only: Q4_0's plain kernel streams faster than its x16 one
-    // (kernels/x86/avx512/x16_avx512.cpp), so its blocks stay as they are.
-    const bool blocks = t.dtype == DType::kQ8_0 || t.dtype == DType::kI8G32;
+    // Q4_0 only when asked (GgufRepackOptions::q4_0).
+    const bool blocks = t.dtype == DType::kQ8_0 || t.dtype == DType::kI8G32 ||
+                        (options.q4_0 && (t.dtype == DType::kQ4_0 || t.dtype == DType::kI4G32));
     // Rows must be whole superblocks: the kernels index rows by their bytes.
     const bool fits = blocks && t.shape.size() == 2 && t.shape[1] % 512 == 0;
     DType dtype = t.dtype;

@@ -228,6 +228,28 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
   }
 }
 
+// A row's result must not depend on how many rows a call covers (the
+// thread split decides that): one call over all rows against one call per
+// row, bit for bit, for row counts around the kernels' row tiles.
+TEST_P(KernelsTest, QuantRowsIndependentOfRowCount) {
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kI8G64,
+                  DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
+    const int64_t g = dtype_info(t).block_elems;
+    for (int64_t cols : {g, 5 * g, 4096 + g}) {
+      const int64_t rows = 11;
+      const auto tm = random_matrix(t, rows, cols, uint32_t(cols + 77));
+      const QuantizedAct act(scalar_, random_floats(cols, 4));
+      const QuantizedVector qv = act.view();
+      std::vector<float> all(rows), one(rows);
+      quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, all.data());
+      for (int64_t r = 0; r < rows; ++r) {
+        quant_entry(k_, t)(tm.m.data + r * tm.m.row_bytes, tm.m.row_bytes, 1, cols, qv, one.data() + r);
+      }
+      EXPECT_EQ(all, one) << dtype_name(t) << " cols " << cols;
+    }
+  }
+}
+
 // Q4_0 / Q8_0 repacked in 16-block superblocks: the same bits in another
 // order, so the scalar kernels agree exactly and every ISA's within rounding.
 TEST_P(KernelsTest, RepackedRowsMatchPlainLayout) {

@@ -32,6 +32,7 @@ std::vector<float> logits_with_repack(const std::string& path, const std::vector
 }
 
 class Repack : public ::testing::TestWithParam<std::string> {};
+class RepackStored : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Repack, ModelComputesTheSameAfterRepacking) {
   const std::string dtype = GetParam();
@@ -74,18 +75,24 @@ TEST_P(Repack, ModelComputesTheSameAfterRepacking) {
 // A file written in superblocks by `nagi repack` computes exactly what the
 // plain file does: the same bits, read by the same x16 kernels here, or (on
 // kernels without x16 paths) converted back to plain blocks at load.
-TEST_P(Repack, StoredSuperblocksComputeTheSame) {
-  const std::string dtype = GetParam();
+// The "+x16" parameters ask for Q4_0 in superblocks too (`nagi repack --q4-0`).
+TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
+  const std::string param = GetParam();
+  const std::string dtype = param.substr(0, param.find('+'));
+  GgufRepackOptions options;
+  options.q4_0 = param.ends_with("+x16");
+  const bool x16 = dtype == "q8_0" || options.q4_0;
   const std::string plain = test::temp_dir() + "/" + dtype + "_512_plain.gguf";
-  const std::string stored = test::temp_dir() + "/" + dtype + "_512_x16.gguf";
+  const std::string stored = test::temp_dir() + "/" + param + "_512_x16.gguf";
   test::mkmodel(
       "--arch qwen3 --n-vocab 400 --n-embd 512 --n-layer 2 --n-head 4 --n-head-kv 2 --head-dim 128 "
       "--n-ff 1536 --n-ctx 64 --dtype " +
       dtype + " --format gguf -o " + plain);
-  const GgufRepackStats stats = repack_gguf(plain, stored);
-  // Q8_0: per layer q, k, v, o, gate, up, down; and the 400 x 512
-  // embedding. Q4_0 is left in its blocks (its plain kernel streams faster).
-  EXPECT_EQ(stats.repacked, dtype == "q8_0" ? 2 * 7 + 1 : 0);
+  const GgufRepackStats stats = repack_gguf(plain, stored, options);
+  // Per layer q, k, v, o, gate, up, down; and the 400 x 512 embedding.
+  // Q4_0 stays in its blocks unless asked (its plain kernel streams faster
+  // on Zen 5).
+  EXPECT_EQ(stats.repacked, x16 ? 2 * 7 + 1 : 0);
   const auto ids = test::random_prompt(20, 400, 4);
   for (int chunk : {20, 1}) {
     EXPECT_EQ(test::nagi_logits(plain, ids, chunk, KvCacheType::kAuto),
@@ -95,7 +102,7 @@ TEST_P(Repack, StoredSuperblocksComputeTheSame) {
   const auto model = Model::load(stored);
   bool saw_x16 = false;
   for (const auto& [name, count] : model->info().dtype_counts) saw_x16 |= name.ends_with("x16");
-  EXPECT_EQ(saw_x16, dtype == "q8_0");
+  EXPECT_EQ(saw_x16, x16);
 
   // Kernels without x16 paths get the file's plain blocks back, byte for byte.
   const auto plain_file = GgufFile::open(plain), stored_file = GgufFile::open(stored);
@@ -114,6 +121,7 @@ TEST_P(Repack, StoredSuperblocksComputeTheSame) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, Repack, ::testing::Values("q4_0", "q8_0"));
+INSTANTIATE_TEST_SUITE_P(Types, RepackStored, ::testing::Values("q4_0", "q8_0", "q4_0+x16"));
 
 }  // namespace
 }  // namespace nagi

@@ -1,9 +1,11 @@
-// nagi repack: writes a GGUF model with its Q8_0 matrices already in
-// the superblock layouts nagi's AVX-512 kernels stream, so it loads by mmap
-// with no repacking copy (format/gguf_repack.h). Other machines convert such
-// a file back to plain blocks at load.
+// nagi repack: writes a GGUF model with its Q8_0 matrices (with --q4-0,
+// its Q4_0 ones too) already in the superblock layouts nagi's AVX-512
+// kernels stream, so it loads by mmap with no repacking copy
+// (format/gguf_repack.h). Other machines convert such a file back to plain
+// blocks at load.
 //
 //   nagi repack model-q8_0.gguf model-q8_0-nagi.gguf
+//   nagi repack --q4-0 model-q4_0.gguf model-q4_0-nagi.gguf
 #include <cstdio>
 #include <memory>
 
@@ -14,12 +16,16 @@ namespace nagi::cli {
 
 void add_repack_command(CLI::App& app, int& exit_code) {
   auto in = std::make_shared<std::string>(), out = std::make_shared<std::string>();
+  auto options = std::make_shared<GgufRepackOptions>();
   CLI::App* cmd = app.add_subcommand(
       "repack", "Write a GGUF model with Q8_0 matrices in nagi's kernel layout (loads with no repacking)");
   cmd->add_option("input", *in, "GGUF model to read")->required();
   cmd->add_option("output", *out, "GGUF file to write (nagi-only: private type ids)")->required();
-  cmd->callback([in, out, &exit_code] {
-    const GgufRepackStats s = repack_gguf(*in, *out);
+  cmd->add_flag("--q4-0", options->q4_0,
+                 "Also store Q4_0 matrices in superblocks: faster decode where 512-bit operations run as two "
+                 "halves (AMD Zen 4), slower on Zen 5");
+  cmd->callback([in, out, options, &exit_code] {
+    const GgufRepackStats s = repack_gguf(*in, *out, *options);
     std::printf("wrote %s: %d tensors (%d in superblocks), %.1f MB\n", out->c_str(), s.tensors, s.repacked,
                 double(s.bytes) / 1e6);
     exit_code = 0;

@@ -5,6 +5,8 @@
 // activation's per-16 sums. One float FMA per 256-value block.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
@@ -98,12 +100,27 @@ void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
 // nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3, so the
 // activation is reordered once per call to match ([sb 0|sb 2],
 // [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block).
-alignas(64) constexpr int16_t kIdxQ4KPair[4][32] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2},
-    {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6},
-    {5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
-
+// Chunk j of a block multiplies scales a_j (lanes 0-15) and b_j (16-31):
+// (0, 2), (1, 3), (4, 6), (5, 7).
+// In-lane byte shuffles (vpshufb) that widen the unpacked scales / mins to
+// the int16 lanes of each chunk, from the 16 unpacked bytes repeated in every 128-bit
+// lane: cheaper on cores that execute 512-bit ops as two halves (Zen 4) than
+// the word permutes (vpermw) they replace. 0x80 writes a zero byte, so each
+// word is its scale / min zero-extended.
+struct Q4KShuffles {
+  alignas(64) uint8_t pair[4][64];  // chunk j: lanes 0-15 scale a_j, 16-31 scale b_j
+  alignas(32) uint8_t mins[32];     // lane k: min k / 2 (byte 8 + k / 2)
+};
+constexpr Q4KShuffles make_q4k_shuffles() {
+  Q4KShuffles t{};
+  constexpr int a[4] = {0, 1, 4, 5}, b[4] = {2, 3, 6, 7};
+  for (int j = 0; j < 4; ++j) {
+    for (int i = 0; i < 64; ++i) t.pair[j][i] = i % 2 ? 0x80 : uint8_t(i < 32 ? a[j] : b[j]);
+  }
+  for (int i = 0; i < 32; ++i) t.mins[i] = i % 2 ? 0x80 : uint8_t(8 + i / 4);
+  return t;
+}
+constexpr Q4KShuffles kQ4KShuffles = make_q4k_shuffles();
 
 // One row at a time with no software prefetch: a single forward stream
 // that the hardware prefetchers follow. Four interleaved rows with software
@@ -112,15 +129,16 @@ alignas(64) constexpr int16_t kIdxQ4KPair[4][32] = {
 // come from L1 anyway.
 inline __m512 q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* a_perm, const QuantizedVectorK& x) {
   const __m512i m4 = _mm512_set1_epi8(0x0f);
-  const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
+  const __m256i shuf_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KShuffles.mins));
+  __m512i shuf[4];
+  for (int j = 0; j < 4; ++j) shuf[j] = _mm512_load_si512(kQ4KShuffles.pair[j]);
   __m512 acc = _mm512_setzero_ps();
   __m256 accm = _mm256_setzero_ps();
   for (int64_t i = 0; i < blocks; ++i) {
     const int8_t* a = a_perm + i * kActBlockK;
     const uint8_t* b = row + i * kq::kQ4KBytes;
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
-    const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
-    const __m512i sm512 = _mm512_castsi256_si512(sm16);
+    const __m512i sm = _mm512_broadcast_i32x4(unpack_scales_mins_128(b + 4));
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
@@ -128,12 +146,16 @@ inline __m512 q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* a_perm,
       const __m512i lo = _mm512_and_si512(z, m4), hi = _mm512_and_si512(_mm512_srli_epi16(z, 4), m4);
       const __m512i plo = _mm512_maddubs_epi16(lo, _mm512_load_si512(a + 128 * p));
       const __m512i phi = _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 128 * p + 64));
-      isum = _mm512_dpwssd_epi32(isum, plo, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p]), sm512));
-      isum = _mm512_dpwssd_epi32(isum, phi, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxQ4KPair[2 * p + 1]), sm512));
+      isum = _mm512_dpwssd_epi32(isum, plo, _mm512_shuffle_epi8(sm, shuf[2 * p]));
+      isum = _mm512_dpwssd_epi32(isum, phi, _mm512_shuffle_epi8(sm, shuf[2 * p + 1]));
     }
-    const __m256i msum = _mm256_madd_epi16(bs, _mm256_permutexvar_epi16(idx_min, sm16));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b) * x.d[i]), acc);
-    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm);
+    const __m256i msum = _mm256_madd_epi16(bs, _mm256_shuffle_epi8(_mm512_castsi512_si256(sm), shuf_min));
+    // {d, dmin} * the activation scale, in one vector multiply.
+    uint32_t d_dmin;
+    std::memcpy(&d_dmin, b, 4);
+    const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin))), _mm_set1_ps(x.d[i]));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dd), acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)), accm);
   }
   return _mm512_sub_ps(acc, _mm512_zextps256_ps512(accm));
 }
