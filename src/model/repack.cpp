@@ -56,9 +56,14 @@ int repack_for_kernels(TensorStore& store, const Kernels& k) {
     const bool q8 = v.dtype == DType::kQ8_0 || v.dtype == DType::kI8G32;
     const bool wanted = (q4 && k.repack_q4_0) || (q8 && k.repack_q8_0);
     if (wanted && v.shape[1] % 512 == 0) to_x16.push_back(name);
-    // A file stored in superblocks (`nagi repack`) on kernels without x16
-    // paths: back to plain blocks, which they stream fastest.
-    if ((v.dtype == DType::kQ4_0x16 && !k.repack_q4_0) || (v.dtype == DType::kQ8_0x16 && !k.repack_q8_0)) {
+    // A file stored in superblocks (`nagi repack`) is kept where the kernels
+    // have vector x16 paths for decode and prefill, even where they would
+    // not repack plain blocks themselves (`nagi repack --q4-0` asks for
+    // Q4_0x16 on purpose); elsewhere it goes back to plain blocks, which
+    // those kernels stream fastest.
+    const bool q4_x16_paths = k.dot_rows_q4_0x16 && k.gemm_q4_0x16;
+    const bool q8_x16_paths = k.dot_rows_q8_0x16 && k.gemm_q8_0x16;
+    if ((v.dtype == DType::kQ4_0x16 && !q4_x16_paths) || (v.dtype == DType::kQ8_0x16 && !q8_x16_paths)) {
       to_blocks.push_back(name);
     }
   }

@@ -14,8 +14,8 @@ namespace nagi {
 // Q4_0 / I4G32 (Q8_0 / I8G32) tensor whose rows are whole 512-value
 // superblocks as Q4_0x16 (Q8_0x16) when `k.repack_q4_0` (`k.repack_q8_0`),
 // and, the other way, tensors a file stores as Q4_0x16 / Q8_0x16 (`nagi
-// repack`) back into plain blocks for kernels without those flags. Returns
-// how many tensors were rewritten.
+// repack`) back into plain blocks for kernels without x16 row and GEMM
+// kernels for them. Returns how many tensors were rewritten.
 int repack_for_kernels(TensorStore& store, const Kernels& k);
 
 }  // namespace nagi
