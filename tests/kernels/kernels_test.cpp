@@ -367,6 +367,27 @@ TEST_P(KernelsTest, KQuantRowsMatchScalarAndReference) {
   }
 }
 
+// The K-quant rows, like the block types above: one call over all rows
+// against one call per row, bit for bit.
+TEST_P(KernelsTest, KQuantRowsIndependentOfRowCount) {
+  for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+    const int64_t cols = 1280, rows = 11, nb = cols / kActBlockK;
+    const auto tm = random_matrix(t, rows, cols, uint32_t(cols + 91));
+    const auto x = random_floats(cols, 23);
+    std::vector<int8_t> qs(cols);
+    std::vector<float> d(nb);
+    std::vector<int16_t> bsums(cols / 16);
+    scalar_.quantize_act_q8k(x.data(), cols, qs.data(), d.data(), bsums.data());
+    const QuantizedVectorK qv{qs.data(), d.data(), bsums.data(), cols};
+    std::vector<float> all(rows), one(rows);
+    kquant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, qv, all.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      kquant_entry(k_, t)(tm.m.data + r * tm.m.row_bytes, tm.m.row_bytes, 1, cols, qv, one.data() + r);
+    }
+    EXPECT_EQ(all, one) << dtype_name(t);
+  }
+}
+
 GemmQ8Fn q8_gemm_entry(const Kernels& k, DType t) {
   switch (t) {
     case DType::kQ8_0: return k.gemm_q8_0;
