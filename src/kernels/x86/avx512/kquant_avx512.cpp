@@ -164,7 +164,6 @@ inline __m512 q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* a_perm,
 inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK& x) {
   const __m512i m30 = _mm512_set1_epi8(0x30), m63 = _mm512_set1_epi8(0x3f);
   __m512 acc = _mm512_setzero_ps();
-  __m256 accc = _mm256_setzero_ps();
   for (int64_t i = 0; i < blocks; ++i) {
     const int8_t* a = x.qs + i * kActBlockK;
     const uint8_t* b = row + i * kq::kQ6KBytes;
@@ -175,14 +174,16 @@ inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVector
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(b + 64 * h);
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h));
+      // The half's 32 qh bytes in both 256-bit halves (a load, no shuffle).
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h)));
       // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3;
       // values 64-127: high nibbles, qh bits 4-5 and 6-7. Each value is
       // (nibble) | (two qh bits << 4): one ternary-logic op per register
-      // (0xd8 selects its second operand where the mask 0x30 is set).
-      const __m512i qh4 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(qh, 4)),
-                                             _mm256_slli_epi16(qh, 2), 1);  // bits 0-1 / 2-3 at 4-5
-      const __m512i qh6 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+      // (0xd8 selects its second operand where the mask 0x30 is set). One
+      // variable shift per register moves each half's two bits to 4-5 (a
+      // qword shift: bits 4-5 of every byte come from the same byte).
+      const __m512i qh4 = _mm512_sllv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4));  // bits 0-1 / 2-3
+      const __m512i qh6 = _mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0));  // bits 4-5 / 6-7
       const __m512i q0 = _mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8);
       const __m512i q1 = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), qh6, m30, 0xd8);
       const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(q0, m63), _mm512_loadu_si512(a + 128 * h));
@@ -190,13 +191,13 @@ inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVector
       isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
       isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
     }
-    // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g].
-    const __m256i corr = _mm256_madd_epi16(bs, sc16);
-    const float dd = half_to_f32(b + 208) * x.d[i];
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dd), acc);
-    accc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(corr), _mm256_set1_ps(32.f * dd), accc);
+    // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g], exactly, in
+    // int32 (|isum| < 2^25, |32 * corr| < 2^25).
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b + 208) * x.d[i]), acc);
   }
-  return _mm512_sub_ps(acc, _mm512_zextps256_ps512(accc));
+  return acc;
 }
 
 void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
