@@ -206,6 +206,20 @@ TEST_F(Cli, RepackWritesAModelThatRunsTheSame) {
   EXPECT_NE(o.out.find("/nonexistent/model.gguf"), std::string::npos) << o.out;
 }
 
+TEST_F(Cli, RepackQ4_0OnlyWhenAsked) {
+  const std::string plain = test::temp_dir() + "/cli_q4_0_512.gguf", out = test::temp_dir() + "/cli_q4_0_x16.gguf";
+  ASSERT_EQ(test::run_mkmodel("--arch qwen3 --n-vocab 400 --n-embd 512 --n-layer 1 --n-head 4 --n-head-kv 2 "
+                              "--head-dim 128 --n-ff 1024 --n-ctx 32 --dtype q4_0 --format gguf -o " + plain),
+            0);
+  auto o = sh("repack " + plain + " " + out);
+  ASSERT_EQ(o.status, 0) << o.out;
+  EXPECT_NE(o.out.find("(0 in superblocks)"), std::string::npos) << o.out;
+  // q, k, v, o, gate, up, down and the 400 x 512 embedding.
+  o = sh("repack --q4-0 " + plain + " " + out);
+  ASSERT_EQ(o.status, 0) << o.out;
+  EXPECT_NE(o.out.find("(8 in superblocks)"), std::string::npos) << o.out;
+}
+
 TEST_F(Cli, BenchRejectsBadSizes) {
   const auto o = sh("bench -m " + stories("stories260K.gguf") + " -p 4,x -n 2");
   EXPECT_EQ(o.status, 1);
