@@ -60,7 +60,7 @@ bool isa_supported(Isa isa) {
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
     case Isa::kAvx512Vbmi:
-      return isa_supported(Isa::kAvx512) && __builtin_cpu_supports("avx512vbmi");
+      return isa_supported(Isa::kAvx512) && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
     // arm/neon/ is baseline ARMv8-A; arm/neon_dot/ is built with
