@@ -19,6 +19,7 @@ void fill_kernels_scalar_activation(Kernels& k);  // called by fill_kernels_scal
 void fill_kernels_avx2(Kernels& k);
 void fill_kernels_avx512(Kernels& k);
 void fill_kernels_avx512_vbmi(Kernels& k);   // after fill_kernels_avx512
+void fill_kernels_avx512vbmi_kquant(Kernels& k);  // called by fill_kernels_avx512_vbmi
 void fill_kernels_avx2_kquant(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx2_q451(Kernels& k);      // called by fill_kernels_avx2
 void fill_kernels_avx512_kquant(Kernels& k);  // called by fill_kernels_avx512

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include "../avx512/avx512_util.h"
+#include "gfni_nibbles.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/page_ahead.h"
 
@@ -30,13 +31,6 @@ struct QuadTerms {
   __m512i neg_offset;  // -8 * (sum of each lane's 8 activation bytes)
   __m512 scale;        // activation scale of each lane's block
 };
-
-// Each byte's high nibble moved to its low bits, in one GFNI affine op (a
-// bit matrix per byte: output bit i is input bit i + 4) where a shift and
-// a mask took two.
-inline __m512i high_nibbles(__m512i v) {
-  return _mm512_gf2p8affine_epi64_epi8(v, _mm512_set1_epi64(0x1020408000000000), 0);
-}
 
 // Lane-wise partial sums of one quad of one row (reduced by the caller).
 inline __m512 quad_dot(const uint8_t* quad, const QuadTerms& t) {
@@ -101,6 +95,7 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
 void fill_kernels_avx512_vbmi(Kernels& k) {
   k.isa = "avx512vbmi";
   k.dot_rows_q4_0 = dot_rows_q4_0;
+  fill_kernels_avx512vbmi_kquant(k);
 }
 
 }  // namespace nagi

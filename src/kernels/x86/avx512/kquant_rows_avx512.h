@@ -1,0 +1,170 @@
+// The AVX-512 Q4_K and Q6_K row kernels (decode GEMVs), shared by two
+// levels: x86/avx512/kquant_avx512.cpp and, with the high nibbles taken by
+// one GFNI affine op instead of a shift and a mask,
+// x86/avx512vbmi/kquant_avx512vbmi.cpp. The including file defines
+// `high_nibbles(__m512i)` (each byte's high nibble in its low four bits, the
+// high four bits zero) in nagi's anonymous namespace first.
+//
+// Per 64 weights: unsigned bytes, vpmaddubsw against the int8 activation
+// (pairs of products in int16, no saturation: 63 * 127 * 2 < 2^15), then
+// vpdpwssd multiplies the pairs by their sub-block scale and accumulates in
+// int32. The anonymous namespace gives every including file its own copy,
+// compiled with its own flags.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "avx512_util.h"
+#include "kernels/kernels.h"
+#include "kernels/kquant_layout.h"
+#include "kernels/page_ahead.h"
+#include "kernels/scratch.h"
+
+namespace nagi {
+namespace {
+
+// Lane k (of 32 int16) of the Q6_K scale vector for 64-value chunk c:
+// scale 4c + k/8 (16-value groups).
+alignas(64) constexpr int16_t kIdxK6[4][32] = {
+    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+// Q4_K. A 64-byte load of the nibbles holds two 32-byte chunks: low
+// nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3, so the
+// activation is reordered once per call to match ([sb 0|sb 2],
+// [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block).
+// Chunk j of a block multiplies scales a_j (lanes 0-15) and b_j (16-31):
+// (0, 2), (1, 3), (4, 6), (5, 7).
+// In-lane byte shuffles (vpshufb) that widen the unpacked scales / mins to
+// the int16 lanes of each chunk, from the 16 unpacked bytes repeated in every 128-bit
+// lane: cheaper on cores that execute 512-bit ops as two halves (Zen 4) than
+// the word permutes (vpermw) they replace. 0x80 writes a zero byte, so each
+// word is its scale / min zero-extended.
+struct Q4KShuffles {
+  alignas(64) uint8_t pair[4][64];  // chunk j: lanes 0-15 scale a_j, 16-31 scale b_j
+  alignas(32) uint8_t mins[32];     // lane k: min k / 2 (byte 8 + k / 2)
+};
+constexpr Q4KShuffles make_q4k_shuffles() {
+  Q4KShuffles t{};
+  constexpr int a[4] = {0, 1, 4, 5}, b[4] = {2, 3, 6, 7};
+  for (int j = 0; j < 4; ++j) {
+    for (int i = 0; i < 64; ++i) t.pair[j][i] = i % 2 ? 0x80 : uint8_t(i < 32 ? a[j] : b[j]);
+  }
+  for (int i = 0; i < 32; ++i) t.mins[i] = i % 2 ? 0x80 : uint8_t(8 + i / 4);
+  return t;
+}
+constexpr Q4KShuffles kQ4KShuffles = make_q4k_shuffles();
+
+// One row at a time with no software prefetch: a single forward stream
+// that the hardware prefetchers follow. Four interleaved rows with software
+// prefetch two row groups ahead streamed 20 GB/s from DRAM on one Zen 5 core
+// against 25 for this (docs/KERNELS.md), and the activation loads it saved
+// come from L1 anyway.
+inline __m512 q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* a_perm, const QuantizedVectorK& x) {
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  const __m256i shuf_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KShuffles.mins));
+  __m512i shuf[4];
+  for (int j = 0; j < 4; ++j) shuf[j] = _mm512_load_si512(kQ4KShuffles.pair[j]);
+  __m512 acc = _mm512_setzero_ps();
+  __m256 accm = _mm256_setzero_ps();
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int8_t* a = a_perm + i * kActBlockK;
+    const uint8_t* b = row + i * kq::kQ4KBytes;
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
+    const __m512i sm = _mm512_broadcast_i32x4(unpack_scales_mins_128(b + 4));
+    __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; ++p) {
+      const __m512i z = _mm512_loadu_si512(b + 16 + 64 * p);
+      const __m512i lo = _mm512_and_si512(z, m4), hi = high_nibbles(z);
+      const __m512i plo = _mm512_maddubs_epi16(lo, _mm512_load_si512(a + 128 * p));
+      const __m512i phi = _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 128 * p + 64));
+      isum = _mm512_dpwssd_epi32(isum, plo, _mm512_shuffle_epi8(sm, shuf[2 * p]));
+      isum = _mm512_dpwssd_epi32(isum, phi, _mm512_shuffle_epi8(sm, shuf[2 * p + 1]));
+    }
+    const __m256i msum = _mm256_madd_epi16(bs, _mm256_shuffle_epi8(_mm512_castsi512_si256(sm), shuf_min));
+    // {d, dmin} * the activation scale, in one vector multiply.
+    uint32_t d_dmin;
+    std::memcpy(&d_dmin, b, 4);
+    const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin))), _mm_set1_ps(x.d[i]));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dd), acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)), accm);
+  }
+  return _mm512_sub_ps(acc, _mm512_zextps256_ps512(accm));
+}
+
+// Q6_K, one row at a time (a single stream, as q4_k_row).
+inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK& x) {
+  const __m512i m30 = _mm512_set1_epi8(0x30), m63 = _mm512_set1_epi8(0x3f);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < blocks; ++i) {
+    const int8_t* a = x.qs + i * kActBlockK;
+    const uint8_t* b = row + i * kq::kQ6KBytes;
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+    const __m512i sc512 = _mm512_castsi256_si512(sc16);
+    __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(b + 64 * h);
+      // The half's 32 qh bytes in both 256-bit halves (a load, no shuffle).
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 128 + 32 * h)));
+      // Values 0-63 of the half: low nibbles, top bits from qh bits 0-1 (first 32) and 2-3;
+      // values 64-127: high nibbles, qh bits 4-5 and 6-7. Each value is
+      // (nibble) | (two qh bits << 4): one ternary-logic op per register
+      // (0xd8 selects its second operand where the mask 0x30 is set). One
+      // variable shift per register moves each half's two bits to 4-5 (a
+      // qword shift: bits 4-5 of every byte come from the same byte).
+      const __m512i qh4 = _mm512_sllv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4));  // bits 0-1 / 2-3
+      const __m512i qh6 = _mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0));  // bits 4-5 / 6-7
+      const __m512i q0 = _mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8);
+      // high_nibbles leaves bits 6-7 zero, so q1 needs no mask; q0 keeps
+      // ql's high nibble in bits 6-7 until the mask.
+      const __m512i q1 = _mm512_ternarylogic_epi32(high_nibbles(ql), qh6, m30, 0xd8);
+      const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(q0, m63), _mm512_loadu_si512(a + 128 * h));
+      const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(a + 128 * h + 64));
+      isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
+      isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
+    }
+    // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g], exactly, in
+    // int32 (|isum| < 2^25, |32 * corr| < 2^25).
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b + 208) * x.d[i]), acc);
+  }
+  return acc;
+}
+
+void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                   const QuantizedVectorK& x, float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    y[r] = _mm512_reduce_add_ps(q6_k_row(w + r * row_bytes, blocks, x));
+  }
+}
+
+void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
+                   float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  thread_local Scratch scratch;
+  auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(cols)));
+  const __m512i lo_idx = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), hi_idx = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+  for (int64_t i = 0; i < cols; i += 128) {
+    const __m512i z0 = _mm512_loadu_si512(x.qs + i), z1 = _mm512_loadu_si512(x.qs + i + 64);
+    _mm512_store_si512(a_perm + i, _mm512_permutex2var_epi64(z0, lo_idx, z1));
+    _mm512_store_si512(a_perm + i + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
+  }
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    y[r] = _mm512_reduce_add_ps(q4_k_row(w + r * row_bytes, blocks, a_perm, x));
+  }
+}
+
+}  // namespace
+}  // namespace nagi
