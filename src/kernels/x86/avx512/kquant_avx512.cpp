@@ -1,8 +1,9 @@
-// AVX-512 VNNI K-quant row dots. Per 64 weights: unpack to unsigned bytes,
-// vpmaddubsw against the int8 activation (pairs of products in int16, no
-// saturation: 63 * 127 * 2 < 2^15), then vpdpwssd multiplies the pairs by
-// their sub-block scale and accumulates in int32. Offsets/mins use the
-// activation's per-16 sums. One float FMA per 256-value block.
+// AVX-512 VNNI K-quant row dots: the Q8_K activation quantizer, Q5_K here,
+// and Q4_K / Q6_K from kquant_rows_avx512.h. Per 64 weights: unpack to
+// unsigned bytes, vpmaddubsw against the int8 activation (pairs of products
+// in int16, no saturation: 63 * 127 * 2 < 2^15), then vpdpwssd multiplies
+// the pairs by their sub-block scale and accumulates in int32. Offsets/mins
+// use the activation's per-16 sums. One float FMA per 256-value block.
 #include <immintrin.h>
 
 #include <cstring>

@@ -32,15 +32,17 @@ alignas(64) constexpr int16_t kIdxK6[4][32] = {
     {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
     {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
     {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+
 // Q4_K. A 64-byte load of the nibbles holds two 32-byte chunks: low
 // nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3, so the
 // activation is reordered once per call to match ([sb 0|sb 2],
 // [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block).
 // Chunk j of a block multiplies scales a_j (lanes 0-15) and b_j (16-31):
 // (0, 2), (1, 3), (4, 6), (5, 7).
-// In-lane byte shuffles (vpshufb) that widen the unpacked scales / mins to
-// the int16 lanes of each chunk, from the 16 unpacked bytes repeated in every 128-bit
-// lane: cheaper on cores that execute 512-bit ops as two halves (Zen 4) than
+//
+// In-lane byte shuffles (vpshufb) widen the unpacked scales / mins to the
+// int16 lanes of each chunk, from the 16 unpacked bytes repeated in every
+// 128-bit lane: cheaper on cores that execute 512-bit ops as two halves (Zen 4) than
 // the word permutes (vpermw) they replace. 0x80 writes a zero byte, so each
 // word is its scale / min zero-extended.
 struct Q4KShuffles {
