@@ -1,6 +1,6 @@
 // Rewrites a GGUF file with its Q8_0 (and I8G32) matrices, and on request
-// its Q4_0 (I4G32) ones, in the x16 superblock layouts (format/dtype.h) that nagi's AVX-512 kernels
-// stream, so the file loads by mmap alone: no repacking copy at load time
+// its Q4_0 (I4G32) ones, in the x16 superblock layouts (format/dtype.h)
+// that nagi's AVX-512 kernels stream, so the file loads by mmap alone: no repacking copy at load time
 // (model/repack.h does that copy for plain files). Every other tensor and
 // every metadata key is carried over unchanged. The result is nagi's own
 // checkpoint: the x16 types have private GGUF ids that GGML does not read.

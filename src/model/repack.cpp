@@ -47,6 +47,12 @@ void rewrite_rows(TensorStore& store, const std::string& name, DType to, Convert
   store.replace(name, to, dst, v.nbytes);
 }
 
+bool has_x16_paths(const Kernels& k, DType x16) {
+  if (x16 == DType::kQ4_0x16) return k.dot_rows_q4_0x16 && k.gemm_q4_0x16;
+  if (x16 == DType::kQ8_0x16) return k.dot_rows_q8_0x16 && k.gemm_q8_0x16;
+  return false;
+}
+
 int repack_for_kernels(TensorStore& store, const Kernels& k) {
   if (!repack_enabled()) return 0;
   std::vector<std::string> to_x16, to_blocks;
@@ -61,9 +67,7 @@ int repack_for_kernels(TensorStore& store, const Kernels& k) {
     // not repack plain blocks themselves (`nagi repack --q4-0` asks for
     // Q4_0x16 on purpose); elsewhere it goes back to plain blocks, which
     // those kernels stream fastest.
-    const bool q4_x16_paths = k.dot_rows_q4_0x16 && k.gemm_q4_0x16;
-    const bool q8_x16_paths = k.dot_rows_q8_0x16 && k.gemm_q8_0x16;
-    if ((v.dtype == DType::kQ4_0x16 && !q4_x16_paths) || (v.dtype == DType::kQ8_0x16 && !q8_x16_paths)) {
+    if ((v.dtype == DType::kQ4_0x16 || v.dtype == DType::kQ8_0x16) && !has_x16_paths(k, v.dtype)) {
       to_blocks.push_back(name);
     }
   }

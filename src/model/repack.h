@@ -18,4 +18,8 @@ namespace nagi {
 // kernels for them. Returns how many tensors were rewritten.
 int repack_for_kernels(TensorStore& store, const Kernels& k);
 
+// Whether `k` has vector row and GEMM kernels for `x16` (Q4_0x16 or
+// Q8_0x16), so a tensor stored that way is kept as it is at load.
+bool has_x16_paths(const Kernels& k, DType x16);
+
 }  // namespace nagi

@@ -103,7 +103,7 @@ TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
   // Q4_0x16 kept where this machine's kernels read plain Q4_0 as stored:
   // the two files run different GEMVs. Otherwise both run the same kernels.
   const Kernels& here = kernels();
-  const bool q4_kernels_differ = options.q4_0 && !here.repack_q4_0 && here.dot_rows_q4_0x16 && here.gemm_q4_0x16;
+  const bool q4_kernels_differ = options.q4_0 && !here.repack_q4_0 && has_x16_paths(here, DType::kQ4_0x16);
   for (int chunk : {20, 1}) {
     const auto want = test::nagi_logits(plain, ids, chunk, KvCacheType::kAuto);
     const auto got = test::nagi_logits(stored, ids, chunk, KvCacheType::kAuto);
@@ -121,7 +121,7 @@ TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
   const auto plain_file = GgufFile::open(plain), stored_file = GgufFile::open(stored);
   // Kernels with x16 row and GEMM paths keep the file's superblocks, Q4_0x16
   // included (it is what `--q4-0` asked for), with no copy at load.
-  if (here.dot_rows_q4_0x16 && here.gemm_q4_0x16 && here.dot_rows_q8_0x16 && here.gemm_q8_0x16) {
+  if (has_x16_paths(here, DType::kQ4_0x16) && has_x16_paths(here, DType::kQ8_0x16)) {
     TensorStore kept;
     stored_file->add_tensors_to(kept);
     EXPECT_EQ(repack_for_kernels(kept, here), 0);

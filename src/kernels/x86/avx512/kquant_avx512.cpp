@@ -6,8 +6,6 @@
 // use the activation's per-16 sums. One float FMA per 256-value block.
 #include <immintrin.h>
 
-#include <cstring>
-
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
@@ -35,7 +33,7 @@ alignas(64) constexpr int16_t kIdxK4[4][32] = {
     {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3},
     {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5},
     {6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7}};
-// Mins of Q4_K/Q5_K against the 16 per-16 activation sums: lane k takes min k/2
+// Mins of Q5_K against the 16 per-16 activation sums: lane k takes min k/2
 // (stored at 8 + k/2 of the unpacked scales/mins).
 alignas(32) constexpr int16_t kIdxMins[16] = {8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15};
 

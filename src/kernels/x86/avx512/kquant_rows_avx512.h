@@ -42,8 +42,8 @@ alignas(64) constexpr int16_t kIdxK6[4][32] = {
 //
 // In-lane byte shuffles (vpshufb) widen the unpacked scales / mins to the
 // int16 lanes of each chunk, from the 16 unpacked bytes repeated in every
-// 128-bit lane: cheaper on cores that execute 512-bit ops as two halves (Zen 4) than
-// the word permutes (vpermw) they replace. 0x80 writes a zero byte, so each
+// 128-bit lane: cheaper on cores that execute 512-bit ops as two halves
+// (Zen 4) than the word permutes (vpermw) they replace. 0x80 writes a zero byte, so each
 // word is its scale / min zero-extended.
 struct Q4KShuffles {
   alignas(64) uint8_t pair[4][64];  // chunk j: lanes 0-15 scale a_j, 16-31 scale b_j
