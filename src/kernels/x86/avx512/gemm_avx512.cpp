@@ -63,33 +63,113 @@ inline const uint8_t* block_values(const uint8_t* w, int64_t b) {
   return block_scale<L>(w, b) + 2;
 }
 
+// 16 rows x 16 columns of f32 (one register per row) transposed in
+// registers: out[c] = column c of the 16 rows.
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+  }
+}
+
+// The 16 rows of a panel: rows past n repeat row n - 1 (its bytes are read,
+// then masked off), so no address leaves the matrix.
+struct PanelRows {
+  const uint8_t* p[kPanel];
+  __mmask16 valid;
+  PanelRows(const uint8_t* w, size_t row_bytes, int n) : valid(static_cast<__mmask16>((1u << n) - 1)) {
+    for (int j = 0; j < kPanel; ++j) p[j] = w + (j < n ? j : n - 1) * row_bytes;
+  }
+};
+
+// Bytes [off, off + 16) of the 16 rows as 4 x 16 dwords: out[s] lane j is
+// dword s of row j. Four rows share a register (one 128-bit lane each), then
+// two two-source dword permutes and a lane shuffle transpose them. Plain
+// loads: Zen 4 executes a 16-lane gather as 16 loads plus merging, and the
+// gathers of the panel packer were ~8% of a 512-token GEMM and most of an
+// 8-token one.
+inline void load_transpose_16x4(const PanelRows& rows, int64_t off, __m512i (&out)[4]) {
+  __m512i z[4];
+  for (int q = 0; q < 4; ++q) {
+    const uint8_t* const* p = rows.p + 4 * q;
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p[0] + off)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p[1] + off)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p[2] + off)), 2);
+    z[q] = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p[3] + off)), 3);
+  }
+  // z[q] dword 4l + s is dword s of row 4q + l.
+  const __m512i even = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+  const __m512i odd = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+  // Lanes: rows 0-3 dword s, rows 4-7 dword s, then the same for s + 1.
+  const __m512i lo01 = _mm512_permutex2var_epi32(z[0], even, z[1]);
+  const __m512i lo23 = _mm512_permutex2var_epi32(z[0], odd, z[1]);
+  const __m512i hi01 = _mm512_permutex2var_epi32(z[2], even, z[3]);
+  const __m512i hi23 = _mm512_permutex2var_epi32(z[2], odd, z[3]);
+  out[0] = _mm512_shuffle_i64x2(lo01, hi01, 0x44);
+  out[1] = _mm512_shuffle_i64x2(lo01, hi01, 0xee);
+  out[2] = _mm512_shuffle_i64x2(lo23, hi23, 0x44);
+  out[3] = _mm512_shuffle_i64x2(lo23, hi23, 0xee);
+}
+
+// The f16 scales at byte off of the 16 rows, as f32; rows past n get 0.
+inline __m512 load_scales_16(const PanelRows& rows, int64_t off) {
+  alignas(32) uint16_t h[kPanel];
+  for (int j = 0; j < kPanel; ++j) std::memcpy(&h[j], rows.p[j] + off, 2);
+  return _mm512_maskz_mov_ps(rows.valid, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(h))));
+}
+
+// Stores the transposed 4-bit codes of 32 values: low nibbles are values
+// 0..15 of the chunk (steps 0-3), high nibbles values 16..31 (steps 4-7).
+inline void store_nibble_steps(const __m512i (&q)[4], __mmask16 valid, __m512i* pb) {
+  const __m512i m4 = _mm512_set1_epi8(0x0f);
+  for (int s = 0; s < 4; ++s) {
+    _mm512_store_si512(pb + s, _mm512_maskz_and_epi32(valid, q[s], m4));
+    _mm512_store_si512(pb + s + 4, _mm512_maskz_and_epi32(valid, _mm512_srli_epi16(q[s], 4), m4));
+  }
+}
+
+// Stores transposed int8 codes made unsigned (w + 128).
+inline void store_byte_steps(const __m512i (&q)[4], __mmask16 valid, __m512i* pb) {
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int s = 0; s < 4; ++s) _mm512_store_si512(pb + s, _mm512_maskz_xor_epi32(valid, q[s], flip));
+}
+
 template <BlockLayout L>
 void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
-  // Dword s of every row's block b in one gather: a 16 x 8 dword transpose
-  // per block. Rows >= n are masked off (zero weights, zero scale).
   constexpr bool kQ4 = L == BlockLayout::kQ4_0 || L == BlockLayout::kQ4_0x16;
-  const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
-  const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                             _mm512_set1_epi32(static_cast<int>(row_bytes)));
-  const __m512i zero = _mm512_setzero_si512();
+  const PanelRows rows(w, row_bytes, n);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* vals = block_values<L>(w, b);
+    // The layout puts block b at the same offset in every row.
+    const int64_t voff = block_values<L>(w, b) - w;
     __m512i* pb = reinterpret_cast<__m512i*>(packed + b * kBlockPacked);
-    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, block_scale<L>(w, b), 1);
-    _mm512_store_ps(dw + b * kPanel, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d16)));
+    _mm512_store_ps(dw + b * kPanel, load_scales_16(rows, block_scale<L>(w, b) - w));
+    __m512i q[4];
+    load_transpose_16x4(rows, voff, q);
     if (kQ4) {
-      const __m512i m4 = _mm512_set1_epi8(0x0f);
-      for (int s = 0; s < 4; ++s) {
-        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, vals + 4 * s, 1);
-        _mm512_store_si512(pb + s, _mm512_and_si512(q, m4));                             // values 4s..4s+3
-        _mm512_store_si512(pb + s + 4, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));  // values 16+4s..
-      }
+      store_nibble_steps(q, rows.valid, pb);
     } else {
-      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-      for (int s = 0; s < 8; ++s) {
-        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, vals + 4 * s, 1);
-        _mm512_store_si512(pb + s, _mm512_mask_xor_epi32(zero, rows, q, flip));
-      }
+      store_byte_steps(q, rows.valid, pb);
+      load_transpose_16x4(rows, voff + 16, q);
+      store_byte_steps(q, rows.valid, pb + 4);
     }
   }
 }
@@ -101,31 +181,31 @@ template <int kBits, int kG>
 void pack_panel_groupq(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* packed, float* dw) {
   constexpr int kBlockBytes = 2 + kG * kBits / 8;
   constexpr int kSubs = kG / 32;
-  const __mmask16 rows = static_cast<__mmask16>((1u << n) - 1);
-  const __m512i row_off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                             _mm512_set1_epi32(static_cast<int>(row_bytes)));
-  const __m512i zero = _mm512_setzero_si512();
+  const PanelRows rows(w, row_bytes, n);
   for (int64_t g = 0; g < nb / kSubs; ++g) {
-    const uint8_t* blk = w + g * kBlockBytes;
+    const int64_t off = g * kBlockBytes;
     __m512i* pb = reinterpret_cast<__m512i*>(packed + g * kSubs * kBlockPacked);
-    const __m512i d16 = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk, 1);
-    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d16));
+    const __m512 d = load_scales_16(rows, off);
     for (int k = 0; k < kSubs; ++k) _mm512_store_ps(dw + (g * kSubs + k) * kPanel, d);
+    __m512i q[4];
     if (kBits == 4) {
-      // Chunk c of 32 bytes: low nibbles are block 2c, high nibbles block 2c + 1.
-      const __m512i m4 = _mm512_set1_epi8(0x0f);
+      // Chunk c of 32 bytes: low nibbles are block 2c, high nibbles block
+      // 2c + 1; its 16-byte halves are values 0-15 / 16-31 of each.
       for (int c = 0; c < kG / 64; ++c) {
-        for (int s = 0; s < 8; ++s) {
-          const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 32 * c + 4 * s, 1);
-          _mm512_store_si512(pb + 16 * c + s, _mm512_and_si512(q, m4));
-          _mm512_store_si512(pb + 16 * c + 8 + s, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+        for (int h = 0; h < 2; ++h) {
+          load_transpose_16x4(rows, off + 2 + 32 * c + 16 * h, q);
+          const __m512i m4 = _mm512_set1_epi8(0x0f);
+          for (int s = 0; s < 4; ++s) {
+            _mm512_store_si512(pb + 16 * c + 4 * h + s, _mm512_maskz_and_epi32(rows.valid, q[s], m4));
+            _mm512_store_si512(pb + 16 * c + 8 + 4 * h + s,
+                               _mm512_maskz_and_epi32(rows.valid, _mm512_srli_epi16(q[s], 4), m4));
+          }
         }
       }
     } else {
-      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-      for (int s = 0; s < 8 * kSubs; ++s) {
-        const __m512i q = _mm512_mask_i32gather_epi32(zero, rows, row_off, blk + 2 + 4 * s, 1);
-        _mm512_store_si512(pb + s, _mm512_mask_xor_epi32(zero, rows, q, flip));
+      for (int s = 0; s < 2 * kSubs; ++s) {
+        load_transpose_16x4(rows, off + 2 + 16 * s, q);
+        store_byte_steps(q, rows.valid, pb + 4 * s);
       }
     }
   }
@@ -148,30 +228,82 @@ struct GroupPanel {
   }
 };
 
+// The per-block values of the activation that the panel kernels read,
+// block-major so that one block's values for consecutive tokens are
+// adjacent (one pointer walks them): st[b * n_tok + t] is -bias * sum(a) of
+// token t's block b (the unsigned weights' offset, exactly) and dt[...] its
+// scale.
+struct BlockMajorAct {
+  const int8_t* qs;
+  const float* dt;
+  const int32_t* st;
+  int64_t n_tok, cols;
+};
+
+// Fills BlockMajorAct's dt / st from the token-major scales d[t * nb + b]
+// and 16-value sums sums[2 * (t * nb + b) + {0, 1}], 16 x 16 tiles at a
+// time through registers (one scalar strided pass was ~3% of a 512-token
+// prefill of Qwen3-0.6B: gemm_q runs it for every call).
+void block_major_act(const float* d, const int32_t* sums, int32_t bias, int64_t n_tok, int64_t nb, float* dt,
+                     int32_t* st) {
+  const int64_t t16 = n_tok / 16 * 16, b16 = nb / 16 * 16;
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i nbias = _mm512_set1_epi32(-bias);
+  for (int64_t t0 = 0; t0 < t16; t0 += 16) {
+    for (int64_t b0 = 0; b0 < b16; b0 += 16) {
+      __m512 rd[16], rs[16];
+      for (int j = 0; j < 16; ++j) {
+        const int64_t i = (t0 + j) * nb + b0;
+        rd[j] = _mm512_loadu_ps(d + i);
+        const __m512i lo = _mm512_loadu_si512(sums + 2 * i), hi = _mm512_loadu_si512(sums + 2 * i + 16);
+        const __m512i s32 = _mm512_add_epi32(_mm512_permutex2var_epi32(lo, even, hi),
+                                             _mm512_permutex2var_epi32(lo, odd, hi));
+        rs[j] = _mm512_castsi512_ps(_mm512_mullo_epi32(s32, nbias));
+      }
+      transpose16(rd);
+      transpose16(rs);
+      for (int k = 0; k < 16; ++k) {
+        _mm512_storeu_ps(dt + (b0 + k) * n_tok + t0, rd[k]);
+        _mm512_storeu_ps(reinterpret_cast<float*>(st + (b0 + k) * n_tok + t0), rs[k]);
+      }
+    }
+  }
+  // The edges (token counts or block counts not a multiple of 16), one by one.
+  for (int64_t t = 0; t < n_tok; ++t) {
+    for (int64_t b = t < t16 ? b16 : 0; b < nb; ++b) {
+      const int64_t i = t * nb + b;
+      st[b * n_tok + t] = -bias * (sums[2 * i] + sums[2 * i + 1]);
+      dt[b * n_tok + t] = d[i];
+    }
+  }
+}
+
 // T tokens over one packed panel: y_t[0..n) for each token t.
 template <int T>
-void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8_t* qs, const float* qd,
-                  const int32_t* corr, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
+void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const BlockMajorAct& act, int64_t t0, float* y,
+                  int64_t y_stride, int n) {
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  const int8_t* a[T];
-  for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
+  const int8_t* a0 = act.qs + t0 * act.cols;
+  const int64_t cols = act.cols;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb = packed + b * kBlockPacked;
+    const int32_t* st = act.st + b * act.n_tok + t0;
+    const float* dt = act.dt + b * act.n_tok + t0;
     __m512i s[T];
-    // Start from -bias * sum(a): the unsigned weights' offset, exactly.
-    for (int t = 0; t < T; ++t) s[t] = _mm512_set1_epi32(-corr[(t0 + t) * nb + b]);
+    for (int t = 0; t < T; ++t) s[t] = _mm512_set1_epi32(st[t]);
     for (int k = 0; k < 8; ++k) {
       const __m512i wv = _mm512_load_si512(pb + 64 * k);
       for (int t = 0; t < T; ++t) {
         int32_t a4;
-        std::memcpy(&a4, a[t] + 32 * b + 4 * k, 4);
+        std::memcpy(&a4, a0 + t * cols + 32 * b + 4 * k, 4);
         s[t] = _mm512_dpbusd_epi32(s[t], wv, _mm512_set1_epi32(a4));
       }
     }
     const __m512 dwv = _mm512_load_ps(dw + b * kPanel);
     for (int t = 0; t < T; ++t) {
-      const __m512 scale = _mm512_mul_ps(dwv, _mm512_set1_ps(qd[(t0 + t) * nb + b]));
+      const __m512 scale = _mm512_mul_ps(dwv, _mm512_set1_ps(dt[t]));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), scale, acc[t]);
     }
   }
@@ -184,26 +316,27 @@ void panel_kernel(const uint8_t* packed, const float* dw, int64_t nb, const int8
 // and T broadcasts for 2T multiply-adds (one panel: 1 + T loads for T).
 template <int T>
 void panel_pair_kernel(const uint8_t* pk0, const float* dw0, const uint8_t* pk1, const float* dw1, int64_t nb,
-                       const int8_t* qs, const float* qd, const int32_t* corr, int64_t cols, int64_t t0, float* y,
-                       int64_t y_stride, int n1) {
+                       const BlockMajorAct& act, int64_t t0, float* y, int64_t y_stride, int n1) {
   __m512 acc0[T], acc1[T];
 #pragma GCC unroll 6
   for (int t = 0; t < T; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
-  const int8_t* a[T];
-  for (int t = 0; t < T; ++t) a[t] = qs + (t0 + t) * cols;
+  const int8_t* a0 = act.qs + t0 * act.cols;
+  const int64_t cols = act.cols;
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* pb0 = pk0 + b * kBlockPacked;
     const uint8_t* pb1 = pk1 + b * kBlockPacked;
+    const int32_t* st = act.st + b * act.n_tok + t0;
+    const float* dt = act.dt + b * act.n_tok + t0;
     __m512i s0[T], s1[T];
 #pragma GCC unroll 6
-    for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_set1_epi32(-corr[(t0 + t) * nb + b]);
+    for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_set1_epi32(st[t]);
 #pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) {
       const __m512i w0 = _mm512_load_si512(pb0 + 64 * k), w1 = _mm512_load_si512(pb1 + 64 * k);
 #pragma GCC unroll 6
       for (int t = 0; t < T; ++t) {
         int32_t a4;
-        std::memcpy(&a4, a[t] + 32 * b + 4 * k, 4);
+        std::memcpy(&a4, a0 + t * cols + 32 * b + 4 * k, 4);
         const __m512i av = _mm512_set1_epi32(a4);
         s0[t] = _mm512_dpbusd_epi32(s0[t], w0, av);
         s1[t] = _mm512_dpbusd_epi32(s1[t], w1, av);
@@ -212,7 +345,7 @@ void panel_pair_kernel(const uint8_t* pk0, const float* dw0, const uint8_t* pk1,
     const __m512 d0 = _mm512_load_ps(dw0 + b * kPanel), d1 = _mm512_load_ps(dw1 + b * kPanel);
 #pragma GCC unroll 6
     for (int t = 0; t < T; ++t) {
-      const __m512 xd = _mm512_set1_ps(qd[(t0 + t) * nb + b]);
+      const __m512 xd = _mm512_set1_ps(dt[t]);
       acc0[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0[t]), _mm512_mul_ps(d0, xd), acc0[t]);
       acc1[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1[t]), _mm512_mul_ps(d1, xd), acc1[t]);
     }
@@ -232,23 +365,26 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   thread_local Scratch scratch, pair_scratch;
   const size_t packed_bytes = static_cast<size_t>(nb) * kBlockPacked;
   const size_t dw_bytes = static_cast<size_t>(nb) * kPanel * sizeof(float);
-  auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + dw_bytes + size_t(n_tok * nb) * sizeof(int32_t)));
+  const size_t act_bytes = size_t(n_tok * nb) * sizeof(int32_t);
+  auto* base = static_cast<uint8_t*>(scratch.get(packed_bytes + dw_bytes + 2 * act_bytes));
   uint8_t* packed = base;
   float* dw = reinterpret_cast<float*>(base + packed_bytes);
-  int32_t* corr = reinterpret_cast<int32_t*>(base + packed_bytes + dw_bytes);
-  for (int64_t i = 0; i < n_tok * nb; ++i) corr[i] = kBias * (act_sums[2 * i] + act_sums[2 * i + 1]);
+  int32_t* st = reinterpret_cast<int32_t*>(base + packed_bytes + dw_bytes);
+  float* dt = reinterpret_cast<float*>(base + packed_bytes + dw_bytes + act_bytes);
+  block_major_act(qd, act_sums, kBias, n_tok, nb, dt, st);
+  const BlockMajorAct act{qs, dt, st, n_tok, cols};
   auto run_tokens = [&](const uint8_t* pk, const float* pdw, int64_t r0, int n, int64_t t_begin, int64_t t_end) {
     int64_t t = t_begin;
     // 8 tokens: 8 independent vpdpbusd chains hide its latency.
-    for (; t + 8 <= t_end; t += 8) panel_kernel<8>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    for (; t + 8 <= t_end; t += 8) panel_kernel<8>(pk, pdw, nb, act, t, y + r0, y_stride, n);
     switch (t_end - t) {
-      case 7: panel_kernel<7>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 6: panel_kernel<6>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 5: panel_kernel<5>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 4: panel_kernel<4>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 3: panel_kernel<3>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 2: panel_kernel<2>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 1: panel_kernel<1>(pk, pdw, nb, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
+      case 7: panel_kernel<7>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
+      case 6: panel_kernel<6>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
+      case 5: panel_kernel<5>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
+      case 4: panel_kernel<4>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
+      case 3: panel_kernel<3>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
+      case 2: panel_kernel<2>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
+      case 1: panel_kernel<1>(pk, pdw, nb, act, t, y + r0, y_stride, n); break;
       default: break;
     }
   };
@@ -268,7 +404,7 @@ void gemm_q(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
         Panel::pack(w + (r0 + kPanel) * row_bytes, row_bytes, n1, nb, packed2, dw2);
         int64_t t = 0;
         for (; t + 6 <= n_tok; t += 6) {
-          panel_pair_kernel<6>(packed, dw, packed2, dw2, nb, qs, qd, corr, cols, t, y + r0, y_stride, n1);
+          panel_pair_kernel<6>(packed, dw, packed2, dw2, nb, act, t, y + r0, y_stride, n1);
         }
         run_tokens(packed, dw, r0, kPanel, t, n_tok);
         run_tokens(packed2, dw2, r0 + kPanel, n1, t, n_tok);
@@ -436,34 +572,6 @@ void pack_panel_f(const uint8_t* w, size_t row_bytes, int n, int64_t cols, float
       for (int i = 0; i < 16; ++i) packed[(c + i) * kPanelF + j] = tmp[i];
     }
     for (; c < cols; ++c) packed[c * kPanelF + j] = load1_f<kBf16>(row, c);
-  }
-}
-
-// 16 rows x 16 columns of f32 (one register per row) transposed in
-// registers: out[c] = column c of the 16 rows.
-inline void transpose16(__m512 (&r)[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-  }
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
   }
 }
 
