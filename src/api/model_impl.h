@@ -49,8 +49,9 @@ struct Session::Impl {
   // Runs the model on `ids` at positions n_past()..; returns pointer to
   // logits rows (all or last) valid until the next call.
   // `parents` (empty: a chain) makes it a tree batch (model/mixer.h Batch).
+  // `per_token`: bit for bit as one-token evals (Transformer::forward).
   const float* eval(std::span<const int32_t> ids, bool all_logits,
-                    std::span<const int32_t> parents = {});
+                    std::span<const int32_t> parents = {}, bool per_token = false);
 };
 
 }  // namespace nagi

@@ -33,7 +33,7 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
 }  // namespace
 
 const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits,
-                                 std::span<const int32_t> parents) {
+                                 std::span<const int32_t> parents, bool per_token) {
   const ModelSpec& spec = transformer->spec();
   if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "eval: no tokens given");
   for (int32_t id : ids) {
@@ -58,7 +58,7 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits,
       ids = ids.subspan(prefill_batch);
     }
   }
-  transformer->forward(ids, state, ws, logits.data(), all_logits, *pool, parents);
+  transformer->forward(ids, state, ws, logits.data(), all_logits, *pool, parents, per_token);
   return logits.data();
 }
 

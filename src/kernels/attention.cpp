@@ -179,7 +179,7 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
   const int group = p.n_head / p.n_kv_head;
   if (group > kMaxGroup) return attention_reference(p);  // no such model yet (> 16 q heads per KV head)
   // Work items: (KV head, block of bt tokens), bt * group <= kMaxRows query rows.
-  const int bt = std::max(1, kMaxRows / group);
+  const int bt = p.per_token ? 1 : std::max(1, kMaxRows / group);
   const int64_t n_blocks = (p.n_tok + bt - 1) / bt;
   const int64_t items = int64_t(p.n_kv_head) * n_blocks;
   // Small problems (a few keys, tiny heads) stay on the calling thread.

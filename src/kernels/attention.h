@@ -47,6 +47,10 @@ struct AttentionParams {
   int pos0 = 0;
   int window = 0;
   float scale = 1.f;  // applied to q.k (usually 1 / sqrt(head_dim))
+  // Each token alone, as a one-token call computes it (Batch::per_token):
+  // blocks of several tokens share key tiles and may score them with
+  // another kernel, which rounds differently.
+  bool per_token = false;
   // Output of token t, head h: out + t * out_stride + h * head_dim. May be
   // q itself (out_stride == q_stride): a (token, head) output is written
   // only after the last read of that token and head's query.

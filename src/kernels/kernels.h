@@ -162,6 +162,12 @@ struct Kernels {
   GemmQ8Fn gemm_i4g128 = nullptr;
   GemmF32Fn gemm_f16 = nullptr;
   GemmF32Fn gemm_bf16 = nullptr;
+  // From this many tokens on, the GEMMs of Q8_0, Q4_0, their x16 forms and
+  // the I8G*/I4G* types replace the row kernels (the K-quant and float GEMMs
+  // start at kGemmMinTokens, kernels/ops.h, which is also this default). A
+  // level lowers it where packing its panels is cheap: a GEMM over a few
+  // tokens is how speculative decoding verifies a draft.
+  int64_t gemm_block_min_tokens = 8;
 };
 
 // kAvx512: F/BW/VL + VNNI + BF16 (Zen 4+, Sapphire Rapids+, Cooper Lake);

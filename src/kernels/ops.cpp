@@ -58,7 +58,17 @@ void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, fl
   matmul_with(kernels(), w, x, n_tok, x_stride, y, y_stride, pool);
 }
 
+namespace {
+thread_local bool g_per_token_matmuls = false;
+}  // namespace
+
+PerTokenMatmuls::PerTokenMatmuls(bool on) : prev_(g_per_token_matmuls) { g_per_token_matmuls = prev_ || on; }
+PerTokenMatmuls::~PerTokenMatmuls() { g_per_token_matmuls = prev_; }
+bool PerTokenMatmuls::active() { return g_per_token_matmuls; }
+
 MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_tok) {
+  // Per-token mode: the row kernels, as for one token.
+  if (PerTokenMatmuls::active()) n_tok = std::min<int64_t>(n_tok, 1);
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
   DotRowsQ8KFn dot_k = nullptr;
@@ -92,7 +102,11 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
   // Prefill: the GEMM (weights packed per panel, reused by every token). Its
   // activation is quantized per 32 for every weight type, with per-16 sums.
   GemmQ8Fn gemm = nullptr;
-  if (n_tok >= kGemmMinTokens) {
+  const bool block_family = w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_0x16 ||
+                            w.dtype == DType::kQ8_0x16 || w.dtype == DType::kI8G32 || w.dtype == DType::kI4G32 ||
+                            w.dtype == DType::kI8G64 || w.dtype == DType::kI8G128 || w.dtype == DType::kI4G64 ||
+                            w.dtype == DType::kI4G128;
+  if (n_tok >= (block_family ? std::min(k.gemm_block_min_tokens, kGemmMinTokens) : kGemmMinTokens)) {
     switch (w.dtype) {
       case DType::kQ8_0: gemm = k.gemm_q8_0; break;
       case DType::kQ4_0: gemm = k.gemm_q4_0; break;

@@ -40,8 +40,26 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
 
-// From this many tokens on, Q8_0/Q4_0 matmuls use the kernel table's GEMM.
+// From this many tokens on, matmuls use the kernel table's GEMM; the
+// Q8_0/Q4_0 family may start earlier where a level says so
+// (Kernels::gemm_block_min_tokens).
 inline constexpr int64_t kGemmMinTokens = 8;
+
+// While a PerTokenMatmuls(true) is alive on a thread, the matmuls it calls
+// run every token through the row kernels, never a GEMM, so each token's
+// output is bit for bit that of a one-token matmul (see Transformer::forward's
+// per_token). Scopes nest; (false) leaves the current mode as it is.
+class PerTokenMatmuls {
+ public:
+  explicit PerTokenMatmuls(bool on);
+  ~PerTokenMatmuls();
+  PerTokenMatmuls(const PerTokenMatmuls&) = delete;
+  PerTokenMatmuls& operator=(const PerTokenMatmuls&) = delete;
+  static bool active();
+
+ private:
+  bool prev_;
+};
 
 // matmul with an explicit kernel table (benchmarks and tests of one ISA).
 void matmul_with(const Kernels& k, const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride,

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/thread_pool.h"
+#include "kernels/ops.h"
 #include "model/mixers/attention.h"
 #include "model/mixers/short_conv.h"
 #include "model/mixers/gated_deltanet.h"
@@ -87,11 +88,13 @@ size_t Transformer::state_bytes_read(int n_past, KvType kv) const {
 
 void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Workspace& ws,
                           float* logits, bool all_logits, ThreadPool& pool,
-                          std::span<const int32_t> parents) const {
+                          std::span<const int32_t> parents, bool per_token) const {
   const int n = static_cast<int>(tokens.size());
   const int d = spec_.n_embd;
   const size_t nd = size_t(n) * d;
   Batch batch{n, state.n_past()};
+  batch.per_token = per_token;
+  const PerTokenMatmuls matmul_mode(per_token);
   std::vector<int32_t> depth;
   if (!parents.empty()) {
     // Refused before anything is written: a ring or recurrent state
@@ -181,7 +184,9 @@ void Transformer::rollback(ModelState& state, int n, Workspace& ws, ThreadPool& 
   std::vector<int32_t> history(state.tokens().begin(), state.tokens().begin() + n);
   const int from = state.restore_snapshot_at_or_before(n);
   if (from < n) {
-    forward(std::span<const int32_t>(history).subspan(from), state, ws, nullptr, false, pool);
+    // Replayed as one-token passes would run, so the state is bit for bit
+    // the one that never saw the rolled-back tokens.
+    forward(std::span<const int32_t>(history).subspan(from), state, ws, nullptr, false, pool, {}, true);
   }
 }
 

@@ -49,9 +49,15 @@ class Transformer {
   // the caller.
   // `parents` (empty: a chain) makes the batch a tree, see Batch; only
   // models without recurrent state accept trees (Error kUnsupported).
+  // `per_token`: each token's logits, and the state it leaves, are bit for
+  // bit those of one-token passes (Batch::per_token), at about the cost of
+  // decode's kernels per token. Speculative verification needs it: with
+  // int8-quantized activations, rounding differences of a GEMM or a tiled
+  // attention flip quantization steps and move quantized models' logits by
+  // up to ~0.1, enough to change sampled tokens.
   void forward(std::span<const int32_t> tokens, ModelState& state, Workspace& ws,
                float* logits, bool all_logits, ThreadPool& pool,
-               std::span<const int32_t> parents = {}) const;
+               std::span<const int32_t> parents = {}, bool per_token = false) const;
 
   // Makes `state` hold exactly its first n tokens, as if the later ones had
   // never been evaluated: truncation where every layer allows it, else the

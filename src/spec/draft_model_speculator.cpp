@@ -39,7 +39,19 @@ void DraftModelSpeculator::propose(std::span<const int32_t> context, int max_tok
   const int limit = std::min<int>(static_cast<int>(cached.size()), len - 1);
   while (keep < limit && cached[static_cast<size_t>(keep)] == context[static_cast<size_t>(keep)]) ++keep;
   session_.rollback(keep);
-  work_ = session_.eval(context.subspan(static_cast<size_t>(keep)), false);
+  // Evaluated the way the target did, so that a draft equal to the target
+  // proposes bit for bit the target's own tokens (batches round differently
+  // from single tokens): the first time, the context is the prompt (which
+  // the target prefilled as a batch) and the first sampled token (which it
+  // verified alone); later, a few accepted tokens, each verified as one
+  // token. A long stretch (a new chat turn) is a prefill again.
+  const std::span<const int32_t> rest = context.subspan(static_cast<size_t>(keep));
+  if (keep == 0 || rest.size() > kMaxCatchUpSingly) {
+    if (rest.size() > 1) session_.eval(rest.first(rest.size() - 1), false);
+  } else {
+    for (size_t i = 0; i + 1 < rest.size(); ++i) session_.eval(rest.subspan(i, 1), false);
+  }
+  work_ = session_.eval(rest.last(1), false);
 
   history_.assign(context.begin(), context.end());
   for (int i = 0; i < max_tokens; ++i) {

@@ -22,6 +22,8 @@ class DraftModelSpeculator final : public Speculator {
   void propose(std::span<const int32_t> context, int max_tokens, Draft& out) override;
 
  private:
+  // Catch-up stretches up to this long are evaluated token by token (see propose).
+  static constexpr size_t kMaxCatchUpSingly = 16;
   std::shared_ptr<Model> model_;
   Session session_;
   DraftSampler sampler_;

@@ -523,7 +523,7 @@ TEST(Matmul, MatchesReference) {
   for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K,
                   DType::kQ6_K, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kI8G32, DType::kI8G64,
                   DType::kI8G128, DType::kI4G32, DType::kI4G64, DType::kI4G128}) {
-   for (int64_t n_tok : {int64_t(3), kGemmMinTokens + 3}) {
+   for (int64_t n_tok : {int64_t(3), int64_t(5), kGemmMinTokens + 3}) {  // 5: AVX-512's block-type GEMMs
     const bool k_quant = t == DType::kQ4_K || t == DType::kQ5_K || t == DType::kQ6_K;
     const int64_t rows = 37, cols = k_quant ? 512 : dtype_info(t).block_elems > 32 ? 640 : 96;
     const int64_t x_stride = cols + 5, y_stride = rows + 3;

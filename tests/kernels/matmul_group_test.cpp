@@ -59,7 +59,7 @@ TEST(MatmulGroup, EqualsOneMatmulPerJobBitForBit) {
     const Kernels k = make_kernels(isa);
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);
-      for (int64_t n_tok : {int64_t(1), int64_t(3), kGemmMinTokens + 3}) {
+      for (int64_t n_tok : {int64_t(1), int64_t(3), int64_t(5), kGemmMinTokens + 3}) {
         const int64_t x_stride = kCols + 3;
         std::normal_distribution<float> dist(0.f, 1.f);
         std::vector<float> x(static_cast<size_t>(n_tok * x_stride));

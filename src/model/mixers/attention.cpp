@@ -175,6 +175,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
     p.pos0 = pos0;
     p.window = a_.window;
     p.scale = a_.scale;
+    p.per_token = batch.per_token;
     p.out = att;
     p.out_stride = nq;
     attention_flash(p, pool);

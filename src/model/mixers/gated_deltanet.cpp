@@ -165,7 +165,8 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
       head.out = o + size_t(h) * dv;
       head.out_stride = value_dim_;
       float* S = st.recurrent() + size_t(h) * dk * dv;
-      if (n >= kChunk / 4) delta_rule_chunked(head, n, S, kChunk);
+      // The chunked form rounds differently from the token-by-token one.
+      if (n >= kChunk / 4 && !batch.per_token) delta_rule_chunked(head, n, S, kChunk);
       else delta_rule_recurrent(head, n, S);
     }
   });

@@ -659,6 +659,9 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 }  // namespace
 
 void fill_kernels_avx512_gemm(Kernels& k) {
+  // Packing by plain loads (load_transpose_16x4) made these GEMMs beat the
+  // row kernels from 3 tokens on; 4 leaves a margin (docs/KERNELS.md).
+  k.gemm_block_min_tokens = 4;
   k.gemm_q8_0 = gemm_q<GgmlPanel<BlockLayout::kQ8_0>>;
   k.gemm_q4_0 = gemm_q<GgmlPanel<BlockLayout::kQ4_0>>;
   k.gemm_q4_0x16 = gemm_q<GgmlPanel<BlockLayout::kQ4_0x16>>;
