@@ -153,7 +153,8 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
       for (int32_t i : v.path) slots.push_back(i + 1);
       s.transformer->keep_path(s.state, P, slots);
     } else if (s.state.n_past() != P + 1 + static_cast<int>(v.path.size())) {
-      s.transformer->rollback(s.state, P + 1 + static_cast<int>(v.path.size()), s.ws, *s.pool);
+      // The kept tokens were verified one-token-exact: replayed the same way.
+      s.transformer->rollback(s.state, P + 1 + static_cast<int>(v.path.size()), s.ws, *s.pool, true);
     }
     bool go_on = true;
     for (int32_t i : v.path) {
@@ -168,7 +169,7 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
   // Accepted tokens after a stop were evaluated but not emitted: keep the
   // cache a prefix of prompt + output, as plain decoding leaves it.
   if (s.state.n_past() > static_cast<int>(history.size()))
-    s.transformer->rollback(s.state, static_cast<int>(history.size()), s.ws, *s.pool);
+    s.transformer->rollback(s.state, static_cast<int>(history.size()), s.ws, *s.pool, true);
 }
 
 }  // namespace nagi

@@ -174,7 +174,7 @@ void Transformer::keep_path(ModelState& state, int pos0, const std::vector<int32
     throw Error(ErrorCode::kUnsupported, "tree batch: a layer state cannot keep a path (recurrent)");
 }
 
-void Transformer::rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const {
+void Transformer::rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool, bool per_token) const {
   if (n < 0 || n > state.n_past()) {
     throw Error(ErrorCode::kInvalidArgument, "rollback: " + std::to_string(n) +
                                                  " is outside [0, " +
@@ -184,9 +184,7 @@ void Transformer::rollback(ModelState& state, int n, Workspace& ws, ThreadPool& 
   std::vector<int32_t> history(state.tokens().begin(), state.tokens().begin() + n);
   const int from = state.restore_snapshot_at_or_before(n);
   if (from < n) {
-    // Replayed as one-token passes would run, so the state is bit for bit
-    // the one that never saw the rolled-back tokens.
-    forward(std::span<const int32_t>(history).subspan(from), state, ws, nullptr, false, pool, {}, true);
+    forward(std::span<const int32_t>(history).subspan(from), state, ws, nullptr, false, pool, {}, per_token);
   }
 }
 

@@ -62,7 +62,10 @@ class Transformer {
   // Makes `state` hold exactly its first n tokens, as if the later ones had
   // never been evaluated: truncation where every layer allows it, else the
   // newest snapshot at or before n plus a replay of the tokens after it.
-  void rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool) const;
+  // `per_token`: the replay runs as one-token passes (see forward), which
+  // reproduces bit for bit tokens that were evaluated that way (speculative
+  // verification); otherwise it is a batch, as a prompt's prefill.
+  void rollback(ModelState& state, int n, Workspace& ws, ThreadPool& pool, bool per_token = false) const;
 
   // Keeps the accepted path of a tree batch evaluated at pos0 (see
   // ModelState::keep_path); throws Error(kUnsupported) for recurrent models.

@@ -91,7 +91,7 @@ TEST_P(PerTokenBatch, RollbackLeavesTheStateOfOneTokenPasses) {
   spec.snapshot();
   std::vector<float> rows(chain_.size() * size_t(n_vocab()));
   tf().forward(chain_, spec, ws_, rows.data(), true, pool_, {}, true);
-  tf().rollback(spec, static_cast<int>(prompt_.size() + kept.size()), ws_, pool_);
+  tf().rollback(spec, static_cast<int>(prompt_.size() + kept.size()), ws_, pool_, /*per_token=*/true);
   ASSERT_EQ(spec.tokens(), plain.tokens());
   const std::vector<int32_t> next = {77, 3, 260};
   EXPECT_TRUE(same_bits(one_by_one(spec, next), one_by_one(plain, next)));
