@@ -454,18 +454,40 @@ void pack_panel_k(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint8
   constexpr int kG = kType == KType::kQ6K ? 16 : 32;
   constexpr int kSubs = 256 / kG;
   constexpr int kBlockBytes = kType == KType::kQ4K ? kq::kQ4KBytes : kType == KType::kQ5K ? kq::kQ5KBytes : kq::kQ6KBytes;
-  const int64_t n_super = cols / 256, n_sub = cols / kG;
-  uint32_t* pw = reinterpret_cast<uint32_t*>(packed);
-  for (int j = 0; j < kPanel; ++j) {
-    if (j >= n) {
-      for (int64_t i = 0; i < cols / 4; ++i) pw[i * kPanel + j] = 0;
-      for (int64_t s = 0; s < n_sub; ++s) dw[s * kPanel + j] = mw[s * kPanel + j] = 0.f;
-      continue;
+  const int64_t n_super = cols / 256;
+  float* pw = reinterpret_cast<float*>(packed);  // words moved as floats: bits only
+  // One super-block of all 16 rows is unpacked row by row into u, then moved
+  // into the panel by 16 x 16 register transposes and whole-register stores
+  // (writing each row's 64 words with a stride of 16 words had made this
+  // packer ~5% of a Q4_K_M prefill). Rows past n are zeros.
+  alignas(64) uint32_t u[kPanel][64] = {};
+  alignas(64) float sdw[kPanel][16] = {}, smw[kPanel][16] = {};
+  for (int64_t sb = 0; sb < n_super; ++sb) {
+    for (int j = 0; j < n; ++j) {
+      const uint8_t* b = w + j * row_bytes + sb * kBlockBytes;
+      // The 16 rows are 16 streams, more than the hardware prefetchers
+      // follow: ask for this row's super-block two ahead.
+      if (sb + 2 < n_super) {
+        for (int off = 0; off < kBlockBytes; off += 64) __builtin_prefetch(b + 2 * kBlockBytes + off);
+      }
+      if constexpr (kType == KType::kQ6K) {
+        kq::unpack_q6_k(b, u[j], sdw[j], smw[j], half_to_f32);
+      } else {
+        kq::unpack_q4_k(b, u[j], sdw[j], smw[j], kType == KType::kQ5K, half_to_f32);
+      }
     }
-    for (int64_t sb = 0; sb < n_super; ++sb) {
-      kq::pack_super_into_panel<kPanel, kSubs>(w + j * row_bytes + sb * kBlockBytes, kType == KType::kQ6K,
-                                               kType == KType::kQ5K, sb, j, pw, dw, mw, half_to_f32);
+    __m512 r[16];
+    for (int q = 0; q < 4; ++q) {
+      for (int j = 0; j < kPanel; ++j) r[j] = _mm512_load_ps(reinterpret_cast<const float*>(u[j] + 16 * q));
+      transpose16(r);
+      for (int i = 0; i < 16; ++i) _mm512_store_ps(pw + (sb * 64 + 16 * q + i) * kPanel, r[i]);
     }
+    for (int j = 0; j < kPanel; ++j) r[j] = _mm512_load_ps(sdw[j]);
+    transpose16(r);
+    for (int k = 0; k < kSubs; ++k) _mm512_store_ps(dw + (sb * kSubs + k) * kPanel, r[k]);
+    for (int j = 0; j < kPanel; ++j) r[j] = _mm512_load_ps(smw[j]);
+    transpose16(r);
+    for (int k = 0; k < kSubs; ++k) _mm512_store_ps(mw + (sb * kSubs + k) * kPanel, r[k]);
   }
 }
 
