@@ -125,10 +125,10 @@ void speculative_decode(Session::Impl& s, const GenerateOptions& options, Sample
     // Recurrent layers roll back by snapshot + replay: snapshot here, so
     // only the accepted tokens are replayed.
     if (recurrent && !draft.empty()) s.state.snapshot();
-    // A chain is verified bit for bit as plain decoding evaluates it, one
-    // token at a time, so the target's samples are plain decoding's (a
-    // tree's rows are equal only up to rounding: docs/ARCHITECTURE.md).
-    const float* rows = s.eval(batch, true, parents, !tree);
+    // Verified bit for bit as plain decoding evaluates each token, one at a
+    // time (a tree node: as the chain of its path), so the target's samples
+    // are plain decoding's.
+    const float* rows = s.eval(batch, true, parents, true);
     stats.target_passes++;
     stats.proposed += draft.size();
 

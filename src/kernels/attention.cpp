@@ -75,7 +75,17 @@ namespace {
 void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int nt, int group, float* scores,
                  float* acc, float* kt, float* vt) {
   const int hd = p.head_dim, rows = nt * group;
-  const int64_t pos_first = int64_t(p.pos0) + t0, pos_last = pos_first + nt - 1;
+  // A tree node (nt == 1) sits at the position of its depth and sees the
+  // positions before pos0, then its ancestors and itself in root-first
+  // order: path[i] is the batch slot of its position pos0 + i.
+  thread_local std::vector<int32_t> path;
+  path.clear();
+  if (p.parent != nullptr) {
+    for (int32_t s = t0; s >= 0; s = p.parent[s]) path.push_back(s);
+    std::reverse(path.begin(), path.end());
+  }
+  const int64_t pos_first = p.parent != nullptr ? int64_t(p.pos0) + int64_t(path.size()) - 1 : int64_t(p.pos0) + t0;
+  const int64_t pos_last = pos_first + nt - 1;
   const int64_t lo_first = p.window > 0 ? std::max<int64_t>(0, pos_first - p.window + 1) : 0;
   float m[kMaxRows], l[kMaxRows];
   for (int r = 0; r < rows; ++r) {
@@ -96,20 +106,43 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
     // of f16 rows, which the f16 kernels read in place where the level has
     // them (no conversion pass, half the bytes).
     const bool f16_rows = p.kv_type == KvType::kF16 && p.kv_pos_bytes == kv_head_bytes(KvType::kF16, hd);
-    const auto f16_tile = [&](const uint8_t* base) { return reinterpret_cast<const uint16_t*>(kv_head(base, p, j0, g)); };
+    // Rows j0.. of the tile as one run with the cache's stride: in place, or
+    // for a tree node whose tile reaches into the batch, its path's rows
+    // gathered into a buffer, so the kernels see the bytes a chain of that
+    // path would have in its cache.
+    thread_local std::vector<uint8_t> gathered_k, gathered_v;
+    const bool gather = p.parent != nullptr && j0 + n > p.pos0;
+    auto tile_run = [&](const uint8_t* base) -> const uint8_t* {
+      if (!gather) return kv_head(base, p, j0, g);
+      std::vector<uint8_t>& buf = base == p.k ? gathered_k : gathered_v;
+      buf.resize(size_t(n) * p.kv_pos_bytes);
+      const size_t head_bytes = kv_head_bytes(p.kv_type, hd);
+      for (int j = 0; j < n; ++j) {
+        const int64_t pos = j0 + j;
+        const int64_t slot = pos < p.pos0 ? pos : p.pos0 + path[size_t(pos - p.pos0)];
+        std::memcpy(buf.data() + size_t(j) * p.kv_pos_bytes, kv_head(base, p, slot, g), head_bytes);
+      }
+      return buf.data();
+    };
+    const uint8_t* k_run = tile_run(p.k);
+    const uint8_t* v_run = tile_run(p.v);
+    const auto f16_tile = [&](const uint8_t* base) {
+      return reinterpret_cast<const uint16_t*>(base == p.k ? k_run : v_run);
+    };
     // Otherwise the tile's K and V rows as f32: read in place from an f32
     // cache, else converted into the buffers. The keys are then scored row
     // by row (few query rows: decode) or transposed (kt[d][j]) for the tile
     // kernel.
     auto tile_rows = [&](const uint8_t* base, float* buf) -> std::pair<const float*, int64_t> {
       if (p.kv_type == KvType::kF32) {
-        return {reinterpret_cast<const float*>(kv_head(base, p, j0, g)), int64_t(p.kv_pos_bytes / sizeof(float))};
+        return {reinterpret_cast<const float*>(base == p.k ? k_run : v_run), int64_t(p.kv_pos_bytes / sizeof(float))};
       }
       if (f16_rows) {  // one conversion call for the run, not one per row
         k.f16_to_f32(f16_tile(base), buf, int64_t(n) * hd);
         return {buf, hd};
       }
-      for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, kv_head(base, p, j0 + j, g), hd, buf + size_t(j) * hd);
+      const uint8_t* run = base == p.k ? k_run : v_run;
+      for (int j = 0; j < n; ++j) kv_load_head(k, p.kv_type, run + size_t(j) * p.kv_pos_bytes, hd, buf + size_t(j) * hd);
       return {buf, hd};
     };
     const bool f16_keys = f16_rows && direct && k.attn_scores_rows_f16 != nullptr;
@@ -179,7 +212,7 @@ void attention_flash_with(const Kernels& k, const AttentionParams& p, ThreadPool
   const int group = p.n_head / p.n_kv_head;
   if (group > kMaxGroup) return attention_reference(p);  // no such model yet (> 16 q heads per KV head)
   // Work items: (KV head, block of bt tokens), bt * group <= kMaxRows query rows.
-  const int bt = p.per_token ? 1 : std::max(1, kMaxRows / group);
+  const int bt = p.per_token || p.parent != nullptr ? 1 : std::max(1, kMaxRows / group);
   const int64_t n_blocks = (p.n_tok + bt - 1) / bt;
   const int64_t items = int64_t(p.n_kv_head) * n_blocks;
   // Small problems (a few keys, tiny heads) stay on the calling thread.

@@ -51,6 +51,13 @@ struct AttentionParams {
   // blocks of several tokens share key tiles and may score them with
   // another kernel, which rounds differently.
   bool per_token = false;
+  // A tree batch (n_tok entries, -1 for a root; see Batch in model/mixer.h):
+  // token t is at position pos0 + depth(t) - 1, its row is stored at slot
+  // pos0 + t, and it sees the positions before pos0 and then its ancestors
+  // and itself, read in that order, so its result is bit for bit what a
+  // one-token call on a cache holding just its path gives. Tokens are taken
+  // one at a time. No window.
+  const int32_t* parent = nullptr;
   // Output of token t, head h: out + t * out_stride + h * head_dim. May be
   // q itself (out_stride == q_stride): a (token, head) output is written
   // only after the last read of that token and head's query.

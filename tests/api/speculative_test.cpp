@@ -210,6 +210,10 @@ TEST_P(SpeculativeQuantized, LookupAndSameModelDraftGiveThePlainOutput) {
     const auto plain = generate(model_, st.sampling, {});
     const auto lookup = generate(model_, st.sampling, {.mode = Mode::kLookup, .draft_max = 8});
     EXPECT_EQ(lookup.ids, plain.ids) << st.name;
+    // Trees where the model allows them (else chains).
+    const auto tree = generate(model_, st.sampling,
+                               {.mode = Mode::kLookup, .draft_max = 8, .lookup_ngram = 1, .lookup_branches = 3});
+    EXPECT_EQ(tree.ids, plain.ids) << st.name;
     const auto same = generate(model_, st.sampling, {.mode = Mode::kDraft, .draft = draft, .draft_max = 8});
     EXPECT_EQ(same.ids, plain.ids) << st.name;
     // The draft evaluates the context as the target did, so its proposals

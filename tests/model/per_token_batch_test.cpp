@@ -97,6 +97,32 @@ TEST_P(PerTokenBatch, RollbackLeavesTheStateOfOneTokenPasses) {
   EXPECT_TRUE(same_bits(one_by_one(spec, next), one_by_one(plain, next)));
 }
 
+TEST_P(PerTokenBatch, TreeNodesMatchTheirPathsBitForBit) {
+  // Tree: a(-1) -> b, c ; b -> d ; c -> e -> f. Each node's logits must be
+  // those of its root-to-node path evaluated one token at a time, and after
+  // keeping a path the cache continues as that chain's would.
+  ModelState tree = prefilled();
+  if (!tree.can_keep_path()) GTEST_SKIP() << "recurrent or sliding-window layers verify chains only";
+  const std::vector<int32_t> toks = {100, 101, 102, 103, 104, 105};
+  const std::vector<int32_t> parents = {-1, 0, 0, 1, 2, 4};
+  std::vector<float> rows(toks.size() * size_t(n_vocab()));
+  tf().forward(toks, tree, ws_, rows.data(), true, pool_, parents, /*per_token=*/true);
+  for (size_t t = 0; t < toks.size(); ++t) {
+    std::vector<int32_t> path;
+    for (int j = static_cast<int>(t); j >= 0; j = parents[size_t(j)]) path.insert(path.begin(), toks[size_t(j)]);
+    ModelState chain = prefilled();
+    const std::vector<float> want = one_by_one(chain, path);
+    const std::vector<float> got(rows.begin() + t * n_vocab(), rows.begin() + (t + 1) * n_vocab());
+    const std::vector<float> last(want.end() - n_vocab(), want.end());
+    EXPECT_TRUE(same_bits(got, last)) << "node " << t;
+  }
+  tf().keep_path(tree, static_cast<int>(prompt_.size()), {0, 2, 4});
+  ModelState chain = prefilled();
+  one_by_one(chain, {100, 102, 104});
+  const std::vector<int32_t> next = {77, 3};
+  EXPECT_TRUE(same_bits(one_by_one(tree, next), one_by_one(chain, next)));
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, PerTokenBatch, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 

@@ -156,9 +156,10 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   };
   // The common case (a chain over rows stored in order, no score soft-cap)
   // goes to the flash kernel: online softmax over key tiles, the q heads of
-  // a KV group sharing each row. Trees, soft-capping and wrapping rings keep
-  // the plain loop below.
-  if (!batch.is_tree() && a_.softcap == 0.f && cache.contiguous()) {
+  // a KV group sharing each row; so do per-token tree batches (speculative
+  // verification), each node reading its path's rows in order. Other trees,
+  // soft-capping and wrapping rings keep the plain loop below.
+  if ((!batch.is_tree() || batch.per_token) && a_.softcap == 0.f && cache.contiguous()) {
     store_rows(0, n);
     AttentionParams p;
     p.n_tok = n;
@@ -176,6 +177,7 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
     p.window = a_.window;
     p.scale = a_.scale;
     p.per_token = batch.per_token;
+    p.parent = batch.parent;
     p.out = att;
     p.out_stride = nq;
     attention_flash(p, pool);
