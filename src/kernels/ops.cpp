@@ -101,12 +101,11 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
                            : w.dtype == DType::kBF16 ? k.gemm_bf16 : nullptr;
   // Prefill: the GEMM (weights packed per panel, reused by every token). Its
   // activation is quantized per 32 for every weight type, with per-16 sums.
+  // The K-quant GEMMs start at kGemmMinTokens; the others (the Q8_0/Q4_0
+  // family) where the level says.
   GemmQ8Fn gemm = nullptr;
-  const bool block_family = w.dtype == DType::kQ8_0 || w.dtype == DType::kQ4_0 || w.dtype == DType::kQ4_0x16 ||
-                            w.dtype == DType::kQ8_0x16 || w.dtype == DType::kI8G32 || w.dtype == DType::kI4G32 ||
-                            w.dtype == DType::kI8G64 || w.dtype == DType::kI8G128 || w.dtype == DType::kI4G64 ||
-                            w.dtype == DType::kI4G128;
-  if (n_tok >= (block_family ? std::min(k.gemm_block_min_tokens, kGemmMinTokens) : kGemmMinTokens)) {
+  const bool k_quant = w.dtype == DType::kQ4_K || w.dtype == DType::kQ5_K || w.dtype == DType::kQ6_K;
+  if (n_tok >= (k_quant ? kGemmMinTokens : k.gemm_block_min_tokens)) {
     switch (w.dtype) {
       case DType::kQ8_0: gemm = k.gemm_q8_0; break;
       case DType::kQ4_0: gemm = k.gemm_q4_0; break;

@@ -31,9 +31,10 @@ struct Batch {
   const int32_t* parent = nullptr;  // n entries, or null for a chain
   const int32_t* depth = nullptr;   // n entries when parent is set
   // Every token's results must be bit-for-bit what evaluating the tokens one
-  // at a time gives (speculative verification of a chain, the replay of a
-  // rollback): mixers then take their one-token code paths per token (no
-  // chunked or tiled forms whose rounding depends on the batch).
+  // at a time gives (a tree node: its path one token at a time), as for
+  // speculative verification and the replay of its rollback: mixers then
+  // take their one-token code paths per token (no chunked or tiled forms
+  // whose rounding depends on the batch).
   bool per_token = false;
 
   bool is_tree() const { return parent != nullptr; }

@@ -137,13 +137,13 @@ inline __m512 load_scales_16(const PanelRows& rows, int64_t off) {
   return _mm512_maskz_mov_ps(rows.valid, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(h))));
 }
 
-// Stores the transposed 4-bit codes of 32 values: low nibbles are values
-// 0..15 of the chunk (steps 0-3), high nibbles values 16..31 (steps 4-7).
-inline void store_nibble_steps(const __m512i (&q)[4], __mmask16 valid, __m512i* pb) {
+// Stores four transposed steps of 4-bit codes: the low nibbles at lo[0..3],
+// the high nibbles at hi[0..3].
+inline void store_nibble_steps(const __m512i (&q)[4], __mmask16 valid, __m512i* lo, __m512i* hi) {
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   for (int s = 0; s < 4; ++s) {
-    _mm512_store_si512(pb + s, _mm512_maskz_and_epi32(valid, q[s], m4));
-    _mm512_store_si512(pb + s + 4, _mm512_maskz_and_epi32(valid, _mm512_srli_epi16(q[s], 4), m4));
+    _mm512_store_si512(lo + s, _mm512_maskz_and_epi32(valid, q[s], m4));
+    _mm512_store_si512(hi + s, _mm512_maskz_and_epi32(valid, _mm512_srli_epi16(q[s], 4), m4));
   }
 }
 
@@ -165,7 +165,8 @@ void pack_panel(const uint8_t* w, size_t row_bytes, int n, int64_t nb, uint8_t* 
     __m512i q[4];
     load_transpose_16x4(rows, voff, q);
     if (kQ4) {
-      store_nibble_steps(q, rows.valid, pb);
+      // Q4_0: low nibbles are values 0..15 (steps 0-3), high ones 16..31 (steps 4-7).
+      store_nibble_steps(q, rows.valid, pb, pb + 4);
     } else {
       store_byte_steps(q, rows.valid, pb);
       load_transpose_16x4(rows, voff + 16, q);
@@ -194,12 +195,7 @@ void pack_panel_groupq(const uint8_t* w, size_t row_bytes, int n, int64_t nb, ui
       for (int c = 0; c < kG / 64; ++c) {
         for (int h = 0; h < 2; ++h) {
           load_transpose_16x4(rows, off + 2 + 32 * c + 16 * h, q);
-          const __m512i m4 = _mm512_set1_epi8(0x0f);
-          for (int s = 0; s < 4; ++s) {
-            _mm512_store_si512(pb + 16 * c + 4 * h + s, _mm512_maskz_and_epi32(rows.valid, q[s], m4));
-            _mm512_store_si512(pb + 16 * c + 8 + 4 * h + s,
-                               _mm512_maskz_and_epi32(rows.valid, _mm512_srli_epi16(q[s], 4), m4));
-          }
+          store_nibble_steps(q, rows.valid, pb + 16 * c + 4 * h, pb + 16 * c + 8 + 4 * h);
         }
       }
     } else {
