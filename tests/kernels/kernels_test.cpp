@@ -208,7 +208,7 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
                   DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
     const int64_t g = dtype_info(t).block_elems;
     const std::vector<int64_t> col_counts =
-        g == 32 ? std::vector<int64_t>{32, 64, 96, 128, 160, 192, 224, 4096 + 32} : std::vector<int64_t>{g, 3 * g, 5 * g, 4096 + g};
+        g == 32 ? std::vector<int64_t>{32, 64, 96, 128, 160, 192, 224, 640, 2464, 4096 + 32} : std::vector<int64_t>{g, 3 * g, 5 * g, 4096 + g};
     for (int64_t cols : col_counts) {
       for (int64_t rows : {1, 2, 3, 4, 5, 7, 33}) {
         const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 1000 + cols + 5));
@@ -235,7 +235,7 @@ TEST_P(KernelsTest, QuantRowsIndependentOfRowCount) {
   for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kI8G64,
                   DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
     const int64_t g = dtype_info(t).block_elems;
-    for (int64_t cols : {g, 5 * g, 4096 + g}) {
+    for (int64_t cols : {g, 5 * g, 21 * g, 4096 + g}) {
       const int64_t rows = 11;
       const auto tm = random_matrix(t, rows, cols, uint32_t(cols + 77));
       const QuantizedAct act(scalar_, random_floats(cols, 4));

@@ -1,18 +1,21 @@
 // AVX-512 VBMI row kernel for Q4_0 (and I4G32, the same blocks): four blocks
-// (72 bytes, 128 values) per step.
+// (72 bytes, 128 values) per quad, four quads per group.
 //
-// One vpermt2b gathers the four blocks' 64 nibble bytes out of the 72-byte
-// span into block order, so a single register holds all of them: low
-// nibbles are values 0-15 of each block, high nibbles values 16-31. The
-// activation is rearranged once per call to match (lanes 4b..4b+3 belong to
-// block b in both halves), so the two vpdpbusd chain into one exact int32
-// sum per block, seeded with the unsigned offset (-8 * sum of the
-// activation bytes). One vpermw + vcvtph2ps spreads the four f16 scales
-// over their lanes. That is about half the instructions per value of the
-// block-pair kernel in x86/avx512/groupq_avx512.cpp (from L2 one core goes
-// from 35 to 45 GB/s), and it reads one row at a time with no software
-// prefetch: a single forward stream per thread, which the hardware
-// prefetchers follow (docs/KERNELS.md has the figures).
+// One vpermt2b gathers a quad's 64 nibble bytes out of the 72-byte span into
+// block order, so a single register holds all of them: low nibbles are
+// values 0-15 of each block, high nibbles values 16-31. The activation is
+// rearranged once per call to match (lanes 4b..4b+3 belong to block b in
+// both halves), so the two vpdpbusd give exact int32 partial sums, four
+// lanes per block. A group's four quads are then reduced to one lane per
+// block in int32 (exact), the block's offset (-8 * sum of its activation
+// bytes) added, and the 16 sums scaled by one fma against their 16 f16
+// scales, gathered and converted once. That is about half the instructions
+// per value of the block-pair kernel in x86/avx512/groupq_avx512.cpp, and
+// fewer float conversions than scaling each quad (docs/KERNELS.md has the
+// figures). It reads one row at a time with no software prefetch besides
+// PageAhead: a single forward stream per thread, which the hardware
+// prefetchers follow (two rows at a time computed faster from L2 but
+// decoded slower from DRAM).
 #include <immintrin.h>
 
 #include "../avx512/avx512_util.h"
@@ -32,33 +35,82 @@ struct QuadTerms {
   __m512 scale;        // activation scale of each lane's block
 };
 
-// Lane-wise partial sums of one quad of one row (reduced by the caller).
-inline __m512 quad_dot(const uint8_t* quad, const QuadTerms& t) {
-  // Byte 16b + j of the gathered register is nibble byte j of block b, at
-  // 18b + 2 + j in the span; indices >= 64 select from the tail register.
+// Nibble bytes of one quad in block order: byte 16b + j is nibble byte j of
+// block b, at 18b + 2 + j in the 72-byte span (indices >= 64 select from
+// the 8-byte tail, an 8-byte load, never past the row).
+inline __m512i quad_nibbles(const uint8_t* quad, __m512i head) {
   const __m512i nib_idx = _mm512_set_epi8(71, 70, 69, 68, 67, 66, 65, 64, 63, 62, 61, 60, 59, 58, 57, 56,  //
                                           53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38,  //
                                           35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20,  //
                                           17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2);
+  const __m512i tail = _mm512_castsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(quad + 64)));
+  return _mm512_permutex2var_epi8(head, nib_idx, tail);
+}
+
+// Exact int32 dot of each lane's 8 values (lanes 4b..4b+3: block b),
+// seeded with `seed`.
+inline __m512i quad_int_dot(const uint8_t* quad, __m512i head, __m512i seed, __m512i lo, __m512i hi) {
+  const __m512i nib = quad_nibbles(quad, head);
+  const __m512i dot = _mm512_dpbusd_epi32(seed, _mm512_and_si512(nib, _mm512_set1_epi8(0x0f)), lo);
+  return _mm512_dpbusd_epi32(dot, high_nibbles(nib), hi);
+}
+
+// Lane-wise partial sums of one quad of one row (the rows' last quads, when
+// their count is not a multiple of four).
+inline __m512 quad_dot(const uint8_t* quad, const QuadTerms& t) {
   // Word i < 16 is the scale of block i / 4, at byte 18 * (i / 4).
   const __m512i scale_idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
                                              27, 27, 27, 27, 18, 18, 18, 18, 9, 9, 9, 9, 0, 0, 0, 0);
   const __m512i head = _mm512_loadu_si512(quad);
-  // Only bytes 64..71 lie past the head: an 8-byte load, never past the row.
-  const __m512i tail = _mm512_castsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(quad + 64)));
-  const __m512i nib = _mm512_permutex2var_epi8(head, nib_idx, tail);
-  const __m512i m4 = _mm512_set1_epi8(0x0f);
-  __m512i dot = _mm512_dpbusd_epi32(t.neg_offset, _mm512_and_si512(nib, m4), t.lo);
-  dot = _mm512_dpbusd_epi32(dot, high_nibbles(nib), t.hi);
   const __m512 ws = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scale_idx, head)));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws, t.scale));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(quad_int_dot(quad, head, t.neg_offset, t.lo, t.hi)),
+                       _mm512_mul_ps(ws, t.scale));
+}
+
+// The activation side of four quads (16 blocks), lane 4b + q for block
+// 4q + b (the order group_dot's sums come out in).
+struct GroupTerms {
+  __m512i neg_offset;  // -8 * (sum of the block's 32 activation bytes)
+  __m512 scale;        // the block's activation scale
+};
+
+// Four quads' lane sums (four lanes per block) reduced to one lane per
+// block, exactly: lane 4b + q holds block b of quad q (block 4q + b).
+inline __m512i reduce_quads(__m512i d0, __m512i d1, __m512i d2, __m512i d3) {
+  const __m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(d0, d1), _mm512_unpackhi_epi32(d0, d1));
+  const __m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(d2, d3), _mm512_unpackhi_epi32(d2, d3));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
+}
+
+// Four quads (16 blocks) of one row, scaled once. Each quad's int32 dot has
+// four lanes per block; two rounds of unpack-and-add (exact in int32) leave
+// one lane per block, lane 4b + q holding block 4q + b. Its 16 f16 scales
+// are gathered in that order and converted by one vcvtph2ps, where a quad
+// at a time took four conversions and four word permutes.
+inline __m512 group_dot(const uint8_t* g, const QuadTerms* t, const GroupTerms& gt, __m512 acc) {
+  __m512i d[4], h[4];
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; ++q) {
+    h[q] = _mm512_loadu_si512(g + q * kQuadBytes);
+    d[q] = quad_int_dot(g + q * kQuadBytes, h[q], _mm512_setzero_si512(), t[q].lo, t[q].hi);
+  }
+  const __m512i sum = _mm512_add_epi32(reduce_quads(d[0], d[1], d[2], d[3]), gt.neg_offset);
+  // Word 4b + q: the scale of block b of quad q, word 9b of its head. Words
+  // 4b, 4b+1 come from quads 0, 1 (indices 32+ select the second), 4b+2,
+  // 4b+3 from quads 2, 3 in the second permute; the blend takes that pair.
+  const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                       59, 27, 59, 27, 50, 18, 50, 18, 41, 9, 41, 9, 32, 0, 32, 0);
+  const __m512i w01 = _mm512_permutex2var_epi16(h[0], idx, h[1]), w23 = _mm512_permutex2var_epi16(h[2], idx, h[3]);
+  const __m256i w16 = _mm256_mask_blend_epi16(0xcccc, _mm512_castsi512_si256(w01), _mm512_castsi512_si256(w23));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(_mm512_cvtph_ps(w16), gt.scale), acc);
 }
 
 void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                    float* y) {
-  const int64_t blocks = cols / 32, quads = blocks / 4;
+  const int64_t blocks = cols / 32, quads = blocks / 4, groups = quads / 4;
   thread_local Scratch scratch;
-  auto* terms = static_cast<QuadTerms*>(scratch.get(size_t(quads) * sizeof(QuadTerms)));
+  auto* terms = static_cast<QuadTerms*>(scratch.get(size_t(quads) * sizeof(QuadTerms) + size_t(groups) * sizeof(GroupTerms)));
+  auto* group_terms = reinterpret_cast<GroupTerms*>(terms + quads);
   const __m512i eight = _mm512_set1_epi8(8);
   for (int64_t k = 0; k < quads; ++k) {
     // 128-bit lane b of lo: bytes 0-15 of block b; of hi: bytes 16-31.
@@ -72,18 +124,25 @@ void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
     terms[k].scale = _mm512_permutexvar_ps(_mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                            _mm512_castps128_ps512(_mm_loadu_ps(x.d + 4 * k)));
   }
+  for (int64_t j = 0; j < groups; ++j) {
+    const QuadTerms* t = terms + 4 * j;
+    group_terms[j].neg_offset = reduce_quads(t[0].neg_offset, t[1].neg_offset, t[2].neg_offset, t[3].neg_offset);
+    group_terms[j].scale = _mm512_permutexvar_ps(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0),
+                                                 _mm512_loadu_ps(x.d + 16 * j));
+  }
   PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
     ahead.before(row + row_bytes);
-    // Two accumulators: consecutive quads do not wait on each other's add.
+    // Two accumulators: consecutive groups do not wait on each other's fma.
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t k = 0;
-    for (; k + 2 <= quads; k += 2) {
-      acc0 = _mm512_add_ps(acc0, quad_dot(row + k * kQuadBytes, terms[k]));
-      acc1 = _mm512_add_ps(acc1, quad_dot(row + (k + 1) * kQuadBytes, terms[k + 1]));
+    int64_t j = 0;
+    for (; j + 2 <= groups; j += 2) {
+      acc0 = group_dot(row + 4 * j * kQuadBytes, terms + 4 * j, group_terms[j], acc0);
+      acc1 = group_dot(row + 4 * (j + 1) * kQuadBytes, terms + 4 * (j + 1), group_terms[j + 1], acc1);
     }
-    if (k < quads) acc0 = _mm512_add_ps(acc0, quad_dot(row + k * kQuadBytes, terms[k]));
+    if (j < groups) acc0 = group_dot(row + 4 * j * kQuadBytes, terms + 4 * j, group_terms[j], acc0);
+    for (int64_t k = 4 * groups; k < quads; ++k) acc1 = _mm512_add_ps(acc1, quad_dot(row + k * kQuadBytes, terms[k]));
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     for (int64_t b = 4 * quads; b < blocks; ++b) sum += dot_lone_block<4>(row + b * kBlockBytes, x.qs + 32 * b, x.d[b]);
     y[r] = sum;
