@@ -2,8 +2,9 @@
 // one thread (a program, never a test):
 //   build/bin/bench_deltanet
 // Decode: one recurrent step for all heads of one layer (bytes/s counts the
-// state read and written). Prefill: 512 tokens through the chunked form and,
-// for comparison, through the recurrence.
+// state read and written). Prefill: 512 tokens through the chunked form
+// (argument: the chunk length) and, for comparison (argument 0), through the
+// recurrence.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -69,7 +70,7 @@ void BM_Prefill512(benchmark::State& state) {
   for (auto _ : state) {
     for (int i = 0; i < kHeads; ++i) {
       float* S = d.S.data() + size_t(i) * kDim * kDim;
-      if (chunked) nagi::delta_rule_chunked(h, 512, S, 64);
+      if (chunked) nagi::delta_rule_chunked(h, 512, S, int(state.range(0)));
       else nagi::delta_rule_recurrent(h, 512, S);
     }
     benchmark::DoNotOptimize(d.out.data());
@@ -77,7 +78,7 @@ void BM_Prefill512(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 512);
   state.SetLabel(chunked ? "chunked" : "recurrent");
 }
-BENCHMARK(BM_Prefill512)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Prefill512)->Arg(64)->Arg(32)->Arg(16)->Arg(0)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

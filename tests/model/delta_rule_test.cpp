@@ -76,8 +76,8 @@ TEST(DeltaRule, ChunkedEqualsRecurrent) {
   // the rows left over after blocks of four; 128 x 128 is Qwen3.5-0.8B's.
   // Measured worst case 4.8e-7.
   for (auto [dk, dv] : {std::pair{32, 24}, std::pair{30, 40}, std::pair{128, 128}}) {
-  for (int n : {1, 5, 63, 64, 65, 130, 200}) {
-    for (int chunk : {16, 64}) {
+  for (int n : {1, 5, 31, 33, 63, 64, 65, 130, 200}) {
+    for (int chunk : {16, 32, 64}) {
       const Inputs in = random_inputs(n, dk, dv, 1000 + n);
       std::vector<float> out_r(size_t(n) * in.dv), out_c(size_t(n) * in.dv);
       std::vector<float> S_r = in.S0, S_c = in.S0;

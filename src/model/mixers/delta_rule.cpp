@@ -18,98 +18,20 @@
 namespace nagi {
 namespace {
 
-// y[0, n) += sum_{i<m} a[i] * X[i*ldx + (0, n)]: a small GEMV whose output
-// is walked in tiles of 16 floats held in one vector register (GCC vector
-// extension: a zmm in the AVX-512 clone, two ymm in the AVX2 one), so X is
-// streamed once per tile and y is not reloaded for every i.
+// 16 floats: a zmm in the AVX-512 clone, two ymm in the AVX2 one (GCC
+// vector extension).
 typedef float v16f __attribute__((vector_size(64), aligned(4)));
 
+// Whether this CPU has AVX-512's 32 vector registers (gemm_rows' panels).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 // __builtin_cpu_init first: this initializer may run before libgcc's.
-const bool kTwoTiles = [] {
+const bool kWidePanels = [] {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") != 0;
 }();
 #else
-constexpr bool kTwoTiles = false;
+constexpr bool kWidePanels = false;
 #endif
-
-// T tiles of 16 columns at j0: one accumulator chain per tile.
-template <int T>
-[[gnu::always_inline]] inline void gemv_tiles(const float* a, int m, const float* X, size_t ldx, float* y, int j0) {
-  v16f acc[T];
-  for (int c = 0; c < T; ++c) std::memcpy(&acc[c], y + j0 + 16 * c, sizeof(v16f));
-  for (int i = 0; i < m; ++i) {
-    const float ai = a[i];
-    for (int c = 0; c < T; ++c) {
-      v16f x;
-      std::memcpy(&x, X + i * ldx + j0 + 16 * c, sizeof x);
-      acc[c] += ai * x;
-    }
-  }
-  for (int c = 0; c < T; ++c) std::memcpy(y + j0 + 16 * c, &acc[c], sizeof(v16f));
-}
-
-// Several tiles per pass so that their FMA chains overlap (one tile is one
-// chain, bound by the FMA latency): eight with AVX-512 (see kTwoTiles),
-// else four (eight ymm chains in the AVX2 clone).
-[[gnu::always_inline]] inline void gemv_acc(const float* a, int m, const float* X, size_t ldx, float* y, int n) {
-  int j0 = 0;
-  for (; kTwoTiles && j0 + 128 <= n; j0 += 128) gemv_tiles<8>(a, m, X, ldx, y, j0);
-  for (; j0 + 64 <= n; j0 += 64) gemv_tiles<4>(a, m, X, ldx, y, j0);
-  for (; j0 + 16 <= n; j0 += 16) gemv_tiles<1>(a, m, X, ldx, y, j0);
-  for (int i = 0; i < m && j0 < n; ++i) {
-    for (int j = j0; j < n; ++j) y[j] += a[i] * X[i * ldx + j];
-  }
-}
-
-// Four outputs at once: y_r[0, n) += sum_{i<m} a_r[i] * X[i*ldx + (0, n)] for
-// r < 4, so every strip of X loaded serves four accumulators.
-[[gnu::always_inline]] inline void gemv4_acc(const float* const* a, int m, const float* X, size_t ldx,
-                                             float* const* y, int n) {
-  int j0 = 0;
-  // Two tiles per pass where a core retires two 512-bit FMAs per cycle
-  // (Zen 5, Intel server cores): with 4-cycle FMA latency the four chains
-  // of one tile keep only half of that busy, eight do it all. Only with
-  // AVX-512 (32 vector registers); the AVX2 clone's four accumulators are
-  // already eight ymm chains, and eight would spill there.
-  for (; kTwoTiles && j0 + 32 <= n; j0 += 32) {
-    v16f acc[4][2];
-    for (int r = 0; r < 4; ++r) {
-      std::memcpy(&acc[r][0], y[r] + j0, sizeof(v16f));
-      std::memcpy(&acc[r][1], y[r] + j0 + 16, sizeof(v16f));
-    }
-    for (int i = 0; i < m; ++i) {
-      v16f x0, x1;
-      std::memcpy(&x0, X + i * ldx + j0, sizeof x0);
-      std::memcpy(&x1, X + i * ldx + j0 + 16, sizeof x1);
-      for (int r = 0; r < 4; ++r) {
-        const float ar = a[r][i];
-        acc[r][0] += ar * x0;
-        acc[r][1] += ar * x1;
-      }
-    }
-    for (int r = 0; r < 4; ++r) {
-      std::memcpy(y[r] + j0, &acc[r][0], sizeof(v16f));
-      std::memcpy(y[r] + j0 + 16, &acc[r][1], sizeof(v16f));
-    }
-  }
-  for (; j0 + 16 <= n; j0 += 16) {
-    v16f acc[4];
-    for (int r = 0; r < 4; ++r) std::memcpy(&acc[r], y[r] + j0, sizeof(v16f));
-    for (int i = 0; i < m; ++i) {
-      v16f x;
-      std::memcpy(&x, X + i * ldx + j0, sizeof x);
-      for (int r = 0; r < 4; ++r) acc[r] += a[r][i] * x;
-    }
-    for (int r = 0; r < 4; ++r) std::memcpy(y[r] + j0, &acc[r], sizeof(v16f));
-  }
-  for (int r = 0; r < 4; ++r) {
-    for (int i = 0; i < m && j0 < n; ++i) {
-      for (int j = j0; j < n; ++j) y[r][j] += a[r][i] * X[i * ldx + j];
-    }
-  }
-}
 
 // 16 independent partial sums: vectorises without -ffast-math (a single
 // running sum would be one long dependent chain of scalar adds).
@@ -123,6 +45,68 @@ template <int T>
   for (; i < n; ++i) s += a[i] * b[i];
   for (int l = 0; l < 16; ++l) s += acc[l];
   return s;
+}
+
+// C[r][j0, j0 + 16 NT) += sum_{i<k} A[r][i] * B[i][j0, ..) for MR rows of A
+// (lda apart) and C (ldc apart): MR x NT vector accumulators stay in
+// registers while B's rows stream once.
+template <int MR, int NT>
+[[gnu::always_inline]] inline void gemm_panel(const float* A, size_t lda, const float* B, size_t ldb, float* C,
+                                              size_t ldc, int k, int j0) {
+  v16f acc[MR][NT];
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NT; ++c) std::memcpy(&acc[r][c], C + r * ldc + j0 + 16 * c, sizeof(v16f));
+  for (int i = 0; i < k; ++i) {
+    v16f b[NT];
+    for (int c = 0; c < NT; ++c) std::memcpy(&b[c], B + i * ldb + j0 + 16 * c, sizeof(v16f));
+    for (int r = 0; r < MR; ++r) {
+      const float a = A[r * lda + i];
+      for (int c = 0; c < NT; ++c) acc[r][c] += a * b[c];
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NT; ++c) std::memcpy(C + r * ldc + j0 + 16 * c, &acc[r][c], sizeof(v16f));
+}
+
+// C[r][0, n) += sum_{i<k} A[r][i] * B[i][0, n) for the MR rows r. Panels of
+// 64 columns with AVX-512 (16 accumulators of 32 registers), else of 16
+// (the AVX2 clone's v16f is two ymm and it has 16 registers).
+template <int MR>
+[[gnu::always_inline]] inline void gemm_rows(const float* A, size_t lda, const float* B, size_t ldb, float* C,
+                                             size_t ldc, int k, int n) {
+  int j0 = 0;
+  for (; kWidePanels && j0 + 64 <= n; j0 += 64) gemm_panel<MR, 4>(A, lda, B, ldb, C, ldc, k, j0);
+  for (; j0 + 16 <= n; j0 += 16) gemm_panel<MR, 1>(A, lda, B, ldb, C, ldc, k, j0);
+  for (int r = 0; r < MR && j0 < n; ++r) {
+    for (int i = 0; i < k; ++i) {
+      for (int j = j0; j < n; ++j) C[r * ldc + j] += A[r * lda + i] * B[i * ldb + j];
+    }
+  }
+}
+
+// C [m, n) += A [m, k) B [k, n), rows in blocks of four. Where A or the
+// wanted part of C is lower triangular (Shape), a block ending at row r_end
+// stops at depth r_end, or at width r_end rounded up to whole 16-column
+// panels (C and B must have room up to n; columns past a row's own are
+// computed and left for the caller to ignore).
+enum class Shape { kFull, kDepthToRow, kWidthToRow };
+template <Shape S>
+[[gnu::always_inline]] inline void gemm_acc(const float* A, size_t lda, const float* B, size_t ldb, float* C,
+                                            size_t ldc, int m, int k, int n) {
+  auto dims = [&](int r_end) {
+    return S == Shape::kDepthToRow ? std::pair{std::min(k, r_end), n}
+           : S == Shape::kWidthToRow ? std::pair{k, std::min(n, (r_end + 15) / 16 * 16)}
+                                     : std::pair{k, n};
+  };
+  int r0 = 0;
+  for (; r0 + 4 <= m; r0 += 4) {
+    const auto [kk, nn] = dims(r0 + 4);
+    gemm_rows<4>(A + r0 * lda, lda, B, ldb, C + r0 * ldc, ldc, kk, nn);
+  }
+  for (; r0 < m; ++r0) {
+    const auto [kk, nn] = dims(r0 + 1);
+    gemm_rows<1>(A + r0 * lda, lda, B, ldb, C + r0 * ldc, ldc, kk, nn);
+  }
 }
 
 }  // namespace
@@ -176,102 +160,112 @@ NAGI_DELTA_RULE_CLONES void delta_rule_recurrent(const DeltaRuleHead& h, int n, 
   }
 }
 
+// Per chunk of L tokens, with G_t the log decay summed from the chunk start
+// through token t and S0 the state at the chunk start:
+//   delta_t = beta_t (v_t - e^{G_t} S0^T k_t - sum_{s<t} e^{G_t-G_s} (k_t.k_s) delta_s)
+//   o_t = scale (e^{G_t} S0^T q_t + sum_{s<=t} e^{G_t-G_s} (q_t.k_s) delta_s)
+//   S = e^{G_last} S0 + sum_s e^{G_last-G_s} k_s delta_s^T
+// Every product is a small GEMM through gemm_acc: K S0 and Q S0, K K^T and
+// Q K^T (lower triangles), the deltas (the triangular system solved four
+// rows at a time: a GEMM against the finished rows, then the 4x4 corner),
+// the outputs and the state update.
 NAGI_DELTA_RULE_CLONES void delta_rule_chunked(const DeltaRuleHead& h, int n, float* S, int chunk) {
   const int dk = h.dk, dv = h.dv, C = std::max(1, chunk);
   thread_local std::vector<float> buf;
-  // coef4 [4, C], coef/wdecay/G [C], KS/QS/delta [C, dv], kk/qk [C, C]
-  buf.resize(size_t(7) * C + size_t(3) * C * dv + size_t(2) * C * C);
-  float* coef4 = buf.data();  // [4, C]
-  float* coef = coef4 + size_t(4) * C;
-  float* wdecay = coef + C;
-  float* G = wdecay + C;
-  float* KS = G + C;
+  // G/eg/wdecay [C], Kt [dk, C], KS/QS/delta [C, dv], kk/qk [C, C]
+  buf.resize(size_t(3) * C + size_t(dk) * C + size_t(3) * C * dv + size_t(2) * C * C);
+  float* G = buf.data();
+  float* eg = G + C;
+  float* wdecay = eg + C;
+  float* Kt = wdecay + C;  // K^T of the chunk: Kt[i * C + s] = k_s[i]
+  float* KS = Kt + size_t(dk) * C;
   float* QS = KS + size_t(C) * dv;
   float* delta = QS + size_t(C) * dv;
-  float* kk = delta + size_t(C) * dv;
-  float* qk = kk + size_t(C) * C;
+  float* kk = delta + size_t(C) * dv;  // becomes -beta_t e^{G_t-G_s} k_t.k_s, s < t
+  float* qk = kk + size_t(C) * C;      // becomes scale e^{G_t-G_s} q_t.k_s, s <= t
 
   for (int c0 = 0; c0 < n; c0 += C) {
     const int L = std::min(C, n - c0);
-    auto q = [&](int t) { return h.q + (c0 + t) * h.qk_stride; };
-    auto k = [&](int t) { return h.k + (c0 + t) * h.qk_stride; };
+    const float* q0 = h.q + c0 * h.qk_stride;
+    const float* k0 = h.k + c0 * h.qk_stride;
     auto v = [&](int t) { return h.v + (c0 + t) * h.v_stride; };
     auto beta = [&](int t) { return h.beta[(c0 + t) * h.gate_stride]; };
-    // G_t: log decay accumulated from the chunk start to token t (inclusive).
     float acc = 0.f;
-    for (int t = 0; t < L; ++t) G[t] = acc += h.g[(c0 + t) * h.gate_stride];
-
-    // What the chunk-start state S0 contributes: K S0 and Q S0.
-    std::fill(KS, KS + size_t(L) * dv, 0.f);  // gemv_acc accumulates
-    std::fill(QS, QS + size_t(L) * dv, 0.f);
-    int t0 = 0;
-    for (; t0 + 2 <= L; t0 += 2) {
-      const float* a[4] = {k(t0), q(t0), k(t0 + 1), q(t0 + 1)};
-      float* y[4] = {KS + size_t(t0) * dv, QS + size_t(t0) * dv, KS + size_t(t0 + 1) * dv, QS + size_t(t0 + 1) * dv};
-      gemv4_acc(a, dk, S, dv, y, dv);
-    }
-    for (; t0 < L; ++t0) {
-      gemv_acc(k(t0), dk, S, dv, KS + size_t(t0) * dv, dv);
-      gemv_acc(q(t0), dk, S, dv, QS + size_t(t0) * dv, dv);
-    }
-    std::fill(qk, qk + size_t(L) * C, 0.f);  // zeros above the diagonal (see the output step)
     for (int t = 0; t < L; ++t) {
-      for (int s = 0; s <= t; ++s) {
-        // Both products times the decay from token s to token t.
-        const float decay = std::exp(G[t] - G[s]);
-        kk[size_t(t) * C + s] = decay * dot(k(t), k(s), dk);
-        qk[size_t(t) * C + s] = decay * dot(q(t), k(s), dk);
-      }
+      G[t] = acc += h.g[(c0 + t) * h.gate_stride];
+      eg[t] = std::exp(G[t]);
     }
-    // delta_t = beta_t (v_t - e^{G_t} S0^T k_t - sum_{s<t} e^{G_t-G_s} (k_t.k_s) delta_s):
-    // forward substitution through the unit lower-triangular system.
+    for (int i = 0; i < dk; ++i) {  // contiguous stores, strided loads
+      for (int t = 0; t < L; ++t) Kt[size_t(i) * C + t] = k0[t * h.qk_stride + i];
+    }
+
+    // K S0 and Q S0.
+    std::fill(KS, KS + size_t(L) * dv, 0.f);
+    std::fill(QS, QS + size_t(L) * dv, 0.f);
+    gemm_acc<Shape::kFull>(k0, h.qk_stride, S, dv, KS, dv, L, dk, dv);
+    gemm_acc<Shape::kFull>(q0, h.qk_stride, S, dv, QS, dv, L, dk, dv);
+
+    // K K^T and Q K^T, columns up to each 4-row block's end (in whole
+    // panels, up to C: Kt's columns past L hold stale values, whose products
+    // land past L and are zeroed below); then the decays and coefficients,
+    // zero above the diagonal (kk: on it too).
+    std::fill(kk, kk + size_t(L) * C, 0.f);
+    std::fill(qk, qk + size_t(L) * C, 0.f);
+    gemm_acc<Shape::kWidthToRow>(k0, h.qk_stride, Kt, C, kk, C, L, dk, C);
+    gemm_acc<Shape::kWidthToRow>(q0, h.qk_stride, Kt, C, qk, C, L, dk, C);
+    for (int t = 0; t < L; ++t) {
+      float* kkt = kk + size_t(t) * C;
+      float* qkt = qk + size_t(t) * C;
+      const float b = beta(t);
+      for (int s = 0; s <= t; ++s) {
+        const float decay = std::exp(G[t] - G[s]);
+        kkt[s] = s < t ? -b * decay * kkt[s] : 0.f;
+        qkt[s] *= h.scale * decay;
+      }
+      for (int s = t + 1; s < C; ++s) kkt[s] = qkt[s] = 0.f;
+    }
+
+    // delta_t = beta_t (v_t - e^{G_t} (K S0)_t) + sum_{s<t} kk[t][s] delta_s,
+    // four rows at a time: first the finished rows [0, t0) by a GEMM, then
+    // the rows of the block in order.
     for (int t = 0; t < L; ++t) {
       float* dt = delta + size_t(t) * dv;
       const float* vt = v(t);
       const float* ks = KS + size_t(t) * dv;
-      const float eg = std::exp(G[t]);
-      for (int j = 0; j < dv; ++j) dt[j] = vt[j] - eg * ks[j];
-      for (int s = 0; s < t; ++s) coef[s] = -kk[size_t(t) * C + s];
-      gemv_acc(coef, t, delta, dv, dt, dv);
-      const float b = beta(t);
-      for (int j = 0; j < dv; ++j) dt[j] *= b;
+      const float b = beta(t), e = eg[t];
+      for (int j = 0; j < dv; ++j) dt[j] = b * (vt[j] - e * ks[j]);
     }
-    // o_t = scale (e^{G_t} S0^T q_t + sum_{s<=t} e^{G_t-G_s} (q_t.k_s) delta_s)
+    for (int t0 = 0; t0 < L; t0 += 4) {
+      const int rows = std::min(4, L - t0);
+      if (rows == 4) {
+        gemm_rows<4>(kk + size_t(t0) * C, C, delta, dv, delta + size_t(t0) * dv, dv, t0, dv);
+      } else {
+        for (int r = 0; r < rows; ++r)
+          gemm_rows<1>(kk + size_t(t0 + r) * C, C, delta, dv, delta + size_t(t0 + r) * dv, dv, t0, dv);
+      }
+      for (int r = 1; r < rows; ++r) {
+        gemm_rows<1>(kk + size_t(t0 + r) * C + t0, C, delta + size_t(t0) * dv, dv, delta + size_t(t0 + r) * dv, dv,
+                     r, dv);
+      }
+    }
+
+    // o_t = scale e^{G_t} (Q S0)_t + sum_{s<=t} qk[t][s] delta_s
     for (int t = 0; t < L; ++t) {
       float* o = h.out + (c0 + t) * h.out_stride;
       const float* qs = QS + size_t(t) * dv;
-      const float eg = std::exp(G[t]);
-      for (int j = 0; j < dv; ++j) o[j] = eg * qs[j];
+      const float e = h.scale * eg[t];
+      for (int j = 0; j < dv; ++j) o[j] = e * qs[j];
     }
-    int r0 = 0;
-    for (; r0 + 4 <= L; r0 += 4) {  // rows r0..r0+3 share deltas 0..r0+3 (qk is 0 past the diagonal)
-      const float* a[4] = {qk + size_t(r0) * C, qk + size_t(r0 + 1) * C, qk + size_t(r0 + 2) * C, qk + size_t(r0 + 3) * C};
-      float* y[4];
-      for (int r = 0; r < 4; ++r) y[r] = h.out + (c0 + r0 + r) * h.out_stride;
-      gemv4_acc(a, r0 + 4, delta, dv, y, dv);
-    }
-    for (; r0 < L; ++r0) gemv_acc(qk + size_t(r0) * C, r0 + 1, delta, dv, h.out + (c0 + r0) * h.out_stride, dv);
-    for (int t = 0; t < L; ++t) {
-      float* o = h.out + (c0 + t) * h.out_stride;
-      for (int j = 0; j < dv; ++j) o[j] *= h.scale;
-    }
-    // S <- e^{G_last} S0 + sum_s e^{G_last-G_s} k_s delta_s^T
-    const float last = G[L - 1];
-    const float e_last = std::exp(last);
+    gemm_acc<Shape::kDepthToRow>(qk, C, delta, dv, h.out + c0 * h.out_stride, h.out_stride, L, L, dv);
+
+    // S = e^{G_last} S0 + (K^T scaled by e^{G_last-G_s}) delta
+    const float last = G[L - 1], e_last = eg[L - 1];
     for (size_t x = 0; x < size_t(dk) * dv; ++x) S[x] *= e_last;
     for (int s = 0; s < L; ++s) wdecay[s] = std::exp(last - G[s]);
-    int i0 = 0;
-    for (; i0 + 4 <= dk; i0 += 4) {
-      for (int r = 0; r < 4; ++r)
-        for (int s = 0; s < L; ++s) coef4[size_t(r) * C + s] = wdecay[s] * k(s)[i0 + r];
-      const float* a[4] = {coef4, coef4 + C, coef4 + 2 * C, coef4 + 3 * C};
-      float* y[4] = {S + size_t(i0) * dv, S + size_t(i0 + 1) * dv, S + size_t(i0 + 2) * dv, S + size_t(i0 + 3) * dv};
-      gemv4_acc(a, L, delta, dv, y, dv);
+    for (int i = 0; i < dk; ++i) {
+      for (int s = 0; s < L; ++s) Kt[size_t(i) * C + s] *= wdecay[s];
     }
-    for (; i0 < dk; ++i0) {
-      for (int s = 0; s < L; ++s) coef[s] = wdecay[s] * k(s)[i0];
-      gemv_acc(coef, L, delta, dv, S + size_t(i0) * dv, dv);
-    }
+    gemm_acc<Shape::kFull>(Kt, C, delta, dv, S, dv, dk, L, dv);
   }
 }
 
