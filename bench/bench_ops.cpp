@@ -94,6 +94,40 @@ void register_all() {
   }
 }
 
+// Small batches, GEMM against the row kernels (args: tokens; 3072 x 1024,
+// one thread): where the GEMM starts to pay (Kernels::gemm_block_min_tokens,
+// kGemmMinTokens). `rows` forces the row kernels as speculative verification
+// does (PerTokenMatmuls); otherwise the kernel the matmul picks for that
+// many tokens.
+void BM_small_batch(benchmark::State& state, nagi::DType dtype, bool rows) {
+  const int64_t n_rows = 3072, cols = 1024, n_tok = state.range(0);
+  const auto bytes = random_matrix(dtype, n_rows, cols);
+  nagi::Matrix m{dtype, n_rows, cols, *nagi::dtype_bytes(dtype, cols), bytes.data()};
+  std::vector<float> x(static_cast<size_t>(n_tok * cols)), y(static_cast<size_t>(n_tok * n_rows));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist;
+  for (float& v : x) v = dist(rng);
+  nagi::ThreadPool pool(1);
+  const nagi::PerTokenMatmuls mode(rows);
+  for (auto _ : state) {
+    nagi::matmul(m, x.data(), n_tok, cols, y.data(), n_rows, pool);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["MAC/s"] = benchmark::Counter(double(state.iterations()) * double(n_tok * n_rows * cols),
+                                               benchmark::Counter::kIsRate);
+}
+void register_small_batches() {
+  const std::pair<const char*, nagi::DType> types[] = {
+      {"q4_0", nagi::DType::kQ4_0}, {"q8_0", nagi::DType::kQ8_0}, {"q4_k", nagi::DType::kQ4_K}, {"q6_k", nagi::DType::kQ6_K}};
+  for (const auto& [name, dtype] : types) {
+    for (bool rows : {false, true}) {
+      benchmark::RegisterBenchmark((std::string("BM_small_batch/") + name + (rows ? "/rows" : "/picked")).c_str(),
+                                   BM_small_batch, dtype, rows)
+          ->Arg(2)->Arg(4)->Arg(8)->Arg(12)->Arg(16)->Arg(20)->Arg(24)->UseRealTime();
+    }
+  }
+}
+
 // Qwen3-0.6B's q, k, v projections (2048 + 1024 + 1024 rows, 1024 columns,
 // Q4_0x16, one decode token, 2 threads, this machine's kernels): three
 // matmuls (three parallel regions, three activation quantizations) against
@@ -131,6 +165,7 @@ BENCHMARK_CAPTURE(BM_qkv, grouped, true)->UseRealTime();
 
 int main(int argc, char** argv) {
   register_all();
+  register_small_batches();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -61,6 +61,14 @@ using GemmF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, i
                            int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride);
 using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                               const QuantizedVectorK& x, float* y);
+// The row kernels for several tokens at once (small batches, and the exact
+// verification of speculative decoding): y[t * y_stride + r] for t < n_tok,
+// each token's value bit for bit what the one-token kernel gives for it
+// alone; the weights are read and unpacked once for all of them.
+using DotRowsQ8MultiFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                                  const QuantizedVector* x, int n_tok, float* y, int64_t y_stride);
+using DotRowsQ8KMultiFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
+                                   const QuantizedVectorK* x, int n_tok, float* y, int64_t y_stride);
 
 struct Kernels {
   const char* isa = "scalar";
@@ -140,6 +148,11 @@ struct Kernels {
   DotRowsQ8KFn dot_rows_q4_k = nullptr;
   DotRowsQ8KFn dot_rows_q5_k = nullptr;
   DotRowsQ8KFn dot_rows_q6_k = nullptr;
+  // Several tokens at once (DotRowsQ8MultiFn), where a level has them; null:
+  // the one-token kernel runs once per token. Q4_0 also serves I4G32.
+  DotRowsQ8MultiFn dot_rows_q4_0_multi = nullptr;
+  DotRowsQ8KMultiFn dot_rows_q4_k_multi = nullptr;
+  DotRowsQ8KMultiFn dot_rows_q6_k_multi = nullptr;
   // nagi's group types (format/group_quant.h) with 64 / 128 values per scale
   // against the per-32 quantized activation. I8G32 / I4G32 blocks are Q8_0 /
   // Q4_0 blocks, so matmul runs them on the Q8_0 / Q4_0 entries.
@@ -163,11 +176,14 @@ struct Kernels {
   GemmF32Fn gemm_f16 = nullptr;
   GemmF32Fn gemm_bf16 = nullptr;
   // From this many tokens on, the GEMMs of Q8_0, Q4_0, their x16 forms and
-  // the I8G*/I4G* types replace the row kernels (the K-quant and float GEMMs
-  // start at kGemmMinTokens, kernels/ops.h, which is also this default). A
-  // level lowers it where packing its panels is cheap: a GEMM over a few
-  // tokens is how speculative decoding verifies a draft.
+  // the I8G*/I4G* types replace the row kernels (the float GEMMs start at
+  // kGemmMinTokens, kernels/ops.h, which is also this default). A level
+  // lowers it where packing its panels is cheap.
   int64_t gemm_block_min_tokens = 8;
+  // The same for Q4_K and Q6_K (Q5_K: kGemmMinTokens): a level with their
+  // multi-token row kernels raises them to where the GEMM overtakes those.
+  int64_t gemm_q4_k_min_tokens = 8;
+  int64_t gemm_q6_k_min_tokens = 8;
 };
 
 // kAvx512: F/BW/VL + VNNI + BF16 (Zen 4+, Sapphire Rapids+, Cooper Lake);

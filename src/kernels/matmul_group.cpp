@@ -97,6 +97,26 @@ void MatmulInput::run_rows_into(size_t j, int64_t begin, int64_t end, float* y_b
             n_tok, y_begin, y_stride);
     return;
   }
+  // All tokens in one pass over the rows, each row unpacked once for them.
+  if (n_tok > 1 && (kn.dot_q_multi != nullptr || kn.dot_k_multi != nullptr)) {
+    thread_local std::vector<QuantizedVector> xq;
+    thread_local std::vector<QuantizedVectorK> xk;
+    if (kn.dot_q_multi != nullptr) {
+      const int64_t nb = cols / kActBlock;
+      xq.resize(size_t(n_tok));
+      for (int64_t t = 0; t < n_tok; ++t) xq[t] = QuantizedVector{a.q8_qs.data() + t * cols, a.q8_d.data() + t * nb, cols};
+      kn.dot_q_multi(w.row(begin), w.row_bytes, end - begin, cols, xq.data(), int(n_tok), y_begin, y_stride);
+    } else {
+      const int64_t nb = cols / kActBlockK;
+      xk.resize(size_t(n_tok));
+      for (int64_t t = 0; t < n_tok; ++t) {
+        xk[t] = QuantizedVectorK{a.q8k_qs.data() + t * cols, a.q8k_d.data() + t * nb, a.q8k_bsums.data() + t * (cols / 16),
+                                 cols};
+      }
+      kn.dot_k_multi(w.row(begin), w.row_bytes, end - begin, cols, xk.data(), int(n_tok), y_begin, y_stride);
+    }
+    return;
+  }
   // With several tokens, walk the rows in small tiles so a tile's weights
   // stay in cache while every token passes over them.
   const int64_t tile = n_tok == 1 ? end - begin : kMatmulRowTile;

@@ -44,6 +44,9 @@ struct MatmulKernel {
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
   DotRowsQ8KFn dot_k = nullptr;
+  // With dot_q / dot_k where the level has them: all tokens in one pass.
+  DotRowsQ8MultiFn dot_q_multi = nullptr;
+  DotRowsQ8KMultiFn dot_k_multi = nullptr;
   GemmF32Fn gemm_f = nullptr;
   GemmQ8Fn gemm = nullptr;
 

@@ -101,11 +101,13 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
                            : w.dtype == DType::kBF16 ? k.gemm_bf16 : nullptr;
   // Prefill: the GEMM (weights packed per panel, reused by every token). Its
   // activation is quantized per 32 for every weight type, with per-16 sums.
-  // The K-quant GEMMs start at kGemmMinTokens; the others (the Q8_0/Q4_0
-  // family) where the level says.
+  // It starts where the level says.
   GemmQ8Fn gemm = nullptr;
-  const bool k_quant = w.dtype == DType::kQ4_K || w.dtype == DType::kQ5_K || w.dtype == DType::kQ6_K;
-  if (n_tok >= (k_quant ? kGemmMinTokens : k.gemm_block_min_tokens)) {
+  const int64_t gemm_from = w.dtype == DType::kQ4_K   ? k.gemm_q4_k_min_tokens
+                            : w.dtype == DType::kQ6_K ? k.gemm_q6_k_min_tokens
+                            : w.dtype == DType::kQ5_K ? kGemmMinTokens
+                                                      : k.gemm_block_min_tokens;
+  if (n_tok >= gemm_from) {
     switch (w.dtype) {
       case DType::kQ8_0: gemm = k.gemm_q8_0; break;
       case DType::kQ4_0: gemm = k.gemm_q4_0; break;
@@ -132,6 +134,9 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
     chosen.dot_f = dot_f;
     chosen.dot_q = dot_q;
     chosen.dot_k = dot_k;
+    chosen.dot_q_multi = w.dtype == DType::kQ4_0 || w.dtype == DType::kI4G32 ? k.dot_rows_q4_0_multi : nullptr;
+    chosen.dot_k_multi = w.dtype == DType::kQ4_K ? k.dot_rows_q4_k_multi
+                         : w.dtype == DType::kQ6_K ? k.dot_rows_q6_k_multi : nullptr;
   }
   return chosen;
 }

@@ -40,9 +40,9 @@ float dot_f32(const float* a, const float* b, int64_t n);
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
 
-// From this many tokens on, matmuls use the kernel table's GEMM; the
-// Q8_0/Q4_0 family may start earlier where a level says so
-// (Kernels::gemm_block_min_tokens).
+// From this many tokens on, matmuls use the kernel table's GEMM; a level
+// may say otherwise for the quantized types (Kernels::gemm_block_min_tokens,
+// gemm_q4_k_min_tokens, gemm_q6_k_min_tokens).
 inline constexpr int64_t kGemmMinTokens = 8;
 
 // While a PerTokenMatmuls(true) is alive on a thread, the matmuls it calls

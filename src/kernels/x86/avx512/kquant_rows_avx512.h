@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "avx512_util.h"
 #include "kernels/kernels.h"
@@ -65,50 +66,71 @@ constexpr Q4KShuffles kQ4KShuffles = make_q4k_shuffles();
 // prefetch two row groups ahead streamed 20 GB/s from DRAM on one Zen 5 core
 // against 25 for this (docs/KERNELS.md), and the activation loads it saved
 // come from L1 anyway.
-inline __m512 q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* a_perm, const QuantizedVectorK& x) {
+//
+// Against T tokens at once (acc[t], a_perm[t], x[t]): each block's weights
+// and scales are unpacked once for all of them, and each token's arithmetic
+// is the same whatever T is (bit for bit a one-token call's).
+template <int T>
+inline void q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* const* a_perm, const QuantizedVectorK* x,
+                     __m512* out) {
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   const __m256i shuf_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KShuffles.mins));
   __m512i shuf[4];
   for (int j = 0; j < 4; ++j) shuf[j] = _mm512_load_si512(kQ4KShuffles.pair[j]);
-  __m512 acc = _mm512_setzero_ps();
-  __m256 accm = _mm256_setzero_ps();
+  __m512 acc[T];
+  __m256 accm[T];
+  for (int t = 0; t < T; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    accm[t] = _mm256_setzero_ps();
+  }
   for (int64_t i = 0; i < blocks; ++i) {
-    const int8_t* a = a_perm + i * kActBlockK;
     const uint8_t* b = row + i * kq::kQ4KBytes;
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
     const __m512i sm = _mm512_broadcast_i32x4(unpack_scales_mins_128(b + 4));
-    __m512i isum = _mm512_setzero_si512();
+    __m512i nib[4], sc[4];
 #pragma GCC unroll 2
     for (int p = 0; p < 2; ++p) {
       const __m512i z = _mm512_loadu_si512(b + 16 + 64 * p);
-      const __m512i lo = _mm512_and_si512(z, m4), hi = high_nibbles(z);
-      const __m512i plo = _mm512_maddubs_epi16(lo, _mm512_load_si512(a + 128 * p));
-      const __m512i phi = _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 128 * p + 64));
-      isum = _mm512_dpwssd_epi32(isum, plo, _mm512_shuffle_epi8(sm, shuf[2 * p]));
-      isum = _mm512_dpwssd_epi32(isum, phi, _mm512_shuffle_epi8(sm, shuf[2 * p + 1]));
+      nib[2 * p] = _mm512_and_si512(z, m4);
+      nib[2 * p + 1] = high_nibbles(z);
+      sc[2 * p] = _mm512_shuffle_epi8(sm, shuf[2 * p]);
+      sc[2 * p + 1] = _mm512_shuffle_epi8(sm, shuf[2 * p + 1]);
     }
-    const __m256i msum = _mm256_madd_epi16(bs, _mm256_shuffle_epi8(_mm512_castsi512_si256(sm), shuf_min));
-    // {d, dmin} * the activation scale, in one vector multiply.
+    const __m256i mins = _mm256_shuffle_epi8(_mm512_castsi512_si256(sm), shuf_min);
     uint32_t d_dmin;
     std::memcpy(&d_dmin, b, 4);
-    const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin))), _mm_set1_ps(x.d[i]));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dd), acc);
-    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)), accm);
+    const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin)));
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const int8_t* a = a_perm[t] + i * kActBlockK;
+      __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int p = 0; p < 2; ++p) {
+        const __m512i plo = _mm512_maddubs_epi16(nib[2 * p], _mm512_load_si512(a + 128 * p));
+        const __m512i phi = _mm512_maddubs_epi16(nib[2 * p + 1], _mm512_load_si512(a + 128 * p + 64));
+        isum = _mm512_dpwssd_epi32(isum, plo, sc[2 * p]);
+        isum = _mm512_dpwssd_epi32(isum, phi, sc[2 * p + 1]);
+      }
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t].bsums + i * 16));
+      const __m256i msum = _mm256_madd_epi16(bs, mins);
+      // {d, dmin} * the activation scale, in one vector multiply.
+      const __m128 dd = _mm_mul_ps(dw, _mm_set1_ps(x[t].d[i]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_broadcastss_ps(dd), acc[t]);
+      accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)), accm[t]);
+    }
   }
-  return _mm512_sub_ps(acc, _mm512_zextps256_ps512(accm));
+  for (int t = 0; t < T; ++t) out[t] = _mm512_sub_ps(acc[t], _mm512_zextps256_ps512(accm[t]));
 }
 
-// Q6_K, one row at a time (a single stream, as q4_k_row).
-inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK& x) {
+// Q6_K, one row at a time (a single stream, as q4_k_row), against T tokens.
+template <int T>
+inline void q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK* x, __m512* acc) {
   const __m512i m30 = _mm512_set1_epi8(0x30), m63 = _mm512_set1_epi8(0x3f);
-  __m512 acc = _mm512_setzero_ps();
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t i = 0; i < blocks; ++i) {
-    const int8_t* a = x.qs + i * kActBlockK;
     const uint8_t* b = row + i * kq::kQ6KBytes;
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
     const __m512i sc512 = _mm512_castsi256_si512(sc16);
-    __m512i isum = _mm512_setzero_si512();
+    __m512i q[4], sc[4];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(b + 64 * h);
@@ -122,49 +144,122 @@ inline __m512 q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVector
       // qword shift: bits 4-5 of every byte come from the same byte).
       const __m512i qh4 = _mm512_sllv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4));  // bits 0-1 / 2-3
       const __m512i qh6 = _mm512_srlv_epi64(qh, _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0));  // bits 4-5 / 6-7
-      const __m512i q0 = _mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8);
       // high_nibbles leaves bits 6-7 zero, so q1 needs no mask; q0 keeps
       // ql's high nibble in bits 6-7 until the mask.
-      const __m512i q1 = _mm512_ternarylogic_epi32(high_nibbles(ql), qh6, m30, 0xd8);
-      const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(q0, m63), _mm512_loadu_si512(a + 128 * h));
-      const __m512i p1 = _mm512_maddubs_epi16(q1, _mm512_loadu_si512(a + 128 * h + 64));
-      isum = _mm512_dpwssd_epi32(isum, p0, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512));
-      isum = _mm512_dpwssd_epi32(isum, p1, _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512));
+      q[2 * h] = _mm512_and_si512(_mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8), m63);
+      q[2 * h + 1] = _mm512_ternarylogic_epi32(high_nibbles(ql), qh6, m30, 0xd8);
+      sc[2 * h] = _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512);
+      sc[2 * h + 1] = _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512);
     }
-    // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g], exactly, in
-    // int32 (|isum| < 2^25, |32 * corr| < 2^25).
-    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
-    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b + 208) * x.d[i]), acc);
+    const float dw = half_to_f32(b + 208);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const int8_t* a = x[t].qs + i * kActBlockK;
+      __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m512i p0 = _mm512_maddubs_epi16(q[2 * h], _mm512_loadu_si512(a + 128 * h));
+        const __m512i p1 = _mm512_maddubs_epi16(q[2 * h + 1], _mm512_loadu_si512(a + 128 * h + 64));
+        isum = _mm512_dpwssd_epi32(isum, p0, sc[2 * h]);
+        isum = _mm512_dpwssd_epi32(isum, p1, sc[2 * h + 1]);
+      }
+      // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g], exactly, in
+      // int32 (|isum| < 2^25, |32 * corr| < 2^25).
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t].bsums + i * 16));
+      const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5);
+      isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(dw * x[t].d[i]), acc[t]);
+    }
   }
-  return acc;
 }
 
-void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
-                   const QuantizedVectorK& x, float* y) {
+// Rows against n_tok tokens, up to four per pass over a row (more take
+// further passes, from L1): y[t * y_stride + r].
+template <class RowFn>
+inline void rows_by_token_passes(int64_t n_rows, int n_tok, float* y, int64_t y_stride, RowFn row_fn) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    int t0 = 0;
+    auto pass = [&](auto tokens) {
+      constexpr int T = decltype(tokens)::value;
+      __m512 acc[T];
+      row_fn(r, t0, std::integral_constant<int, T>{}, acc);
+      for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = _mm512_reduce_add_ps(acc[t]);
+      t0 += T;
+    };
+    while (n_tok - t0 >= 4) pass(std::integral_constant<int, 4>{});
+    switch (n_tok - t0) {
+      case 3: pass(std::integral_constant<int, 3>{}); break;
+      case 2: pass(std::integral_constant<int, 2>{}); break;
+      case 1: pass(std::integral_constant<int, 1>{}); break;
+      default: break;
+    }
+  }
+}
+
+void rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK* x,
+               int n_tok, float* y, int64_t y_stride) {
+  const int64_t blocks = cols / kActBlockK;
+  PageAhead ahead(w);
+  rows_by_token_passes(n_rows, n_tok, y, y_stride, [&](int64_t r, int t0, auto tokens, __m512* acc) {
+    if (t0 == 0) ahead.before(w + (r + 1) * row_bytes);
+    q6_k_row<decltype(tokens)::value>(w + r * row_bytes, blocks, x + t0, acc);
+  });
+}
+
+// One token: its own loop, so that the row routine is compiled for it alone
+// (through rows_by_token_passes it ran ~10% slower from L2 on Zen 4).
+void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
+                   float* y) {
   const int64_t blocks = cols / kActBlockK;
   PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     ahead.before(w + (r + 1) * row_bytes);
-    y[r] = _mm512_reduce_add_ps(q6_k_row(w + r * row_bytes, blocks, x));
+    __m512 acc;
+    q6_k_row<1>(w + r * row_bytes, blocks, &x, &acc);
+    y[r] = _mm512_reduce_add_ps(acc);
   }
+}
+
+// The activation of each of n_tok tokens, reordered to match the nibble
+// order of q4_k_row: a_perm[t] (in a per-thread buffer).
+const int8_t* const* permute_q4_k_act(const QuantizedVectorK* x, int n_tok, int64_t cols) {
+  thread_local Scratch scratch, ptr_scratch;
+  auto* perm = static_cast<int8_t*>(scratch.get(size_t(cols) * size_t(n_tok)));
+  auto* a_perm = static_cast<const int8_t**>(ptr_scratch.get(sizeof(int8_t*) * size_t(n_tok)));
+  const __m512i lo_idx = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), hi_idx = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+  for (int t = 0; t < n_tok; ++t) {
+    int8_t* dst = perm + size_t(cols) * size_t(t);
+    for (int64_t i = 0; i < cols; i += 128) {
+      const __m512i z0 = _mm512_loadu_si512(x[t].qs + i), z1 = _mm512_loadu_si512(x[t].qs + i + 64);
+      _mm512_store_si512(dst + i, _mm512_permutex2var_epi64(z0, lo_idx, z1));
+      _mm512_store_si512(dst + i + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
+    }
+    a_perm[t] = dst;
+  }
+  return a_perm;
+}
+
+void rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK* x,
+               int n_tok, float* y, int64_t y_stride) {
+  const int64_t blocks = cols / kActBlockK;
+  const int8_t* const* a_perm = permute_q4_k_act(x, n_tok, cols);
+  PageAhead ahead(w);
+  rows_by_token_passes(n_rows, n_tok, y, y_stride, [&](int64_t r, int t0, auto tokens, __m512* acc) {
+    if (t0 == 0) ahead.before(w + (r + 1) * row_bytes);
+    q4_k_row<decltype(tokens)::value>(w + r * row_bytes, blocks, a_perm + t0, x + t0, acc);
+  });
 }
 
 void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
                    float* y) {
   const int64_t blocks = cols / kActBlockK;
-  thread_local Scratch scratch;
-  auto* a_perm = static_cast<int8_t*>(scratch.get(size_t(cols)));
-  const __m512i lo_idx = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0), hi_idx = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
-  for (int64_t i = 0; i < cols; i += 128) {
-    const __m512i z0 = _mm512_loadu_si512(x.qs + i), z1 = _mm512_loadu_si512(x.qs + i + 64);
-    _mm512_store_si512(a_perm + i, _mm512_permutex2var_epi64(z0, lo_idx, z1));
-    _mm512_store_si512(a_perm + i + 64, _mm512_permutex2var_epi64(z0, hi_idx, z1));
-  }
+  const int8_t* const* a_perm = permute_q4_k_act(&x, 1, cols);
   PageAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     ahead.before(w + (r + 1) * row_bytes);
-    y[r] = _mm512_reduce_add_ps(q4_k_row(w + r * row_bytes, blocks, a_perm, x));
+    __m512 acc;
+    q4_k_row<1>(w + r * row_bytes, blocks, a_perm, &x, &acc);
+    y[r] = _mm512_reduce_add_ps(acc);
   }
 }
 
