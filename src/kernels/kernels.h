@@ -149,7 +149,9 @@ struct Kernels {
   DotRowsQ8KFn dot_rows_q5_k = nullptr;
   DotRowsQ8KFn dot_rows_q6_k = nullptr;
   // Several tokens at once (DotRowsQ8MultiFn), where a level has them; null:
-  // the one-token kernel runs once per token. Q4_0 also serves I4G32.
+  // the one-token kernel runs once per token. Q8_0 / Q4_0 also serve
+  // I8G32 / I4G32.
+  DotRowsQ8MultiFn dot_rows_q8_0_multi = nullptr;
   DotRowsQ8MultiFn dot_rows_q4_0_multi = nullptr;
   DotRowsQ8KMultiFn dot_rows_q4_k_multi = nullptr;
   DotRowsQ8KMultiFn dot_rows_q6_k_multi = nullptr;

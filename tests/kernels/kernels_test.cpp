@@ -394,22 +394,26 @@ TEST_P(KernelsTest, KQuantRowsIndependentOfRowCount) {
 // of four, columns with leftover quads and lone blocks (Q4_0) or several
 // super-blocks (K-quants). Levels without them have nothing to check.
 TEST_P(KernelsTest, MultiTokenRowsMatchOneTokenBitForBit) {
-  const bool any = k_.dot_rows_q4_0_multi || k_.dot_rows_q4_k_multi || k_.dot_rows_q6_k_multi;
+  const bool any =
+      k_.dot_rows_q8_0_multi || k_.dot_rows_q4_0_multi || k_.dot_rows_q4_k_multi || k_.dot_rows_q6_k_multi;
   if (!any) GTEST_SKIP() << "no multi-token row kernels on " << k_.isa;
   const int64_t rows = 7;
   for (int n_tok : {1, 2, 3, 4, 5, 9}) {
-    if (k_.dot_rows_q4_0_multi != nullptr) {
+    for (DType t : {DType::kQ8_0, DType::kQ4_0}) {
+      const DotRowsQ8MultiFn multi = t == DType::kQ8_0 ? k_.dot_rows_q8_0_multi : k_.dot_rows_q4_0_multi;
+      if (multi == nullptr) continue;
       for (int64_t cols : {640, 2464, 4096 + 32}) {
-        const auto tm = random_matrix(DType::kQ4_0, rows, cols, uint32_t(cols + n_tok));
+        const auto tm = random_matrix(t, rows, cols, uint32_t(cols + n_tok));
         std::vector<QuantizedAct> acts;
         std::vector<QuantizedVector> xs;
         acts.reserve(n_tok);
-        for (int t = 0; t < n_tok; ++t) acts.emplace_back(scalar_, random_floats(cols, 100 + t));
+        for (int i = 0; i < n_tok; ++i) acts.emplace_back(scalar_, random_floats(cols, 100 + i));
         for (const auto& a : acts) xs.push_back(a.view());
         std::vector<float> got(size_t(n_tok) * rows), want(size_t(n_tok) * rows);
-        k_.dot_rows_q4_0_multi(tm.m.data, tm.m.row_bytes, rows, cols, xs.data(), n_tok, got.data(), rows);
-        for (int t = 0; t < n_tok; ++t) k_.dot_rows_q4_0(tm.m.data, tm.m.row_bytes, rows, cols, xs[t], want.data() + t * rows);
-        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0) << "q4_0 cols " << cols << " tokens " << n_tok;
+        multi(tm.m.data, tm.m.row_bytes, rows, cols, xs.data(), n_tok, got.data(), rows);
+        for (int i = 0; i < n_tok; ++i) quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, xs[i], want.data() + i * rows);
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+            << dtype_name(t) << " cols " << cols << " tokens " << n_tok;
       }
     }
     for (DType t : {DType::kQ4_K, DType::kQ6_K}) {

@@ -86,7 +86,7 @@ void dot_tile(const uint8_t* w, size_t row_bytes, int64_t groups, const int8_t* 
 // lanes [b0, b0, b1, b1], shifted by [0, 4, 0, 4] and masked, which is again
 // activation order. The two weight scales are converted together (one
 // vcvtph2ps) and spread over lanes 0-7 / 8-15. (int8 G = 32 reads one row
-// at a time, see dot_row_q8_g32.)
+// at a time, see row_q8_g32.)
 inline __m512i load_q4_block_pair(const uint8_t* b0, const uint8_t* b1) {
   const __m512i lanes = _mm512_mask_broadcast_i32x4(
       _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0))), 0xff00,
@@ -132,33 +132,83 @@ void dot_tile_q4_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const Q
 // time once the matrix streams from DRAM), but with the int4 kernel's
 // per-chunk activation terms and paired scale conversion: one vpdpbusd per
 // two blocks instead of two plus a subtraction, and one vcvtph2ps for both
-// weight scales.
-inline float dot_row_q8_g32(const uint8_t* row, int64_t blocks, const QuantizedVector& x, const ChunkTerms* terms) {
+// weight scales. Against T tokens (x[t], terms[t], y[t * y_stride]): each
+// pair of blocks is loaded and its scales converted once for all of them,
+// and each token's arithmetic is the same whatever T is (bit for bit a
+// one-token call's).
+template <int T>
+inline void row_q8_g32(const uint8_t* row, int64_t blocks, const QuantizedVector* x, const ChunkTerms* const* terms,
+                       float* y, int64_t y_stride) {
   constexpr int kBlockBytes = 34;
   const __m512i flip = _mm512_set1_epi8(char(0x80));
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc0[T], acc1[T];
+  for (int t = 0; t < T; ++t) acc0[t] = acc1[t] = _mm512_setzero_ps();
   int64_t p = 0;
   const int64_t pairs = blocks / 2;
-  auto pair = [&](int64_t q, __m512& acc) {
+  auto pair = [&](int64_t q, __m512* acc) {
     const uint8_t* b0 = row + 2 * q * kBlockBytes;
     const __m512i w = _mm512_xor_si512(
         _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 2))),
                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + kBlockBytes + 2)), 1),
         flip);
-    const __m512i dot = _mm512_dpbusd_epi32(terms[q].neg_offset, w, _mm512_loadu_si512(x.qs + 64 * q));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(terms[q].scale, pair_scales(b0, b0 + kBlockBytes)), acc);
+    const __m512 ws = pair_scales(b0, b0 + kBlockBytes);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m512i dot = _mm512_dpbusd_epi32(terms[t][q].neg_offset, w, _mm512_loadu_si512(x[t].qs + 64 * q));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(terms[t][q].scale, ws), acc[t]);
+    }
   };
   for (; p + 2 <= pairs; p += 2) {
     pair(p, acc0);
     pair(p + 1, acc1);
   }
   if (p < pairs) pair(p, acc0);
-  float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  if (blocks % 2 != 0) {
-    const int64_t last = blocks - 1;
-    sum += dot_lone_block<8>(row + last * kBlockBytes, x.qs + 32 * last, x.d[last]);
+  for (int t = 0; t < T; ++t) {
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0[t], acc1[t]));
+    if (blocks % 2 != 0) {
+      const int64_t last = blocks - 1;
+      sum += dot_lone_block<8>(row + last * kBlockBytes, x[t].qs + 32 * last, x[t].d[last]);
+    }
+    y[t * y_stride] = sum;
   }
-  return sum;
+}
+
+// The activation terms of one token (cols / 64 chunks).
+template <int kBits>
+void make_chunk_terms(const QuantizedVector& x, int64_t chunks, ChunkTerms* terms) {
+  const __m512i bias = _mm512_set1_epi8(char(kBits == 8 ? 128 : 8));
+  for (int64_t p = 0; p < chunks; ++p) {
+    const __m512i a = _mm512_loadu_si512(x.qs + 64 * p);
+    terms[p].neg_offset = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a));
+    terms[p].scale = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(x.d[2 * p]), _mm512_set1_ps(x.d[2 * p + 1]));
+  }
+}
+
+// Q8_0 against n_tok tokens, up to four per pass over a row: y[t * y_stride + r].
+void rows_q8_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector* x, int n_tok,
+               float* y, int64_t y_stride) {
+  const int64_t chunks = cols / 64;
+  thread_local Scratch scratch, ptr_scratch;
+  auto* all = static_cast<ChunkTerms*>(scratch.get(size_t(chunks) * size_t(n_tok) * sizeof(ChunkTerms)));
+  auto* terms = static_cast<const ChunkTerms**>(ptr_scratch.get(sizeof(ChunkTerms*) * size_t(n_tok)));
+  for (int t = 0; t < n_tok; ++t) {
+    make_chunk_terms<8>(x[t], chunks, all + chunks * t);
+    terms[t] = all + chunks * t;
+  }
+  const int64_t blocks = cols / 32;
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    ahead.before(row + row_bytes);
+    int t0 = 0;
+    for (; t0 + 4 <= n_tok; t0 += 4) row_q8_g32<4>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride);
+    switch (n_tok - t0) {
+      case 3: row_q8_g32<3>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride); break;
+      case 2: row_q8_g32<2>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride); break;
+      case 1: row_q8_g32<1>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride); break;
+      default: break;
+    }
+  }
 }
 
 template <int kBits, int kG>
@@ -167,19 +217,15 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
   const int64_t chunks = cols / 64;
   thread_local Scratch scratch;
   auto* terms = static_cast<ChunkTerms*>(scratch.get(size_t(chunks) * sizeof(ChunkTerms)));
-  const __m512i bias = _mm512_set1_epi8(char(kBits == 8 ? 128 : 8));
-  for (int64_t p = 0; p < chunks; ++p) {
-    const __m512i a = _mm512_loadu_si512(x.qs + 64 * p);
-    terms[p].neg_offset = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a));
-    terms[p].scale = _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(x.d[2 * p]), _mm512_set1_ps(x.d[2 * p + 1]));
-  }
+  make_chunk_terms<kBits>(x, chunks, terms);
   const int64_t groups = cols / kG;
   int64_t r = 0;
   PageAhead ahead(w);
   if constexpr (kG == 32 && kBits == 8) {
+    const ChunkTerms* const t1[1] = {terms};
     for (; r < n_rows; ++r) {
       ahead.before(w + (r + 1) * row_bytes);
-      y[r] = dot_row_q8_g32(w + r * row_bytes, groups, x, terms);
+      row_q8_g32<1>(w + r * row_bytes, groups, &x, t1, y + r, 0);
     }
   } else if constexpr (kG == 32) {
     for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
@@ -207,6 +253,7 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
 void fill_kernels_avx512_groupq(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_groupq<4, 32>;
   k.dot_rows_q8_0 = dot_rows_groupq<8, 32>;
+  k.dot_rows_q8_0_multi = rows_q8_0;
   k.dot_rows_i8g64 = dot_rows_groupq<8, 64>;
   k.dot_rows_i8g128 = dot_rows_groupq<8, 128>;
   k.dot_rows_i4g64 = dot_rows_groupq<4, 64>;
