@@ -118,7 +118,8 @@ void BM_small_batch(benchmark::State& state, nagi::DType dtype, bool rows) {
 }
 void register_small_batches() {
   const std::pair<const char*, nagi::DType> types[] = {
-      {"q4_0", nagi::DType::kQ4_0}, {"q8_0", nagi::DType::kQ8_0}, {"q4_k", nagi::DType::kQ4_K}, {"q6_k", nagi::DType::kQ6_K}};
+      {"q4_0", nagi::DType::kQ4_0}, {"q8_0", nagi::DType::kQ8_0}, {"q4_k", nagi::DType::kQ4_K},
+      {"q5_k", nagi::DType::kQ5_K}, {"q6_k", nagi::DType::kQ6_K}};
   for (const auto& [name, dtype] : types) {
     for (bool rows : {false, true}) {
       benchmark::RegisterBenchmark((std::string("BM_small_batch/") + name + (rows ? "/rows" : "/picked")).c_str(),

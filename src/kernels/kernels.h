@@ -154,6 +154,7 @@ struct Kernels {
   DotRowsQ8MultiFn dot_rows_q8_0_multi = nullptr;
   DotRowsQ8MultiFn dot_rows_q4_0_multi = nullptr;
   DotRowsQ8KMultiFn dot_rows_q4_k_multi = nullptr;
+  DotRowsQ8KMultiFn dot_rows_q5_k_multi = nullptr;
   DotRowsQ8KMultiFn dot_rows_q6_k_multi = nullptr;
   // nagi's group types (format/group_quant.h) with 64 / 128 values per scale
   // against the per-32 quantized activation. I8G32 / I4G32 blocks are Q8_0 /

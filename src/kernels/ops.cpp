@@ -137,8 +137,10 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
     chosen.dot_q_multi = w.dtype == DType::kQ4_0 || w.dtype == DType::kI4G32   ? k.dot_rows_q4_0_multi
                          : w.dtype == DType::kQ8_0 || w.dtype == DType::kI8G32 ? k.dot_rows_q8_0_multi
                                                                                 : nullptr;
-    chosen.dot_k_multi = w.dtype == DType::kQ4_K ? k.dot_rows_q4_k_multi
-                         : w.dtype == DType::kQ6_K ? k.dot_rows_q6_k_multi : nullptr;
+    chosen.dot_k_multi = w.dtype == DType::kQ4_K   ? k.dot_rows_q4_k_multi
+                         : w.dtype == DType::kQ5_K ? k.dot_rows_q5_k_multi
+                         : w.dtype == DType::kQ6_K ? k.dot_rows_q6_k_multi
+                                                   : nullptr;
   }
   return chosen;
 }

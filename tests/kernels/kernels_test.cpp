@@ -394,8 +394,8 @@ TEST_P(KernelsTest, KQuantRowsIndependentOfRowCount) {
 // of four, columns with leftover quads and lone blocks (Q4_0) or several
 // super-blocks (K-quants). Levels without them have nothing to check.
 TEST_P(KernelsTest, MultiTokenRowsMatchOneTokenBitForBit) {
-  const bool any =
-      k_.dot_rows_q8_0_multi || k_.dot_rows_q4_0_multi || k_.dot_rows_q4_k_multi || k_.dot_rows_q6_k_multi;
+  const bool any = k_.dot_rows_q8_0_multi || k_.dot_rows_q4_0_multi || k_.dot_rows_q4_k_multi ||
+                   k_.dot_rows_q5_k_multi || k_.dot_rows_q6_k_multi;
   if (!any) GTEST_SKIP() << "no multi-token row kernels on " << k_.isa;
   const int64_t rows = 7;
   for (int n_tok : {1, 2, 3, 4, 5, 9}) {
@@ -416,8 +416,10 @@ TEST_P(KernelsTest, MultiTokenRowsMatchOneTokenBitForBit) {
             << dtype_name(t) << " cols " << cols << " tokens " << n_tok;
       }
     }
-    for (DType t : {DType::kQ4_K, DType::kQ6_K}) {
-      const DotRowsQ8KMultiFn multi = t == DType::kQ4_K ? k_.dot_rows_q4_k_multi : k_.dot_rows_q6_k_multi;
+    for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+      const DotRowsQ8KMultiFn multi = t == DType::kQ4_K   ? k_.dot_rows_q4_k_multi
+                                      : t == DType::kQ5_K ? k_.dot_rows_q5_k_multi
+                                                          : k_.dot_rows_q6_k_multi;
       if (multi == nullptr) continue;
       const int64_t cols = 1280, nb = cols / kActBlockK;
       const auto tm = random_matrix(t, rows, cols, uint32_t(cols + 7 * n_tok));

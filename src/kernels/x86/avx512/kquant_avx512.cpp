@@ -57,49 +57,87 @@ void quantize_act_q8k(const float* x, int64_t n, int8_t* qs, float* d, int16_t* 
   }
 }
 
-// Q5_K, a row at a time: the fifth bit of each value comes from qh.
-void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
-                   const QuantizedVectorK& x, float* y) {
-  const int64_t blocks = cols / kActBlockK;
+// Q5_K, a row at a time: the fifth bit of each value comes from qh. Against
+// T tokens (x[t], y[t * y_stride]), as the Q4_K / Q6_K rows: each block is
+// unpacked once for all of them, and each token's arithmetic is the same
+// whatever T is (bit for bit a one-token call's).
+template <int T>
+inline void q5_k_row(const uint8_t* b, int64_t blocks, const QuantizedVectorK* x, float* y, int64_t y_stride) {
   constexpr int kBlockBytes = kq::kQ5KBytes;
   const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
   const __m256i idx_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kIdxMins));
-  __m512i idx[4];
-  for (int c = 0; c < 4; ++c) idx[c] = _mm512_load_si512(kIdxK4[c]);
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* b = w + r * row_bytes;
-    ahead.before(b + row_bytes);
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < blocks; ++i, b += kBlockBytes) {
-      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kBlockBytes), _MM_HINT_T0);
-      const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
-      const __m512i sm512 = _mm512_castsi256_si512(sm16);
-      const uint8_t* ql = b + 48;
-      const int8_t* a = x.qs + i * kActBlockK;
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
-      __m512i isum = _mm512_setzero_si512();
-      for (int c = 0; c < 4; ++c) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
-        const __m256i lo = _mm256_or_si256(
-            _mm256_and_si256(q, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
-        const __m256i hi =
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
-        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-        const __m512i p = _mm512_maddubs_epi16(wq, _mm512_loadu_si512(a + 64 * c));
-        isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[c], sm512));
+  __m512 acc[T];
+  __m256 accm[T];
+  for (int t = 0; t < T; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    accm[t] = _mm256_setzero_ps();
+  }
+  for (int64_t i = 0; i < blocks; ++i, b += kBlockBytes) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kBlockBytes), _MM_HINT_T0);
+    const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_128(b + 4));
+    const __m512i sm512 = _mm512_castsi256_si512(sm16);
+    const uint8_t* ql = b + 48;
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+    __m512i isum[T];
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) {
+      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32 * c));
+      const __m256i lo = _mm256_or_si256(
+          _mm256_and_si256(q, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+      const __m256i hi =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+      const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      const __m512i sc = _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK4[c]), sm512);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        const __m512i p = _mm512_maddubs_epi16(wq, _mm512_loadu_si512(x[t].qs + i * kActBlockK + 64 * c));
+        isum[t] = _mm512_dpwssd_epi32(isum[t], p, sc);
       }
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums + i * 16));
-      const __m256i msum = _mm256_madd_epi16(bs, _mm256_permutexvar_epi16(idx_min, sm16));
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(half_to_f32(b) * x.d[i]), acc);
-      accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm);
     }
-    y[r] = _mm512_reduce_add_ps(acc) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(accm));
+    const __m256i mins = _mm256_permutexvar_epi16(idx_min, sm16);
+    const float d = half_to_f32(b), dmin = half_to_f32(b + 2);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t].bsums + i * 16));
+      const __m256i msum = _mm256_madd_epi16(bs, mins);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(d * x[t].d[i]), acc[t]);
+      accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * x[t].d[i]), accm[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    y[t * y_stride] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(_mm512_zextps256_ps512(accm[t]));
   }
 }
 
+void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
+                   float* y) {
+  const int64_t blocks = cols / kActBlockK;
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    ahead.before(w + (r + 1) * row_bytes);
+    q5_k_row<1>(w + r * row_bytes, blocks, &x, y + r, 0);
+  }
+}
+
+// Q5_K against n_tok tokens, up to four per pass over a row.
+void rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK* x,
+               int n_tok, float* y, int64_t y_stride) {
+  const int64_t blocks = cols / kActBlockK;
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    ahead.before(row + row_bytes);
+    int t0 = 0;
+    for (; t0 + 4 <= n_tok; t0 += 4) q5_k_row<4>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride);
+    switch (n_tok - t0) {
+      case 3: q5_k_row<3>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride); break;
+      case 2: q5_k_row<2>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride); break;
+      case 1: q5_k_row<1>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride); break;
+      default: break;
+    }
+  }
+}
 
 }  // namespace
 
@@ -109,6 +147,7 @@ void fill_kernels_avx512_kquant(Kernels& k) {
   k.dot_rows_q5_k = dot_rows_q5_k;
   k.dot_rows_q6_k = dot_rows_q6_k;
   k.dot_rows_q4_k_multi = rows_q4_k;
+  k.dot_rows_q5_k_multi = rows_q5_k;
   k.dot_rows_q6_k_multi = rows_q6_k;
   // The multi-token rows beat the GEMMs below these (bench_ops
   // BM_small_batch, one Zen 4 core: Q4_K 62-68 vs 41-65 GMAC/s at 8-16
