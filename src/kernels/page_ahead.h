@@ -16,6 +16,7 @@
 // picks one file's instructions for another's callers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace nagi {
@@ -41,6 +42,18 @@ class PageAhead {
  private:
   uintptr_t next_;
 };
+
+// Calls f(r, row) for the rows [0, n_rows) of w in order, one PageAhead
+// step before each: the row loop of the one-row-at-a-time kernels.
+template <class F>
+inline void for_each_row_ahead(const uint8_t* w, size_t row_bytes, int64_t n_rows, F&& f) {
+  PageAhead ahead(w);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    ahead.before(row + row_bytes);
+    f(r, row);
+  }
+}
 
 }  // namespace
 }  // namespace nagi

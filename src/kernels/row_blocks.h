@@ -1,7 +1,7 @@
-// Internal to the SIMD kernel files: the register-blocked attention kernels'
-// split of query rows, shared by the AVX2, AVX-512 and NEON files. Plain C++
-// in an unnamed namespace (each ISA file instantiates its own copy; see
-// kernels/scratch.h).
+// Internal to the SIMD kernel files: how register-blocked kernels split
+// their rows or tokens into blocks compiled for a fixed count, shared by the
+// AVX2, AVX-512 and NEON files. Plain C++ in an unnamed namespace (each ISA
+// file instantiates its own copy; see kernels/scratch.h).
 #pragma once
 
 #include <type_traits>
@@ -20,6 +20,22 @@ inline void for_row_blocks(int rows, Block&& block) {
     r += 2;
   }
   if (r < rows) block(std::integral_constant<int, 1>{}, r);
+}
+
+// The multi-token row kernels (DotRowsQ8MultiFn) take up to four tokens per
+// pass over a row: their accumulators and the row's unpacked weights must
+// fit in registers. Calls pass(t0, std::integral_constant<int, T>{}) for
+// passes covering tokens [0, n_tok): T = 4, then the 1-3 left.
+template <class Pass>
+inline void for_token_passes(int n_tok, Pass&& pass) {
+  int t0 = 0;
+  for (; t0 + 4 <= n_tok; t0 += 4) pass(t0, std::integral_constant<int, 4>{});
+  switch (n_tok - t0) {
+    case 3: pass(t0, std::integral_constant<int, 3>{}); break;
+    case 2: pass(t0, std::integral_constant<int, 2>{}); break;
+    case 1: pass(t0, std::integral_constant<int, 1>{}); break;
+    default: break;
+  }
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "avx512_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/page_ahead.h"
+#include "kernels/row_blocks.h"
 
 namespace nagi {
 namespace {
@@ -196,19 +197,11 @@ void rows_q8_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
     terms[t] = all + chunks * t;
   }
   const int64_t blocks = cols / 32;
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    ahead.before(row + row_bytes);
-    int t0 = 0;
-    for (; t0 + 4 <= n_tok; t0 += 4) row_q8_g32<4>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride);
-    switch (n_tok - t0) {
-      case 3: row_q8_g32<3>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride); break;
-      case 2: row_q8_g32<2>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride); break;
-      case 1: row_q8_g32<1>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride); break;
-      default: break;
-    }
-  }
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
+    for_token_passes(n_tok, [&](int t0, auto tokens) {
+      row_q8_g32<decltype(tokens)::value>(row, blocks, x + t0, terms + t0, y + t0 * y_stride + r, y_stride);
+    });
+  });
 }
 
 template <int kBits, int kG>

@@ -10,6 +10,7 @@
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
 #include "kernels/page_ahead.h"
+#include "kernels/row_blocks.h"
 
 namespace nagi {
 namespace {
@@ -113,30 +114,18 @@ inline void q5_k_row(const uint8_t* b, int64_t blocks, const QuantizedVectorK* x
 void dot_rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
                    float* y) {
   const int64_t blocks = cols / kActBlockK;
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    ahead.before(w + (r + 1) * row_bytes);
-    q5_k_row<1>(w + r * row_bytes, blocks, &x, y + r, 0);
-  }
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) { q5_k_row<1>(row, blocks, &x, y + r, 0); });
 }
 
 // Q5_K against n_tok tokens, up to four per pass over a row.
 void rows_q5_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK* x,
                int n_tok, float* y, int64_t y_stride) {
   const int64_t blocks = cols / kActBlockK;
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    ahead.before(row + row_bytes);
-    int t0 = 0;
-    for (; t0 + 4 <= n_tok; t0 += 4) q5_k_row<4>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride);
-    switch (n_tok - t0) {
-      case 3: q5_k_row<3>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride); break;
-      case 2: q5_k_row<2>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride); break;
-      case 1: q5_k_row<1>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride); break;
-      default: break;
-    }
-  }
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
+    for_token_passes(n_tok, [&](int t0, auto tokens) {
+      q5_k_row<decltype(tokens)::value>(row, blocks, x + t0, y + t0 * y_stride + r, y_stride);
+    });
+  });
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "kernels/kernels.h"
 #include "kernels/kquant_layout.h"
 #include "kernels/page_ahead.h"
+#include "kernels/row_blocks.h"
 #include "kernels/scratch.h"
 
 namespace nagi {
@@ -167,51 +168,46 @@ inline void q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK*
   }
 }
 
-// Rows against n_tok tokens, up to four per pass over a row (more take
-// further passes, from L1): y[t * y_stride + r].
+// Rows of w against n_tok tokens, up to four per pass over a row (more take
+// further passes, from L1): row_fn(row, t0, tokens, acc) leaves the pass's
+// sums in acc[0, T); y[t * y_stride + r].
 template <class RowFn>
-inline void rows_by_token_passes(int64_t n_rows, int n_tok, float* y, int64_t y_stride, RowFn row_fn) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    int t0 = 0;
-    auto pass = [&](auto tokens) {
+inline void rows_by_token_passes(const uint8_t* w, size_t row_bytes, int64_t n_rows, int n_tok, float* y,
+                                 int64_t y_stride, RowFn row_fn) {
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
+    for_token_passes(n_tok, [&](int t0, auto tokens) {
       constexpr int T = decltype(tokens)::value;
       __m512 acc[T];
-      row_fn(r, t0, std::integral_constant<int, T>{}, acc);
+      row_fn(row, t0, tokens, acc);
       for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = _mm512_reduce_add_ps(acc[t]);
-      t0 += T;
-    };
-    while (n_tok - t0 >= 4) pass(std::integral_constant<int, 4>{});
-    switch (n_tok - t0) {
-      case 3: pass(std::integral_constant<int, 3>{}); break;
-      case 2: pass(std::integral_constant<int, 2>{}); break;
-      case 1: pass(std::integral_constant<int, 1>{}); break;
-      default: break;
-    }
-  }
+    });
+  });
+}
+
+// One token through the same row routine, in its own loop so that the
+// routine is compiled for it alone (through rows_by_token_passes it ran ~10%
+// slower from L2 on Zen 4).
+template <class RowFn>
+inline void rows_one_token(const uint8_t* w, size_t row_bytes, int64_t n_rows, float* y, RowFn row_fn) {
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
+    __m512 acc;
+    row_fn(row, &acc);
+    y[r] = _mm512_reduce_add_ps(acc);
+  });
 }
 
 void rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK* x,
                int n_tok, float* y, int64_t y_stride) {
   const int64_t blocks = cols / kActBlockK;
-  PageAhead ahead(w);
-  rows_by_token_passes(n_rows, n_tok, y, y_stride, [&](int64_t r, int t0, auto tokens, __m512* acc) {
-    if (t0 == 0) ahead.before(w + (r + 1) * row_bytes);
-    q6_k_row<decltype(tokens)::value>(w + r * row_bytes, blocks, x + t0, acc);
+  rows_by_token_passes(w, row_bytes, n_rows, n_tok, y, y_stride, [&](const uint8_t* row, int t0, auto tokens, __m512* acc) {
+    q6_k_row<decltype(tokens)::value>(row, blocks, x + t0, acc);
   });
 }
 
-// One token: its own loop, so that the row routine is compiled for it alone
-// (through rows_by_token_passes it ran ~10% slower from L2 on Zen 4).
 void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVectorK& x,
                    float* y) {
   const int64_t blocks = cols / kActBlockK;
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    ahead.before(w + (r + 1) * row_bytes);
-    __m512 acc;
-    q6_k_row<1>(w + r * row_bytes, blocks, &x, &acc);
-    y[r] = _mm512_reduce_add_ps(acc);
-  }
+  rows_one_token(w, row_bytes, n_rows, y, [&](const uint8_t* row, __m512* acc) { q6_k_row<1>(row, blocks, &x, acc); });
 }
 
 // The activation of each of n_tok tokens, reordered to match the nibble
@@ -237,10 +233,8 @@ void rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
                int n_tok, float* y, int64_t y_stride) {
   const int64_t blocks = cols / kActBlockK;
   const int8_t* const* a_perm = permute_q4_k_act(x, n_tok, cols);
-  PageAhead ahead(w);
-  rows_by_token_passes(n_rows, n_tok, y, y_stride, [&](int64_t r, int t0, auto tokens, __m512* acc) {
-    if (t0 == 0) ahead.before(w + (r + 1) * row_bytes);
-    q4_k_row<decltype(tokens)::value>(w + r * row_bytes, blocks, a_perm + t0, x + t0, acc);
+  rows_by_token_passes(w, row_bytes, n_rows, n_tok, y, y_stride, [&](const uint8_t* row, int t0, auto tokens, __m512* acc) {
+    q4_k_row<decltype(tokens)::value>(row, blocks, a_perm + t0, x + t0, acc);
   });
 }
 
@@ -248,13 +242,8 @@ void dot_rows_q4_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
                    float* y) {
   const int64_t blocks = cols / kActBlockK;
   const int8_t* const* a_perm = permute_q4_k_act(&x, 1, cols);
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    ahead.before(w + (r + 1) * row_bytes);
-    __m512 acc;
-    q4_k_row<1>(w + r * row_bytes, blocks, a_perm, &x, &acc);
-    y[r] = _mm512_reduce_add_ps(acc);
-  }
+  rows_one_token(w, row_bytes, n_rows, y,
+                 [&](const uint8_t* row, __m512* acc) { q4_k_row<1>(row, blocks, a_perm, &x, acc); });
 }
 
 }  // namespace

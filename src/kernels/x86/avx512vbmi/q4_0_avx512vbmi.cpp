@@ -22,6 +22,7 @@
 #include "gfni_nibbles.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/page_ahead.h"
+#include "kernels/row_blocks.h"
 
 namespace nagi {
 namespace {
@@ -196,21 +197,13 @@ void rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
     make_terms(x[t], quads, terms, group_terms);
     tt[t] = TokenTerms{terms, group_terms, &x[t]};
   }
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* row = w + r * row_bytes;
-    ahead.before(row + row_bytes);
-    // Up to four tokens per pass over the row (registers: two accumulators
-    // each beside the unpacked group); more take further passes from L1.
-    int t0 = 0;
-    for (; t0 + 4 <= n_tok; t0 += 4) row_q4_0<4>(row, blocks, tt + t0, y + t0 * y_stride + r, y_stride);
-    switch (n_tok - t0) {
-      case 3: row_q4_0<3>(row, blocks, tt + t0, y + t0 * y_stride + r, y_stride); break;
-      case 2: row_q4_0<2>(row, blocks, tt + t0, y + t0 * y_stride + r, y_stride); break;
-      case 1: row_q4_0<1>(row, blocks, tt + t0, y + t0 * y_stride + r, y_stride); break;
-      default: break;
-    }
-  }
+  // Up to four tokens per pass over the row (registers: two accumulators
+  // each beside the unpacked group); more take further passes from L1.
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
+    for_token_passes(n_tok, [&](int t0, auto tokens) {
+      row_q4_0<decltype(tokens)::value>(row, blocks, tt + t0, y + t0 * y_stride + r, y_stride);
+    });
+  });
 }
 
 void dot_rows_q4_0(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
