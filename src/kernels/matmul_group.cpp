@@ -97,22 +97,25 @@ void MatmulInput::run_rows_into(size_t j, int64_t begin, int64_t end, float* y_b
             n_tok, y_begin, y_stride);
     return;
   }
+  // Token t's quantized activation, in either format.
+  auto q8_of = [&](int64_t t) {
+    return QuantizedVector{a.q8_qs.data() + t * cols, a.q8_d.data() + t * (cols / kActBlock), cols};
+  };
+  auto q8k_of = [&](int64_t t) {
+    return QuantizedVectorK{a.q8k_qs.data() + t * cols, a.q8k_d.data() + t * (cols / kActBlockK),
+                            a.q8k_bsums.data() + t * (cols / 16), cols};
+  };
   // All tokens in one pass over the rows, each row unpacked once for them.
   if (n_tok > 1 && (kn.dot_q_multi != nullptr || kn.dot_k_multi != nullptr)) {
     thread_local std::vector<QuantizedVector> xq;
     thread_local std::vector<QuantizedVectorK> xk;
     if (kn.dot_q_multi != nullptr) {
-      const int64_t nb = cols / kActBlock;
       xq.resize(size_t(n_tok));
-      for (int64_t t = 0; t < n_tok; ++t) xq[t] = QuantizedVector{a.q8_qs.data() + t * cols, a.q8_d.data() + t * nb, cols};
+      for (int64_t t = 0; t < n_tok; ++t) xq[t] = q8_of(t);
       kn.dot_q_multi(w.row(begin), w.row_bytes, end - begin, cols, xq.data(), int(n_tok), y_begin, y_stride);
     } else {
-      const int64_t nb = cols / kActBlockK;
       xk.resize(size_t(n_tok));
-      for (int64_t t = 0; t < n_tok; ++t) {
-        xk[t] = QuantizedVectorK{a.q8k_qs.data() + t * cols, a.q8k_d.data() + t * nb, a.q8k_bsums.data() + t * (cols / 16),
-                                 cols};
-      }
+      for (int64_t t = 0; t < n_tok; ++t) xk[t] = q8k_of(t);
       kn.dot_k_multi(w.row(begin), w.row_bytes, end - begin, cols, xk.data(), int(n_tok), y_begin, y_stride);
     }
     return;
@@ -127,14 +130,9 @@ void MatmulInput::run_rows_into(size_t j, int64_t begin, int64_t end, float* y_b
       if (kn.dot_f != nullptr) {
         kn.dot_f(w.row(r0), w.row_bytes, n, cols, x_ + t * x_stride_, out);
       } else if (kn.dot_q != nullptr) {
-        const int64_t nb = cols / kActBlock;
-        const QuantizedVector xq{a.q8_qs.data() + t * cols, a.q8_d.data() + t * nb, cols};
-        kn.dot_q(w.row(r0), w.row_bytes, n, cols, xq, out);
+        kn.dot_q(w.row(r0), w.row_bytes, n, cols, q8_of(t), out);
       } else {
-        const int64_t nb = cols / kActBlockK;
-        const QuantizedVectorK xq{a.q8k_qs.data() + t * cols, a.q8k_d.data() + t * nb,
-                                  a.q8k_bsums.data() + t * (cols / 16), cols};
-        kn.dot_k(w.row(r0), w.row_bytes, n, cols, xq, out);
+        kn.dot_k(w.row(r0), w.row_bytes, n, cols, q8k_of(t), out);
       }
     }
   }

@@ -72,23 +72,26 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
   DotRowsF32Fn dot_f = nullptr;
   DotRowsQ8Fn dot_q = nullptr;
   DotRowsQ8KFn dot_k = nullptr;
+  // Several tokens in one pass, where the level has such a row kernel.
+  DotRowsQ8MultiFn dot_q_multi = nullptr;
+  DotRowsQ8KMultiFn dot_k_multi = nullptr;
   switch (w.dtype) {
     case DType::kF32: dot_f = k.dot_rows_f32; break;
     case DType::kF16: dot_f = k.dot_rows_f16; break;
     case DType::kBF16: dot_f = k.dot_rows_bf16; break;
-    case DType::kQ8_0: dot_q = k.dot_rows_q8_0; break;
-    case DType::kQ4_0: dot_q = k.dot_rows_q4_0; break;
+    case DType::kQ8_0: dot_q = k.dot_rows_q8_0, dot_q_multi = k.dot_rows_q8_0_multi; break;
+    case DType::kQ4_0: dot_q = k.dot_rows_q4_0, dot_q_multi = k.dot_rows_q4_0_multi; break;
     case DType::kQ4_0x16: dot_q = k.dot_rows_q4_0x16; break;
     case DType::kQ8_0x16: dot_q = k.dot_rows_q8_0x16; break;
     case DType::kQ4_1: dot_q = k.dot_rows_q4_1; break;
     case DType::kQ5_0: dot_q = k.dot_rows_q5_0; break;
     case DType::kQ5_1: dot_q = k.dot_rows_q5_1; break;
-    case DType::kQ4_K: dot_k = k.dot_rows_q4_k; break;
-    case DType::kQ5_K: dot_k = k.dot_rows_q5_k; break;
-    case DType::kQ6_K: dot_k = k.dot_rows_q6_k; break;
+    case DType::kQ4_K: dot_k = k.dot_rows_q4_k, dot_k_multi = k.dot_rows_q4_k_multi; break;
+    case DType::kQ5_K: dot_k = k.dot_rows_q5_k, dot_k_multi = k.dot_rows_q5_k_multi; break;
+    case DType::kQ6_K: dot_k = k.dot_rows_q6_k, dot_k_multi = k.dot_rows_q6_k_multi; break;
     // Group types: G = 32 blocks are Q8_0 / Q4_0 blocks (format/group_quant.h).
-    case DType::kI8G32: dot_q = k.dot_rows_q8_0; break;
-    case DType::kI4G32: dot_q = k.dot_rows_q4_0; break;
+    case DType::kI8G32: dot_q = k.dot_rows_q8_0, dot_q_multi = k.dot_rows_q8_0_multi; break;
+    case DType::kI4G32: dot_q = k.dot_rows_q4_0, dot_q_multi = k.dot_rows_q4_0_multi; break;
     case DType::kI8G64: dot_q = k.dot_rows_i8g64; break;
     case DType::kI8G128: dot_q = k.dot_rows_i8g128; break;
     case DType::kI4G64: dot_q = k.dot_rows_i4g64; break;
@@ -134,13 +137,8 @@ MatmulKernel select_matmul_kernel(const Kernels& k, const Matrix& w, int64_t n_t
     chosen.dot_f = dot_f;
     chosen.dot_q = dot_q;
     chosen.dot_k = dot_k;
-    chosen.dot_q_multi = w.dtype == DType::kQ4_0 || w.dtype == DType::kI4G32   ? k.dot_rows_q4_0_multi
-                         : w.dtype == DType::kQ8_0 || w.dtype == DType::kI8G32 ? k.dot_rows_q8_0_multi
-                                                                                : nullptr;
-    chosen.dot_k_multi = w.dtype == DType::kQ4_K   ? k.dot_rows_q4_k_multi
-                         : w.dtype == DType::kQ5_K ? k.dot_rows_q5_k_multi
-                         : w.dtype == DType::kQ6_K ? k.dot_rows_q6_k_multi
-                                                   : nullptr;
+    chosen.dot_q_multi = dot_q_multi;
+    chosen.dot_k_multi = dot_k_multi;
   }
   return chosen;
 }
