@@ -5,11 +5,15 @@
 // `high_nibbles(__m512i)` (each byte's high nibble in its low four bits, the
 // high four bits zero) in nagi's anonymous namespace first.
 //
-// Per 64 weights: unsigned bytes, vpmaddubsw against the int8 activation
-// (pairs of products in int16, no saturation: 63 * 127 * 2 < 2^15), then
-// vpdpwssd multiplies the pairs by their sub-block scale and accumulates in
-// int32. The anonymous namespace gives every including file its own copy,
-// compiled with its own flags.
+// Per 64 weights: unsigned bytes, vpdpbusd against the int8 activation
+// (four products per int32 lane, each lane within one sub-block), then the
+// lanes of two such registers packed to int16 (exact: |4 * 63 * 128| <
+// 2^15) and vpdpwssd multiplies each pair of words by its sub-block scale
+// and accumulates in int32. That is 1.5 multiply-pipe ops per 64 weights
+// where vpmaddubsw + vpdpwssd took 2; on one Zen 4 core from L2 it cut
+// 7-10% of the Q4_K and Q6_K kernels' time (docs/KERNELS.md). The
+// anonymous namespace gives every including file its own copy, compiled
+// with its own flags.
 #pragma once
 
 #include <immintrin.h>
@@ -27,35 +31,39 @@
 namespace nagi {
 namespace {
 
-// Lane k (of 32 int16) of the Q6_K scale vector for 64-value chunk c:
-// scale 4c + k/8 (16-value groups).
-alignas(64) constexpr int16_t kIdxK6[4][32] = {
-    {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-    {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
-    {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
-    {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
+// Lane k (of 32 int16) of the Q6_K scale vector for the packed pair of
+// 64-value chunks (2h, 2h + 1): 128-bit lane s of chunk c holds 16-value
+// sub-block 4c + s, and the pack puts chunk 2h's four int32 lanes of it in
+// words 0-3 of lane s and chunk 2h + 1's in words 4-7.
+alignas(64) constexpr int16_t kIdxK6[2][32] = {
+    {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5, 2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7},
+    {8, 8, 8, 8, 12, 12, 12, 12, 9, 9, 9, 9, 13, 13, 13, 13, 10, 10, 10, 10, 14, 14, 14, 14, 11, 11, 11, 11, 15, 15, 15, 15}};
 
-// Q4_K. A 64-byte load of the nibbles holds two 32-byte chunks: low
-// nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3, so the
-// activation is reordered once per call to match ([sb 0|sb 2],
-// [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block).
-// Chunk j of a block multiplies scales a_j (lanes 0-15) and b_j (16-31):
-// (0, 2), (1, 3), (4, 6), (5, 7).
+// Q4_K. A 64-byte load of the nibbles (half p of a block) holds two 32-byte
+// chunks: low nibbles are sub-blocks 4p and 4p+2, high ones 4p+1 and 4p+3,
+// so the activation is reordered once per call to match ([sb 0|sb 2],
+// [sb 1|sb 3], [sb 4|sb 6], [sb 5|sb 7] per block). After vpdpbusd, the
+// low nibbles' int32 lanes 0-7 belong to sub-block 4p, 8-15 to 4p+2 (high:
+// 4p+1, 4p+3), and packing the two registers puts, in 128-bit lane k,
+// words 0-3 from the low register and 4-7 from the high one.
 //
 // In-lane byte shuffles (vpshufb) widen the unpacked scales / mins to the
-// int16 lanes of each chunk, from the 16 unpacked bytes repeated in every
+// int16 lanes they multiply, from the 16 unpacked bytes repeated in every
 // 128-bit lane: cheaper on cores that execute 512-bit ops as two halves
-// (Zen 4) than the word permutes (vpermw) they replace. 0x80 writes a zero byte, so each
+// (Zen 4) than word permutes (vpermw). 0x80 writes a zero byte, so each
 // word is its scale / min zero-extended.
 struct Q4KShuffles {
-  alignas(64) uint8_t pair[4][64];  // chunk j: lanes 0-15 scale a_j, 16-31 scale b_j
+  alignas(64) uint8_t half[2][64];  // half p: the scale of each packed word
   alignas(32) uint8_t mins[32];     // lane k: min k / 2 (byte 8 + k / 2)
 };
 constexpr Q4KShuffles make_q4k_shuffles() {
   Q4KShuffles t{};
-  constexpr int a[4] = {0, 1, 4, 5}, b[4] = {2, 3, 6, 7};
-  for (int j = 0; j < 4; ++j) {
-    for (int i = 0; i < 64; ++i) t.pair[j][i] = i % 2 ? 0x80 : uint8_t(i < 32 ? a[j] : b[j]);
+  for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 64; ++i) {
+      const int lane = i / 16, word = (i % 16) / 2;
+      const int sub_block = 4 * p + (lane >= 2 ? 2 : 0) + (word >= 4 ? 1 : 0);
+      t.half[p][i] = i % 2 ? 0x80 : uint8_t(sub_block);
+    }
   }
   for (int i = 0; i < 32; ++i) t.mins[i] = i % 2 ? 0x80 : uint8_t(8 + i / 4);
   return t;
@@ -76,8 +84,8 @@ inline void q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* const* a_
                      __m512* out) {
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   const __m256i shuf_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KShuffles.mins));
-  __m512i shuf[4];
-  for (int j = 0; j < 4; ++j) shuf[j] = _mm512_load_si512(kQ4KShuffles.pair[j]);
+  __m512i shuf[2];
+  for (int p = 0; p < 2; ++p) shuf[p] = _mm512_load_si512(kQ4KShuffles.half[p]);
   __m512 acc[T];
   __m256 accm[T];
   for (int t = 0; t < T; ++t) {
@@ -96,12 +104,13 @@ inline void q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* const* a_
     for (int p = 0; p < 2; ++p) {
       const __m512i z = _mm512_loadu_si512(b + 16 + 64 * p);
       const __m512i lo = _mm512_and_si512(z, m4), hi = high_nibbles(z);
-      const __m512i sc_lo = _mm512_shuffle_epi8(sm, shuf[2 * p]), sc_hi = _mm512_shuffle_epi8(sm, shuf[2 * p + 1]);
+      const __m512i sc = _mm512_shuffle_epi8(sm, shuf[p]);
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t) {
         const int8_t* a = a_perm[t] + i * kActBlockK + 128 * p;
-        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(lo, _mm512_load_si512(a)), sc_lo);
-        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(hi, _mm512_load_si512(a + 64)), sc_hi);
+        const __m512i dot_lo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(a));
+        const __m512i dot_hi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, _mm512_load_si512(a + 64));
+        isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_packs_epi32(dot_lo, dot_hi), sc);
       }
     }
     const __m256i mins = _mm256_shuffle_epi8(_mm512_castsi512_si256(sm), shuf_min);
@@ -130,7 +139,7 @@ inline void q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK*
     const uint8_t* b = row + i * kq::kQ6KBytes;
     const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
     const __m512i sc512 = _mm512_castsi256_si512(sc16);
-    __m512i q[4], sc[4];
+    __m512i q[4], sc[2];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(b + 64 * h);
@@ -148,16 +157,19 @@ inline void q6_k_row(const uint8_t* row, int64_t blocks, const QuantizedVectorK*
       // ql's high nibble in bits 6-7 until the mask.
       q[2 * h] = _mm512_and_si512(_mm512_ternarylogic_epi32(ql, qh4, m30, 0xd8), m63);
       q[2 * h + 1] = _mm512_ternarylogic_epi32(high_nibbles(ql), qh6, m30, 0xd8);
-      sc[2 * h] = _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h]), sc512);
-      sc[2 * h + 1] = _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[2 * h + 1]), sc512);
+      sc[h] = _mm512_permutexvar_epi16(_mm512_load_si512(kIdxK6[h]), sc512);
     }
     const float dw = half_to_f32(b + 208);
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const int8_t* a = x[t].qs + i * kActBlockK;
       __m512i isum = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q[c], _mm512_loadu_si512(a + 64 * c)), sc[c]);
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2 * h], _mm512_loadu_si512(a + 128 * h));
+        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[2 * h + 1], _mm512_loadu_si512(a + 128 * h + 64));
+        isum = _mm512_dpwssd_epi32(isum, _mm512_packs_epi32(d0, d1), sc[h]);
+      }
       // q is stored + 32: subtract 32 * sum_g sc[g] * bsum[g], exactly, in
       // int32 (|isum| < 2^25, |32 * corr| < 2^25).
       const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t].bsums + i * 16));
