@@ -4,11 +4,13 @@
 // the 2-thread rows are comparable), the decode bottleneck.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "base/thread_pool.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "kernels/matmul_group.h"
 #include "kernels/ops.h"
@@ -161,6 +163,50 @@ void BM_qkv(benchmark::State& state, bool grouped) {
 }
 BENCHMARK_CAPTURE(BM_qkv, separate, false)->UseRealTime();
 BENCHMARK_CAPTURE(BM_qkv, grouped, true)->UseRealTime();
+
+// A 512-token prefill's causal attention over an f16 cache (args: threads,
+// q heads, KV heads, head dim), e.g. Qwen3-0.6B's (16, 8, 128) or
+// Qwen3.5-0.8B's full-attention layers (8, 2, 256). MAC/s counts the
+// causal QK^T and PV products.
+void BM_attention_prefill(benchmark::State& state) {
+  const int n_tok = 512, n_head = int(state.range(1)), n_kv = int(state.range(2)), hd = int(state.range(3));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist;
+  std::vector<float> q(size_t(n_tok) * n_head * hd), out(q.size());
+  for (float& v : q) v = dist(rng);
+  const size_t head_bytes = nagi::kv_head_bytes(nagi::KvType::kF16, hd);
+  std::vector<uint8_t> k(size_t(n_kv) * n_tok * head_bytes), v(k.size());
+  std::vector<float> row(static_cast<size_t>(hd));
+  for (auto* cache : {&k, &v}) {
+    for (size_t h = 0; h < size_t(n_kv) * n_tok; ++h) {
+      for (float& x : row) x = dist(rng);
+      nagi::kv_store_head(nagi::kernels(), nagi::KvType::kF16, row.data(), hd, cache->data() + h * head_bytes);
+    }
+  }
+  nagi::AttentionParams p;
+  p.n_tok = n_tok;
+  p.n_head = n_head;
+  p.n_kv_head = n_kv;
+  p.head_dim = hd;
+  p.q = q.data();
+  p.q_stride = int64_t(n_head) * hd;
+  p.k = k.data();
+  p.v = v.data();
+  p.kv_pos_bytes = head_bytes;
+  p.kv_head_stride = size_t(n_tok) * head_bytes;
+  p.kv_type = nagi::KvType::kF16;
+  p.scale = 1.f / std::sqrt(float(hd));
+  p.out = out.data();
+  p.out_stride = p.q_stride;
+  nagi::ThreadPool pool(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    nagi::attention_flash(p, pool);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double macs = 2.0 * n_head * hd * (double(n_tok) * (n_tok + 1) / 2);
+  state.counters["MAC/s"] = benchmark::Counter(macs, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_attention_prefill)->Args({1, 16, 8, 128})->Args({2, 16, 8, 128})->Args({2, 8, 2, 256})->UseRealTime();
 
 }  // namespace
 

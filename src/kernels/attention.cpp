@@ -162,20 +162,23 @@ void flash_block(const Kernels& k, const AttentionParams& p, int g, int t0, int 
     }
     if (f16_keys) {
       k.attn_scores_rows_f16(q_rows, rows, f16_tile(p.k), hd, n, hd, p.scale, scores, kTile);
+    } else if (direct) {
+      const auto [kr, kr_stride] = tile_rows(p.k, kt);
+      k.attn_scores_rows(q_rows, rows, kr, kr_stride, n, hd, p.scale, scores, kTile);
     } else {
-      // kt has room for the converted keys after the transposed tile.
-      const auto [kr, kr_stride] = tile_rows(p.k, kt + size_t(kTile) * hd);
-      if (direct) {
-        k.attn_scores_rows(q_rows, rows, kr, kr_stride, n, hd, p.scale, scores, kTile);
+      if (f16_rows) {
+        k.transpose_keys_f16(f16_tile(p.k), hd, n, hd, kt, kTile);
       } else {
-        for (int j = 0; j < n; ++j) {
-          for (int d = 0; d < hd; ++d) kt[d * kTile + j] = kr[j * kr_stride + d];
-        }
-        k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
+        // kt has room for the converted keys after the transposed tile.
+        const auto [kr, kr_stride] = tile_rows(p.k, kt + size_t(kTile) * hd);
+        k.transpose_keys(kr, kr_stride, n, hd, kt, kTile);
       }
+      k.attn_scores(q_rows, rows, kt, kTile, n, hd, p.scale, scores, kTile);
     }
-    // Keys outside a token's range (future, or before its window) -> -inf.
-    for (int tt = 0; tt < nt; ++tt) {
+    // Keys outside a token's range (future, or before its window) -> -inf;
+    // none in a tile that every token sees whole.
+    const bool all_visible = j0 + n - 1 <= pos_first && (p.window <= 0 || j0 > pos_last - p.window);
+    for (int tt = 0; tt < nt && !all_visible; ++tt) {
       const int64_t pos = pos_first + tt;
       for (int j = 0; j < n; ++j) {
         const int64_t key = j0 + j;

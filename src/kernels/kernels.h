@@ -81,6 +81,12 @@ struct Kernels {
   // r < rows, j < n, with the keys given transposed: kt[d * kt_stride + j].
   void (*attn_scores)(const float* const* q_rows, int rows, const float* kt, int64_t kt_stride, int n, int hd,
                       float scale, float* s, int64_t s_stride) = nullptr;
+  // A key tile transposed for attn_scores: kt[d * kt_stride + j] = value d
+  // of key j (at k + j * k_stride), j < n, d < hd; the f16 form widens each
+  // value exactly. Strides in elements.
+  void (*transpose_keys)(const float* k, int64_t k_stride, int n, int hd, float* kt, int64_t kt_stride) = nullptr;
+  void (*transpose_keys_f16)(const uint16_t* k, int64_t k_stride, int n, int hd, float* kt,
+                             int64_t kt_stride) = nullptr;
   // acc[r * hd + d] += sum_j p[r * p_stride + j] * v[j * v_stride + d].
   void (*attn_pv)(const float* p, int64_t p_stride, int rows, const float* v, int64_t v_stride, int n, int hd,
                   float* acc) = nullptr;

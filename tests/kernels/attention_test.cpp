@@ -140,14 +140,20 @@ TEST(Attention, KvStoreLoadRoundTrips) {
         const Kernels k = make_kernels(isa);
         std::vector<uint8_t> row2(row.size());
         for (int h = 0; h < heads; ++h) kv_store_head(k, t, x.data() + h * hd, hd, row2.data() + h * kv_head_bytes(t, hd));
-        if (t != KvType::kQ8) EXPECT_EQ(row, row2) << isa_name(isa);
+        if (t != KvType::kQ8) {
+          EXPECT_EQ(row, row2) << isa_name(isa);
+        }
         for (int h = 0; h < heads; ++h) {
           std::vector<float> y(hd);
           kv_load_head(k, t, row.data() + h * kv_head_bytes(t, hd), hd, y.data());
           for (int d = 0; d < hd; ++d) {
             const float want = x[size_t(h) * hd + d];
-            if (t == KvType::kF32) ASSERT_EQ(y[d], want);
-            if (t == KvType::kF16) ASSERT_EQ(y[d], fp16_to_f32(f32_to_fp16(want)));
+            if (t == KvType::kF32) {
+              ASSERT_EQ(y[d], want);
+            }
+            if (t == KvType::kF16) {
+              ASSERT_EQ(y[d], fp16_to_f32(f32_to_fp16(want)));
+            }
             if (t == KvType::kQ8) {
               float amax = 0.f;
               for (int e = d / 32 * 32; e < d / 32 * 32 + 32; ++e) amax = std::max(amax, std::fabs(x[size_t(h) * hd + e]));
@@ -233,6 +239,38 @@ TEST(Attention, F16RowKernelsMatchF32OnWidenedValues) {
           scalar.attn_pv(pr.data(), 70, rows, xw.data(), stride, n, hd, acc_want.data());
           for (size_t i = 0; i < acc.size(); ++i) {
             ASSERT_NEAR(acc[i], acc_want[i], 1e-5f * (1 + n)) << isa_name(isa) << " hd " << hd << " n " << n;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The key-tile transposes (f32 rows, and f16 rows widened) of every ISA:
+// exactly the stored values at kt[d * stride + j], nothing written past the
+// n keys or the hd values; key counts and head sizes around the 16 x 16
+// register blocks.
+TEST(Attention, TransposeKeysIsExact) {
+  for (Isa isa : kAllIsas) {
+    if (!isa_supported(isa)) continue;
+    const Kernels k = make_kernels(isa);
+    for (int hd : {1, 7, 16, 33, 80, 128, 256}) {
+      for (int n : {1, 5, 16, 17, 40, 64}) {
+        const int64_t k_stride = hd + 5, kt_stride = 67;
+        const auto kf = randn(size_t(n) * k_stride, 31, 1.f);
+        std::vector<uint16_t> kh(kf.size());
+        for (size_t i = 0; i < kf.size(); ++i) kh[i] = f32_to_fp16(kf[i]);
+        std::vector<float> got(size_t(hd + 1) * kt_stride, -7.f), got_h(got);
+        k.transpose_keys(kf.data(), k_stride, n, hd, got.data(), kt_stride);
+        k.transpose_keys_f16(kh.data(), k_stride, n, hd, got_h.data(), kt_stride);
+        for (int d = 0; d <= hd; ++d) {
+          for (int j = 0; j < kt_stride; ++j) {
+            const size_t at = size_t(d) * kt_stride + j;
+            const bool inside = d < hd && j < n;
+            const size_t src = size_t(j) * k_stride + d;
+            ASSERT_EQ(got[at], inside ? kf[src] : -7.f) << isa_name(isa) << " hd " << hd << " n " << n << " d " << d << " j " << j;
+            ASSERT_EQ(got_h[at], inside ? fp16_to_f32(kh[src]) : -7.f)
+                << isa_name(isa) << " f16 hd " << hd << " n " << n << " d " << d << " j " << j;
           }
         }
       }

@@ -74,6 +74,14 @@ void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_f32(x[i]);
 }
 
+template <typename T, float (*Widen)(T)>
+void transpose_keys(const T* k, int64_t k_stride, int n, int hd, float* kt, int64_t kt_stride) {
+  for (int j = 0; j < n; ++j) {
+    for (int d = 0; d < hd; ++d) kt[d * kt_stride + j] = Widen(k[j * k_stride + d]);
+  }
+}
+inline float same(float x) { return x; }
+
 void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = f32_to_fp16(x[i]);
 }
@@ -88,6 +96,8 @@ void fill_kernels_scalar_kv(Kernels& k) {
   k.attn_scores_rows = attn_scores_rows;
   k.attn_scores_rows_f16 = attn_scores_rows_f16;
   k.attn_pv_f16 = attn_pv_f16;
+  k.transpose_keys = transpose_keys<float, same>;
+  k.transpose_keys_f16 = transpose_keys<uint16_t, fp16_to_f32>;
   k.attn_softmax_tile = attn_softmax_tile;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
