@@ -8,6 +8,7 @@
 #include "model/mixers/attention.h"
 #include "model/mixers/short_conv.h"
 #include "model/mixers/gated_deltanet.h"
+#include "model/token_loop.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -113,27 +114,32 @@ void Transformer::forward(std::span<const int32_t> tokens, ModelState& state, Wo
   if (spec_.embed_scale != 1.f) {
     for (size_t i = 0; i < nd; ++i) x[i] *= spec_.embed_scale;
   }
-  // Gemma's sandwich norm: the block output is normed before the residual add.
-  auto post_norm = [&](const std::vector<float>& w) {
-    if (w.empty()) return;
-    for (int t = 0; t < n; ++t) rmsnorm(out + size_t(t) * d, w.data(), out + size_t(t) * d, d, spec_.norm_eps);
+  // Gemma's sandwich norm: the block output is normed before the residual
+  // add. Per token: x += out (post-normed if the layer has one), then
+  // xn = norm(x) with the next block's weights (none after the last layer).
+  auto residual_then_norm = [&](const std::vector<float>& post, const std::vector<float>* next) {
+    for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        float* xt = x + size_t(t) * d;
+        float* ot = out + size_t(t) * d;
+        if (!post.empty()) rmsnorm(ot, post.data(), ot, d, spec_.norm_eps);
+        for (int i = 0; i < d; ++i) xt[i] += ot[i];
+        if (next != nullptr) rmsnorm(xt, next->data(), xn + size_t(t) * d, d, spec_.norm_eps);
+      }
+    });
   };
 
+  for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      rmsnorm(x + size_t(t) * d, layers_[0].attn_norm.data(), xn + size_t(t) * d, d, spec_.norm_eps);
+    }
+  });
   for (int il = 0; il < spec_.n_layer(); ++il) {
     const Layer& L = layers_[il];
-    for (int t = 0; t < n; ++t) {
-      rmsnorm(x + size_t(t) * d, L.attn_norm.data(), xn + size_t(t) * d, d, spec_.norm_eps);
-    }
     L.mixer->forward(xn, out, batch, state.layer(il), ws, pool);
-    post_norm(L.post_attn_norm);
-    for (size_t i = 0; i < nd; ++i) x[i] += out[i];
-
-    for (int t = 0; t < n; ++t) {
-      rmsnorm(x + size_t(t) * d, L.ffn_norm.data(), xn + size_t(t) * d, d, spec_.norm_eps);
-    }
+    residual_then_norm(L.post_attn_norm, &L.ffn_norm);
     L.ffn->forward(xn, out, n, ws, pool);
-    post_norm(L.post_ffn_norm);
-    for (size_t i = 0; i < nd; ++i) x[i] += out[i];
+    residual_then_norm(L.post_ffn_norm, il + 1 < spec_.n_layer() ? &layers_[il + 1].attn_norm : nullptr);
   }
   state.append(tokens.data(), n);
   if (!logits) return;

@@ -9,6 +9,7 @@
 #include "kernels/kernels.h"
 #include "kernels/matmul_group.h"
 #include "model/mixers/tree_mask.h"
+#include "model/token_loop.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -106,32 +107,35 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
       }
     }
   }
-  thread_local std::vector<float> rope_cos, rope_sin;
-  rope_cos.resize(size_t(a_.rope.n_rot / 2));
-  rope_sin.resize(rope_cos.size());
-  for (int t = 0; t < n; ++t) {
-    float* q = q_all + size_t(t) * nq;
-    float* k = k_all + size_t(t) * nkv;
-    float* v = v_all + size_t(t) * nkv;
-    if (a_.qkv_bias) {
-      for (int i = 0; i < nq; ++i) q[i] += q_bias_[i];
-      for (int i = 0; i < nkv; ++i) k[i] += k_bias_[i];
-      for (int i = 0; i < nkv; ++i) v[i] += v_bias_[i];
-    }
-    if (a_.qk_norm) {
-      for (int h = 0; h < a_.n_head; ++h) {
-        float* head = q + h * a_.head_dim;
-        rmsnorm(head, q_norm_.data(), head, a_.head_dim, norm_eps_);
+  // Per token: biases, q/k norms and RoPE (tokens are independent).
+  for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> rope_cos, rope_sin;
+    rope_cos.resize(size_t(a_.rope.n_rot / 2));
+    rope_sin.resize(rope_cos.size());
+    for (int64_t t = t0; t < t1; ++t) {
+      float* q = q_all + size_t(t) * nq;
+      float* k = k_all + size_t(t) * nkv;
+      float* v = v_all + size_t(t) * nkv;
+      if (a_.qkv_bias) {
+        for (int i = 0; i < nq; ++i) q[i] += q_bias_[i];
+        for (int i = 0; i < nkv; ++i) k[i] += k_bias_[i];
+        for (int i = 0; i < nkv; ++i) v[i] += v_bias_[i];
       }
-      for (int h = 0; h < a_.n_head_kv; ++h) {
-        float* head = k + h * a_.head_dim;
-        rmsnorm(head, k_norm_.data(), head, a_.head_dim, norm_eps_);
+      if (a_.qk_norm) {
+        for (int h = 0; h < a_.n_head; ++h) {
+          float* head = q + h * a_.head_dim;
+          rmsnorm(head, q_norm_.data(), head, a_.head_dim, norm_eps_);
+        }
+        for (int h = 0; h < a_.n_head_kv; ++h) {
+          float* head = k + h * a_.head_dim;
+          rmsnorm(head, k_norm_.data(), head, a_.head_dim, norm_eps_);
+        }
       }
+      rope_angles(batch.position(int(t)), rope_cos.data(), rope_sin.data());
+      apply_rope(q, a_.n_head, rope_cos.data(), rope_sin.data());
+      apply_rope(k, a_.n_head_kv, rope_cos.data(), rope_sin.data());
     }
-    rope_angles(batch.position(t), rope_cos.data(), rope_sin.data());
-    apply_rope(q, a_.n_head, rope_cos.data(), rope_sin.data());
-    apply_rope(k, a_.n_head_kv, rope_cos.data(), rope_sin.data());
-  }
+  });
   // Causal attention: token t (position p = pos0+t) sees positions
   // first_key(p)..p. A sliding-window ring can only take a few new rows
   // before it evicts keys that earlier queries of the batch still need, so
@@ -160,7 +164,8 @@ void AttentionMixer::forward(const float* xn, float* out, const Batch& batch, La
   // verification), each node reading its path's rows in order. Other trees,
   // soft-capping and wrapping rings keep the plain loop below.
   if ((!batch.is_tree() || batch.per_token) && a_.softcap == 0.f && cache.contiguous()) {
-    store_rows(0, n);
+    // Each token writes its own cache rows.
+    for_tokens(n, pool, [&](int64_t t0, int64_t t1) { store_rows(int(t0), int(t1)); });
     AttentionParams p;
     p.n_tok = n;
     p.n_head = a_.n_head;

@@ -7,6 +7,7 @@
 #include "base/thread_pool.h"
 #include "kernels/matmul_group.h"
 #include "model/mixers/delta_rule.h"
+#include "model/token_loop.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -14,17 +15,6 @@ namespace nagi {
 namespace {
 
 inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
-
-// fn(t0, t1) over the tokens [0, n): split over the pool for a prompt, on
-// the calling thread for a few tokens (a hand-off costs more than they do).
-template <class F>
-void for_tokens(int n, ThreadPool& pool, F&& fn) {
-  if (n < 8) {
-    fn(0, n);
-  } else {
-    pool.parallel_for(n, 4, fn);
-  }
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/thread_pool.h"
+#include "model/token_loop.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
 
@@ -82,36 +83,42 @@ void ShortConvMixer::forward(const float* xn, float* out, const Batch& batch, La
   float* u = ws.get(kMixerSlot0 + 1, size_t(n) * d);   // B ⊙ x
   float* y = ws.get(kMixerSlot0 + 2, size_t(n) * d);   // C ⊙ conv(u)
   matmul(in_proj_, xn, n, d, bcx, 3 * d, pool);
-  for (int t = 0; t < n; ++t) {
-    float* r = bcx + size_t(t) * 3 * d;
-    if (!in_bias_.empty()) {
-      for (int i = 0; i < 3 * d; ++i) r[i] += in_bias_[i];
+  // Per token (independent; split over the pool for a prompt): the biases
+  // and u = B * x, then, once every u row exists, the convolution.
+  for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* r = bcx + size_t(t) * 3 * d;
+      if (!in_bias_.empty()) {
+        for (int i = 0; i < 3 * d; ++i) r[i] += in_bias_[i];
+      }
+      const float* b = r;
+      const float* x = r + 2 * d;
+      float* ut = u + size_t(t) * d;
+      for (int c = 0; c < d; ++c) ut[c] = b[c] * x[c];
     }
-    const float* b = r;
-    const float* x = r + 2 * d;
-    float* ut = u + size_t(t) * d;
-    for (int c = 0; c < d; ++c) ut[c] = b[c] * x[c];
-  }
+  });
   // out[p] = sum_k w[k] * u[p - (L-1) + k]: earlier rows of this batch come
   // from u, rows before the batch from the ring, rows before 0 are zero.
-  for (int t = 0; t < n; ++t) {
-    const int p = pos0 + t;
-    const float* cgate = bcx + size_t(t) * 3 * d + d;
-    float* yt = y + size_t(t) * d;
-    if (conv_bias_.empty()) {
-      std::fill(yt, yt + d, 0.f);
-    } else {
-      std::copy(conv_bias_.begin(), conv_bias_.end(), yt);
+  for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int p = pos0 + int(t);
+      const float* cgate = bcx + size_t(t) * 3 * d + d;
+      float* yt = y + size_t(t) * d;
+      if (conv_bias_.empty()) {
+        std::fill(yt, yt + d, 0.f);
+      } else {
+        std::copy(conv_bias_.begin(), conv_bias_.end(), yt);
+      }
+      for (int k = 0; k < L; ++k) {
+        const int q = p - (L - 1) + k;
+        if (q < 0) continue;
+        const float* src = q >= pos0 ? u + size_t(q - pos0) * d : ring.row(q);
+        const float* w = kernel_.data() + size_t(k) * d;
+        for (int c = 0; c < d; ++c) yt[c] += w[c] * src[c];
+      }
+      for (int c = 0; c < d; ++c) yt[c] *= cgate[c];
     }
-    for (int k = 0; k < L; ++k) {
-      const int q = p - (L - 1) + k;
-      if (q < 0) continue;
-      const float* src = q >= pos0 ? u + size_t(q - pos0) * d : ring.row(q);
-      const float* w = kernel_.data() + size_t(k) * d;
-      for (int c = 0; c < d; ++c) yt[c] += w[c] * src[c];
-    }
-    for (int c = 0; c < d; ++c) yt[c] *= cgate[c];
-  }
+  });
   // Only the newest `capacity` rows can ever be read again.
   for (int t = std::max(0, n - ring.capacity()); t < n; ++t) {
     std::memcpy(ring.row(pos0 + t), u + size_t(t) * d, sizeof(float) * d);
