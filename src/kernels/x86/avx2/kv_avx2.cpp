@@ -95,6 +95,46 @@ void attn_scores(const float* const* q_rows, int rows, const float* kt, int64_t 
   });
 }
 
+// Eight registers (rows) transposed in place: r[c] becomes column c.
+inline void transpose8(__m256* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  // u[4b + k], 128-bit half L: element 4L + k of rows 4b .. 4b + 3.
+  for (int b = 0; b < 2; ++b) {
+    u[4 * b] = _mm256_shuffle_ps(t[4 * b], t[4 * b + 2], 0x44);
+    u[4 * b + 1] = _mm256_shuffle_ps(t[4 * b], t[4 * b + 2], 0xee);
+    u[4 * b + 2] = _mm256_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0x44);
+    u[4 * b + 3] = _mm256_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0xee);
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+    r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+  }
+}
+
+// The key tile in blocks of 8 keys x 8 values, transposed in registers;
+// head sizes that are not a multiple of 8 finish value by value.
+template <typename T>
+void transpose_keys(const T* k, int64_t k_stride, int n, int hd, float* kt, int64_t kt_stride) {
+  const int hd8 = hd / 8 * 8;
+  for (int j0 = 0; j0 < n; j0 += 8) {
+    const int nj = n - j0 < 8 ? n - j0 : 8;
+    const __m256i keys = tail_mask8(nj);
+    for (int d0 = 0; d0 < hd8; d0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = i < nj ? load8(k + (j0 + i) * k_stride + d0) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int c = 0; c < 8; ++c) _mm256_maskstore_ps(kt + (d0 + c) * kt_stride + j0, keys, r[c]);
+    }
+    for (int d = hd8; d < hd; ++d) {
+      for (int i = 0; i < nj; ++i) kt[d * kt_stride + j0 + i] = load1(k + (j0 + i) * k_stride + d);
+    }
+  }
+}
+
 // Columns [0, c) of a V row (c <= 8; none when c <= 0), the rest zero.
 inline __m256 load8_cols(const float* p, int c) { return _mm256_maskload_ps(p, tail_mask8(c)); }
 inline __m256 load8_cols(const uint16_t* p, int c) {
@@ -236,6 +276,8 @@ void fill_kernels_avx2_kv(Kernels& k) {
   k.attn_scores = attn_scores;
   k.attn_pv = attn_pv<float>;
   k.attn_pv_f16 = attn_pv<uint16_t>;
+  k.transpose_keys = transpose_keys<float>;
+  k.transpose_keys_f16 = transpose_keys<uint16_t>;
   k.f16_to_f32 = f16_to_f32;
   k.f32_to_f16 = f32_to_f16;
   k.dequantize_q8_32 = dequantize_q8_32;
