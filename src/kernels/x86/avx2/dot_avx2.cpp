@@ -9,6 +9,7 @@
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/page_ahead.h"
+#include "kernels/row_blocks.h"
 #include "kernels/scratch.h"
 
 namespace nagi {
@@ -106,67 +107,131 @@ inline __m256i reduce8(const __m256i* v) {
 // then reduced to one lane each, and their eight f16 scales converted, and
 // multiplied by the activation scales, with one instruction each: one float
 // FMA per eight blocks instead of a conversion, a scalar scale and an FMA
-// per block. From L2, one Zen 4 core: Q4_0 1.6-1.7x the per-block kernel
+// per block. From L2, one Zen 4 core: Q4_0 1.45-1.7x the per-block kernel
 // this replaced (docs/KERNELS.md).
+template <int kBits>
+constexpr int kBlockBytes = kBits == 4 ? 18 : 34;
+
+// Q4_0's offsets for one token: per block, eight lanes whose sum is
+// -8 * (sum of the block's activation); per group of eight blocks, lane k
+// holding block 8g + k's total.
+struct Q4Offsets {
+  const __m256i* block = nullptr;
+  const __m256i* group = nullptr;
+};
+
+// The offsets of n_tok tokens, in per-thread buffers (Q4_0 only).
+template <int kBits>
+const Q4Offsets* token_offsets(const QuantizedVector* x, int n_tok, int64_t blocks) {
+  if constexpr (kBits != 4) return nullptr;
+  const int64_t octs = blocks / 8;
+  thread_local Scratch block_offsets, group_offsets, views;
+  auto* off = static_cast<__m256i*>(block_offsets.get(size_t(n_tok) * size_t(blocks) * sizeof(__m256i)));
+  auto* off8 = static_cast<__m256i*>(group_offsets.get(size_t(n_tok) * size_t(octs + 1) * sizeof(__m256i)));
+  auto* v = static_cast<Q4Offsets*>(views.get(size_t(n_tok) * sizeof(Q4Offsets)));
+  for (int t = 0; t < n_tok; ++t) {
+    __m256i* ob = off + size_t(t) * size_t(blocks);
+    __m256i* og = off8 + size_t(t) * size_t(octs + 1);
+    for (int64_t i = 0; i < blocks; ++i) {
+      const __m256i a = load32(x[t].qs + i * kActBlock);
+      ob[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), a), _mm256_set1_epi16(-8));
+    }
+    for (int64_t g = 0; g < octs; ++g) og[g] = reduce8(ob + 8 * g);
+    v[t].block = ob;
+    v[t].group = og;
+  }
+  return v;
+}
+
+// Block i's weights as maddubs wants them: Q4_0's unsigned nibbles, Q8_0's
+// int8 values (the sign goes onto the activation in dot_i8).
+template <int kBits>
+inline __m256i block_weights(const uint8_t* blk) {
+  if constexpr (kBits == 4) {
+    const __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+    return _mm256_and_si256(_mm256_srlv_epi32(packed, _mm256_set_epi32(4, 4, 4, 4, 0, 0, 0, 0)),
+                            _mm256_set1_epi8(0x0f));
+  } else {
+    return load32(blk + 2);
+  }
+}
+
+template <int kBits>
+inline __m256i block_dot(__m256i q, const int8_t* a8) {
+  const __m256i a = load32(a8);
+  if constexpr (kBits == 4) return _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), _mm256_set1_epi16(1));
+  return dot_i8(q, a);
+}
+
+// One row against T tokens (x[t], off[t]; out[t]): each group's weights and
+// scales are unpacked once for all of them, and each token's arithmetic is
+// the same whatever T is, so a T-token call gives every token the bits of
+// a one-token call.
+template <int kBits, int T>
+inline void blocks_row(const uint8_t* b, int64_t blocks, const QuantizedVector* x, const Q4Offsets* off,
+                       float* out) {
+  constexpr int kBB = kBlockBytes<kBits>;
+  const int64_t octs = blocks / 8;
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < octs; ++g, b += 8 * kBB) {
+    __m256i q[8];
+    __m128i scales = _mm_setzero_si128();
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      q[k] = block_weights<kBits>(b + kBB * k);
+      uint16_t h;
+      std::memcpy(&h, b + kBB * k, 2);
+      scales = _mm_insert_epi16(scales, h, k);
+    }
+    const __m256 ws = _mm256_cvtph_ps(scales);
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) {
+      __m256i dots[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) dots[k] = block_dot<kBits>(q[k], x[t].qs + (8 * g + k) * kActBlock);
+      __m256i dot = reduce8(dots);
+      if constexpr (kBits == 4) dot = _mm256_add_epi32(dot, off[t].group[g]);
+      const __m256 s = _mm256_mul_ps(ws, _mm256_loadu_ps(x[t].d + 8 * g));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    float tail = 0.f;  // blocks past the last whole group of eight
+    const uint8_t* bt = b;
+    for (int64_t i = octs * 8; i < blocks; ++i, bt += kBB) {
+      __m256i dot = block_dot<kBits>(block_weights<kBits>(bt), x[t].qs + i * kActBlock);
+      if constexpr (kBits == 4) dot = _mm256_add_epi32(dot, off[t].block[i]);
+      tail += hsum(_mm256_cvtepi32_ps(dot)) * (half_to_f32(bt) * x[t].d[i]);
+    }
+    out[t] = hsum(acc[t]) + tail;
+  }
+}
+
 template <int kBits>
 void dot_rows_blocks(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector& x,
                      float* y) {
-  constexpr int kBlockBytes = kBits == 4 ? 18 : 34;
-  const int64_t blocks = cols / kActBlock, octs = blocks / 8;
-  // Q4_0's offsets: per block (8 lanes whose sum is -8 * sum a), and per
-  // group of eight blocks (lane k: block 8g + k's).
-  thread_local Scratch block_offsets, group_offsets;
-  __m256i* off = nullptr;
-  __m256i* off8 = nullptr;
-  if constexpr (kBits == 4) {
-    off = static_cast<__m256i*>(block_offsets.get(size_t(blocks) * sizeof(__m256i)));
-    off8 = static_cast<__m256i*>(group_offsets.get(size_t(octs + 1) * sizeof(__m256i)));
-    for (int64_t i = 0; i < blocks; ++i) {
-      const __m256i a = load32(x.qs + i * kActBlock);
-      off[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), a), _mm256_set1_epi16(-8));
-    }
-    for (int64_t g = 0; g < octs; ++g) off8[g] = reduce8(off + 8 * g);
-  }
-  const __m256i ones16 = _mm256_set1_epi16(1), m4 = _mm256_set1_epi8(0x0f);
-  const __m256i high_half = _mm256_set_epi32(4, 4, 4, 4, 0, 0, 0, 0);
-  auto block_dot = [&](const uint8_t* blk, int64_t i) {
-    const __m256i a = load32(x.qs + i * kActBlock);
-    if constexpr (kBits == 4) {
-      const __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-      const __m256i q = _mm256_and_si256(_mm256_srlv_epi32(packed, high_half), m4);
-      return _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), ones16);
-    } else {
-      return dot_i8(load32(blk + 2), a);
-    }
-  };
-  PageAhead ahead(w);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const uint8_t* b = w + r * row_bytes;
-    ahead.before(b + row_bytes);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t g = 0; g < octs; ++g, b += 8 * kBlockBytes) {
-      __m256i dots[8];
-      __m128i scales = _mm_setzero_si128();
-#pragma GCC unroll 8
-      for (int k = 0; k < 8; ++k) {
-        dots[k] = block_dot(b + kBlockBytes * k, 8 * g + k);
-        uint16_t h;
-        std::memcpy(&h, b + kBlockBytes * k, 2);
-        scales = _mm_insert_epi16(scales, h, k);
-      }
-      __m256i dot = reduce8(dots);
-      if constexpr (kBits == 4) dot = _mm256_add_epi32(dot, off8[g]);
-      const __m256 s = _mm256_mul_ps(_mm256_cvtph_ps(scales), _mm256_loadu_ps(x.d + 8 * g));
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), s, acc);
-    }
-    float tail = 0.f;  // blocks past the last whole group of eight
-    for (int64_t i = octs * 8; i < blocks; ++i, b += kBlockBytes) {
-      __m256i dot = block_dot(b, i);
-      if constexpr (kBits == 4) dot = _mm256_add_epi32(dot, off[i]);
-      tail += hsum(_mm256_cvtepi32_ps(dot)) * (half_to_f32(b) * x.d[i]);
-    }
-    y[r] = hsum(acc) + tail;
-  }
+  const int64_t blocks = cols / kActBlock;
+  const Q4Offsets* off = token_offsets<kBits>(&x, 1, blocks);
+  for_each_row_ahead(w, row_bytes, n_rows,
+                     [&](int64_t r, const uint8_t* row) { blocks_row<kBits, 1>(row, blocks, &x, off, y + r); });
+}
+
+// n_tok tokens, up to four per pass over a row (more take further passes,
+// from L1): y[t * y_stride + r].
+template <int kBits>
+void rows_blocks(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const QuantizedVector* x,
+                 int n_tok, float* y, int64_t y_stride) {
+  const int64_t blocks = cols / kActBlock;
+  const Q4Offsets* off = token_offsets<kBits>(x, n_tok, blocks);
+  for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
+    for_token_passes(n_tok, [&](int t0, auto tokens) {
+      constexpr int T = decltype(tokens)::value;
+      float out[T];
+      blocks_row<kBits, T>(row, blocks, x + t0, off == nullptr ? nullptr : off + t0, out);
+      for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = out[t];
+    });
+  });
 }
 
 // Same arithmetic as the scalar quantizer (max |x|, d = max / 127, x * (1/d)
@@ -214,6 +279,8 @@ void fill_kernels_avx2(Kernels& k) {
   k.dot_rows_bf16 = dot_rows<2, load_bf16, scalar_bf16>;
   k.dot_rows_q8_0 = dot_rows_blocks<8>;
   k.dot_rows_q4_0 = dot_rows_blocks<4>;
+  k.dot_rows_q8_0_multi = rows_blocks<8>;
+  k.dot_rows_q4_0_multi = rows_blocks<4>;
   fill_kernels_avx2_kquant(k);
   fill_kernels_avx2_q451(k);
   fill_kernels_avx2_kv(k);

@@ -245,6 +245,10 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
 
 void fill_kernels_avx512_groupq(Kernels& k) {
   k.dot_rows_q4_0 = dot_rows_groupq<4, 32>;
+  // A multi-token kernel must give each token the bits of the one-token
+  // kernel beside it: the AVX2 level's Q4_0 one does not match this level's
+  // rows, and this level has none of its own (the VBMI level does).
+  k.dot_rows_q4_0_multi = nullptr;
   k.dot_rows_q8_0 = dot_rows_groupq<8, 32>;
   k.dot_rows_q8_0_multi = rows_q8_0;
   k.dot_rows_i8g64 = dot_rows_groupq<8, 64>;
