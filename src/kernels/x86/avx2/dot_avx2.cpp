@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <utility>
 
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
@@ -163,6 +164,20 @@ inline __m256i block_dot(__m256i q, const int8_t* a8) {
   return dot_i8(q, a);
 }
 
+// The f16 scales of eight consecutive blocks (at b, b + kBB, ...) in one
+// register, with the lane indices as compile-time constants.
+inline short f16_bits(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return static_cast<short>(h);
+}
+template <int kBB, size_t... K>
+inline __m128i group_scales(const uint8_t* b, std::index_sequence<K...>) {
+  __m128i v = _mm_setzero_si128();
+  ((v = _mm_insert_epi16(v, f16_bits(b + kBB * int(K)), int(K))), ...);
+  return v;
+}
+
 // One row against T tokens (x[t], off[t]; out[t]): each group's weights and
 // scales are unpacked once for all of them, and each token's arithmetic is
 // the same whatever T is, so a T-token call gives every token the bits of
@@ -176,15 +191,9 @@ inline void blocks_row(const uint8_t* b, int64_t blocks, const QuantizedVector* 
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t g = 0; g < octs; ++g, b += 8 * kBB) {
     __m256i q[8];
-    __m128i scales = _mm_setzero_si128();
 #pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) {
-      q[k] = block_weights<kBits>(b + kBB * k);
-      uint16_t h;
-      std::memcpy(&h, b + kBB * k, 2);
-      scales = _mm_insert_epi16(scales, h, k);
-    }
-    const __m256 ws = _mm256_cvtph_ps(scales);
+    for (int k = 0; k < 8; ++k) q[k] = block_weights<kBits>(b + kBB * k);
+    const __m256 ws = _mm256_cvtph_ps(group_scales<kBB>(b, std::make_index_sequence<8>{}));
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       __m256i dots[8];
