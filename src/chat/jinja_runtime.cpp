@@ -45,14 +45,15 @@ Interpreter::Interpreter(Dict globals) {
   auto set_default = [&](const std::string& name, Value v) {
     if (!globals.find(name)) globals.set(name, std::move(v));
   };
-  set_default("namespace", Value::callable([](const CallArgs& a) {
+  set_default("namespace", Value::callable([this](const CallArgs& a) {
     Dict d;
     for (const auto& arg : a.args) {
       if (!arg.is_dict()) throw RuntimeFailure("namespace() positional arguments must be dicts");
       for (const auto& [k, v] : arg.as_dict().items()) d.set(k, v);
     }
     for (const auto& [k, v] : a.kwargs) d.set(k, v);
-    return Value::make_namespace(std::move(d));
+    namespaces_.push_back(Value::make_namespace(std::move(d)));
+    return namespaces_.back();
   }));
   set_default("dict", Value::callable([](const CallArgs& a) {
     Dict d;
@@ -88,6 +89,10 @@ Interpreter::Interpreter(Dict globals) {
     return Value(std::string(buf, n));
   }));
   scopes_.push_back(std::move(globals));
+}
+
+Interpreter::~Interpreter() {
+  for (Value& ns : namespaces_) ns.mutable_dict().clear();
 }
 
 std::string Interpreter::render(const Body& body) {

@@ -23,6 +23,10 @@ class Interpreter {
   // `globals` are the render variables; Jinja's and transformers' global
   // functions (namespace, range, raise_exception, strftime_now, ...) are added.
   explicit Interpreter(Dict globals);
+  // Empties every namespace this interpreter created (see namespaces_).
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;  // built-ins capture `this`
+  Interpreter& operator=(const Interpreter&) = delete;
 
   // Renders `body`; errors come out as nagi::Error(kFormat) naming the line.
   std::string render(const Body& body);
@@ -48,6 +52,12 @@ class Interpreter {
   Value slice(const Value& obj, const Value& start, const Value& stop, const Value& step);
 
   std::vector<Dict> scopes_;  // [0] globals, then template, loop and macro frames
+  // Every namespace() made by this render. Namespace attributes are the only
+  // values a template can change after making them, so every reference
+  // cycle (`{% set ns.x = ns %}`, or two namespaces holding each other)
+  // runs through one; shared ownership alone would never free it. The
+  // destructor empties them, which breaks every such cycle.
+  std::vector<Value> namespaces_;
   int line_ = 1;
   int macro_depth_ = 0;
   uint64_t steps_ = 0;  // work done by this render (see count_step)

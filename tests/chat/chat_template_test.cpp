@@ -168,6 +168,17 @@ TEST(JinjaLoop, BreakContinueAndScoping) {
             "6");
 }
 
+// A namespace holding itself, or two holding each other, is a reference
+// cycle: the interpreter frees them when it ends (the ASan build's leak
+// checker fails this test otherwise; found by fuzz_chat_template).
+TEST(JinjaLoop, NamespaceCyclesAreFreed) {
+  EXPECT_EQ(render("{% set ns = namespace(x=0) %}{% for i in range(3) %}{% set ns.x = ns %}{% endfor %}"
+                   "{{ ns.x.x.x is defined }}"),
+            "True");
+  EXPECT_EQ(render("{% set a = namespace() %}{% set b = namespace(a=a) %}{% set a.b = [b] %}{{ a.b[0].a is defined }}"),
+            "True");
+}
+
 // ---- Expressions ----
 
 TEST(JinjaExpr, OperatorsAndPrecedence) {
