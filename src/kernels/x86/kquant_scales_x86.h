@@ -27,5 +27,23 @@ inline __m128i unpack_scales_mins_128(const uint8_t* s) {
   return _mm_or_si128(lo, hi);
 }
 
+// The mins of unpack_scales_mins_128's bytes (repeated in both 128-bit
+// halves of sm) widened to the int16 lanes that face a block's 16 per-16
+// activation sums: lane k gets min k / 2 (byte 8 + k / 2), zero-extended by
+// one byte shuffle (0x80 writes a zero byte).
+struct MinsShuffle {
+  alignas(32) uint8_t idx[32];
+};
+constexpr MinsShuffle make_mins_shuffle() {
+  MinsShuffle t{};
+  for (int i = 0; i < 32; ++i) t.idx[i] = i % 2 ? 0x80 : uint8_t(8 + i / 4);
+  return t;
+}
+constexpr MinsShuffle kMinsShuffle = make_mins_shuffle();
+
+inline __m256i mins_per_16(__m256i sm) {
+  return _mm256_shuffle_epi8(sm, _mm256_load_si256(reinterpret_cast<const __m256i*>(kMinsShuffle.idx)));
+}
+
 }  // namespace
 }  // namespace nagi

@@ -178,13 +178,13 @@ inline __m128i group_scales(const uint8_t* b, std::index_sequence<K...>) {
   return v;
 }
 
-// One row against T tokens (x[t], off[t]; out[t]): each group's weights and
-// scales are unpacked once for all of them, and each token's arithmetic is
-// the same whatever T is, so a T-token call gives every token the bits of
-// a one-token call.
+// One row against T tokens (x[t], off[t]; y[t * y_stride]): each group's
+// weights and scales are unpacked once for all of them, and each token's
+// arithmetic is the same whatever T is, so a T-token call gives every token
+// the bits of a one-token call.
 template <int kBits, int T>
-inline void blocks_row(const uint8_t* b, int64_t blocks, const QuantizedVector* x, const Q4Offsets* off,
-                       float* out) {
+inline void blocks_row(const uint8_t* b, int64_t blocks, const QuantizedVector* x, const Q4Offsets* off, float* y,
+                       int64_t y_stride) {
   constexpr int kBB = kBlockBytes<kBits>;
   const int64_t octs = blocks / 8;
   __m256 acc[T];
@@ -213,7 +213,7 @@ inline void blocks_row(const uint8_t* b, int64_t blocks, const QuantizedVector* 
       if constexpr (kBits == 4) dot = _mm256_add_epi32(dot, off[t].block[i]);
       tail += hsum(_mm256_cvtepi32_ps(dot)) * (half_to_f32(bt) * x[t].d[i]);
     }
-    out[t] = hsum(acc[t]) + tail;
+    y[t * y_stride] = hsum(acc[t]) + tail;
   }
 }
 
@@ -223,7 +223,7 @@ void dot_rows_blocks(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
   const int64_t blocks = cols / kActBlock;
   const Q4Offsets* off = token_offsets<kBits>(&x, 1, blocks);
   for_each_row_ahead(w, row_bytes, n_rows,
-                     [&](int64_t r, const uint8_t* row) { blocks_row<kBits, 1>(row, blocks, &x, off, y + r); });
+                     [&](int64_t r, const uint8_t* row) { blocks_row<kBits, 1>(row, blocks, &x, off, y + r, 0); });
 }
 
 // n_tok tokens, up to four per pass over a row (more take further passes,
@@ -235,10 +235,8 @@ void rows_blocks(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
   const Q4Offsets* off = token_offsets<kBits>(x, n_tok, blocks);
   for_each_row_ahead(w, row_bytes, n_rows, [&](int64_t r, const uint8_t* row) {
     for_token_passes(n_tok, [&](int t0, auto tokens) {
-      constexpr int T = decltype(tokens)::value;
-      float out[T];
-      blocks_row<kBits, T>(row, blocks, x + t0, off == nullptr ? nullptr : off + t0, out);
-      for (int t = 0; t < T; ++t) y[(t0 + t) * y_stride + r] = out[t];
+      blocks_row<kBits, decltype(tokens)::value>(row, blocks, x + t0, off == nullptr ? nullptr : off + t0,
+                                                 y + t0 * y_stride + r, y_stride);
     });
   });
 }

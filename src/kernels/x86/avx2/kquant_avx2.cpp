@@ -14,21 +14,18 @@
 namespace nagi {
 namespace {
 
-// Byte shuffles that widen Q4_K/Q5_K's unpacked scales / mins (16 bytes,
-// repeated in both 128-bit halves) to int16 lanes, 0x80 zeroing each high
-// byte: sub[k] puts scale k in every lane; mins puts min k / 2 in lane k
-// (against the 16 per-16 activation sums). One shuffle each, where a scalar
-// unpack and a broadcast per sub-block took several ops.
+// Byte shuffles that widen Q4_K/Q5_K's unpacked scales (16 bytes, repeated
+// in both 128-bit halves) to int16 lanes, 0x80 zeroing each high byte:
+// sub[k] puts scale k in every lane (the mins: mins_per_16). One shuffle
+// each, where a scalar unpack and a broadcast per sub-block took several ops.
 struct Q45KShuffles {
   alignas(32) uint8_t sub[8][32];
-  alignas(32) uint8_t mins[32];
 };
 constexpr Q45KShuffles make_q45k_shuffles() {
   Q45KShuffles t{};
   for (int k = 0; k < 8; ++k) {
     for (int i = 0; i < 32; ++i) t.sub[k][i] = i % 2 ? 0x80 : uint8_t(k);
   }
-  for (int i = 0; i < 32; ++i) t.mins[i] = i % 2 ? 0x80 : uint8_t(8 + i / 4);
   return t;
 }
 constexpr Q45KShuffles kQ45KShuffles = make_q45k_shuffles();
@@ -68,8 +65,7 @@ void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p0, s0));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p1, s1));
       }
-      const __m256i mins = _mm256_shuffle_epi8(sm, load_shuffle(kQ45KShuffles.mins));
-      const __m256i msum = _mm256_madd_epi16(load32(x.bsums + i * 16), mins);
+      const __m256i msum = _mm256_madd_epi16(load32(x.bsums + i * 16), mins_per_16(sm));
       acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(half_to_f32(b) * x.d[i]), acc);
       accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(half_to_f32(b + 2) * x.d[i]), accm);
     }
@@ -121,7 +117,7 @@ void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4))};
         for (int j = 0; j < 4; ++j) {
-          const __m256i shuf = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ6KScaleShuffles.chunk[4 * h + j]));
+          const __m256i shuf = load_shuffle(kQ6KScaleShuffles.chunk[4 * h + j]);
           const __m256i s = _mm256_srai_epi16(_mm256_shuffle_epi8(sc_both, shuf), 8);
           const __m256i p = _mm256_maddubs_epi16(q[j], load32(a + 128 * h + 32 * j));
           isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, s));

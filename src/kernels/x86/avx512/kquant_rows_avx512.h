@@ -47,14 +47,13 @@ alignas(64) constexpr int16_t kIdxK6[2][32] = {
 // 4p+1, 4p+3), and packing the two registers puts, in 128-bit lane k,
 // words 0-3 from the low register and 4-7 from the high one.
 //
-// In-lane byte shuffles (vpshufb) widen the unpacked scales / mins to the
-// int16 lanes they multiply, from the 16 unpacked bytes repeated in every
-// 128-bit lane: cheaper on cores that execute 512-bit ops as two halves
-// (Zen 4) than word permutes (vpermw). 0x80 writes a zero byte, so each
-// word is its scale / min zero-extended.
+// In-lane byte shuffles (vpshufb) widen the unpacked scales (and, through
+// mins_per_16, the mins) to the int16 lanes they multiply, from the 16
+// unpacked bytes repeated in every 128-bit lane: cheaper on cores that
+// execute 512-bit ops as two halves (Zen 4) than word permutes (vpermw).
+// 0x80 writes a zero byte, so each word is its scale / min zero-extended.
 struct Q4KShuffles {
   alignas(64) uint8_t half[2][64];  // half p: the scale of each packed word
-  alignas(32) uint8_t mins[32];     // lane k: min k / 2 (byte 8 + k / 2)
 };
 constexpr Q4KShuffles make_q4k_shuffles() {
   Q4KShuffles t{};
@@ -65,7 +64,6 @@ constexpr Q4KShuffles make_q4k_shuffles() {
       t.half[p][i] = i % 2 ? 0x80 : uint8_t(sub_block);
     }
   }
-  for (int i = 0; i < 32; ++i) t.mins[i] = i % 2 ? 0x80 : uint8_t(8 + i / 4);
   return t;
 }
 constexpr Q4KShuffles kQ4KShuffles = make_q4k_shuffles();
@@ -83,7 +81,6 @@ template <int T>
 inline void q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* const* a_perm, const QuantizedVectorK* x,
                      __m512* out) {
   const __m512i m4 = _mm512_set1_epi8(0x0f);
-  const __m256i shuf_min = _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4KShuffles.mins));
   __m512i shuf[2];
   for (int p = 0; p < 2; ++p) shuf[p] = _mm512_load_si512(kQ4KShuffles.half[p]);
   __m512 acc[T];
@@ -113,7 +110,7 @@ inline void q4_k_row(const uint8_t* row, int64_t blocks, const int8_t* const* a_
         isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_packs_epi32(dot_lo, dot_hi), sc);
       }
     }
-    const __m256i mins = _mm256_shuffle_epi8(_mm512_castsi512_si256(sm), shuf_min);
+    const __m256i mins = mins_per_16(_mm512_castsi512_si256(sm));
     uint32_t d_dmin;
     std::memcpy(&d_dmin, b, 4);
     const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(int(d_dmin)));
