@@ -7,12 +7,24 @@
 #include <thread>
 #include <vector>
 
+#include "nagi/error.hpp"
+
 namespace nagi {
 namespace {
 
-bool repack_enabled() {
+// NAGI_REPACK: unset (or "1"): the kernel table's choice; "0": keep the
+// file's layout; "x16": Q4_0 / Q8_0 into superblocks wherever the table has
+// x16 kernels for them (to compare layouts, and to test the rewrite on
+// tables that would not choose it).
+enum class RepackMode { kAuto, kOff, kX16 };
+
+RepackMode repack_mode() {
   const char* env = std::getenv("NAGI_REPACK");
-  return env == nullptr || std::strcmp(env, "0") != 0;
+  if (env == nullptr || std::strcmp(env, "1") == 0) return RepackMode::kAuto;
+  if (std::strcmp(env, "0") == 0) return RepackMode::kOff;
+  if (std::strcmp(env, "x16") == 0) return RepackMode::kX16;
+  throw Error(ErrorCode::kInvalidArgument,
+              std::string("NAGI_REPACK=") + env + ": expected 0 (file layout), 1 (default) or x16");
 }
 
 }  // namespace
@@ -54,13 +66,16 @@ bool has_x16_paths(const Kernels& k, DType x16) {
 }
 
 int repack_for_kernels(TensorStore& store, const Kernels& k) {
-  if (!repack_enabled()) return 0;
+  const RepackMode mode = repack_mode();
+  if (mode == RepackMode::kOff) return 0;
   std::vector<std::string> to_x16, to_blocks;
   for (const auto& [name, v] : store.all()) {
     if (v.shape.size() != 2) continue;
     const bool q4 = v.dtype == DType::kQ4_0 || v.dtype == DType::kI4G32;  // the same blocks
     const bool q8 = v.dtype == DType::kQ8_0 || v.dtype == DType::kI8G32;
-    const bool wanted = (q4 && k.repack_q4_0) || (q8 && k.repack_q8_0);
+    const bool wanted = mode == RepackMode::kX16
+                            ? (q4 || q8) && has_x16_paths(k, x16_of(v.dtype))
+                            : (q4 && k.repack_q4_0) || (q8 && k.repack_q8_0);
     if (wanted && v.shape[1] % 512 == 0) to_x16.push_back(name);
     // A file stored in superblocks (`nagi repack`) is kept where the kernels
     // have vector x16 paths for decode and prefill, even where they would

@@ -13,6 +13,7 @@ namespace nagi {
 // Unless NAGI_REPACK is "0" (keep the file's layout): rewrites every 2-D
 // Q4_0 / I4G32 (Q8_0 / I8G32) tensor whose rows are whole 512-value
 // superblocks as Q4_0x16 (Q8_0x16) when `k.repack_q4_0` (`k.repack_q8_0`),
+// or with NAGI_REPACK=x16 wherever `k` has x16 paths for it,
 // and, the other way, tensors a file stores as Q4_0x16 / Q8_0x16 (`nagi
 // repack`) back into plain blocks for kernels without x16 row and GEMM
 // kernels for them. Returns how many tensors were rewritten.

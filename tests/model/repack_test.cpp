@@ -18,14 +18,11 @@ namespace nagi {
 namespace {
 
 // Logits per position in batches of `chunk`, with the model's default KV
-// cache, loaded with or without the repacking.
+// cache, loaded in the file's layout or repacked into superblocks
+// (NAGI_REPACK=x16, whatever this kernel table would choose).
 std::vector<float> logits_with_repack(const std::string& path, const std::vector<int32_t>& ids, bool repack,
                                       int chunk) {
-  if (repack) {
-    unsetenv("NAGI_REPACK");
-  } else {
-    setenv("NAGI_REPACK", "0", 1);
-  }
+  setenv("NAGI_REPACK", repack ? "x16" : "0", 1);
   auto logits = test::nagi_logits(path, ids, chunk, KvCacheType::kAuto);
   unsetenv("NAGI_REPACK");
   return logits;
@@ -54,8 +51,8 @@ class RepackStored : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Repack, ModelComputesTheSameAfterRepacking) {
   const std::string dtype = GetParam();
-  if (!(dtype == "q4_0" ? kernels().repack_q4_0 : kernels().repack_q8_0)) {
-    GTEST_SKIP() << kernels().isa << " kernels read " << dtype << " as stored";
+  if (!has_x16_paths(kernels(), dtype == "q4_0" ? DType::kQ4_0x16 : DType::kQ8_0x16)) {
+    GTEST_SKIP() << kernels().isa << " has no x16 kernels for " << dtype;
   }
   const std::string path = test::temp_dir() + "/" + dtype + "_512.gguf";
   // 512-wide rows (one superblock) and 1536-wide FFN down rows (three) are
@@ -100,14 +97,16 @@ TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
   // on Zen 5).
   EXPECT_EQ(stats.repacked, x16 ? 2 * 7 + 1 : 0);
   const auto ids = test::random_prompt(20, 400, 4);
-  // Q4_0x16 kept where this machine's kernels read plain Q4_0 as stored:
-  // the two files run different GEMVs. Otherwise both run the same kernels.
+  // Superblocks kept where this machine's kernels read the plain blocks as
+  // stored: the two files run different GEMVs. Otherwise both run the same
+  // kernels.
   const Kernels& here = kernels();
-  const bool q4_kernels_differ = options.q4_0 && !here.repack_q4_0 && has_x16_paths(here, DType::kQ4_0x16);
+  const bool kernels_differ = x16 && has_x16_paths(here, x16_of(dtype == "q4_0" ? DType::kQ4_0 : DType::kQ8_0)) &&
+                              !(dtype == "q4_0" ? here.repack_q4_0 : here.repack_q8_0);
   for (int chunk : {20, 1}) {
     const auto want = test::nagi_logits(plain, ids, chunk, KvCacheType::kAuto);
     const auto got = test::nagi_logits(stored, ids, chunk, KvCacheType::kAuto);
-    if (q4_kernels_differ) {
+    if (kernels_differ) {
       expect_layouts_agree(want, got, chunk, param);
     } else {
       EXPECT_EQ(want, got) << dtype << " chunk " << chunk;
@@ -139,6 +138,18 @@ TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
     EXPECT_EQ(std::memcmp(v->data, plain_file->tensor_data(t), t.nbytes), 0) << t.name;
   }
   EXPECT_THROW(repack_gguf(plain, plain), Error);
+}
+
+TEST(RepackMode, UnknownValueIsAnErrorNamingTheVariable) {
+  setenv("NAGI_REPACK", "yes", 1);
+  TensorStore store;
+  try {
+    repack_for_kernels(store, kernels());
+    ADD_FAILURE() << "NAGI_REPACK=yes accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("NAGI_REPACK=yes"), std::string::npos) << e.what();
+  }
+  unsetenv("NAGI_REPACK");
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, Repack, ::testing::Values("q4_0", "q8_0"));

@@ -125,13 +125,19 @@ void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
 void fill_kernels_avx512_x16(Kernels& k) {
   k.dot_rows_q4_0x16 = dot_rows_x16<true>;
   k.dot_rows_q8_0x16 = dot_rows_x16<false>;
-  // Q4_0 stays in the file's blocks: from DRAM the plain Q4_0 GEMV
-  // (groupq_avx512.cpp, prefetching its row streams ahead) read 49-65 GB/s on
-  // two cores against 33-41 for Q4_0x16 (bench_ops .../1/2/151936, three
-  // alternating passes), and 512-token prefill measured the same either way.
-  // Q8_0x16 holds its own (28-42 plain, 36-51 x16), so Q8_0 is repacked.
+  // Both stay in the file's blocks: the load is then the mapping alone.
+  // Q4_0: from DRAM the plain GEMV (groupq_avx512.cpp, prefetching its row
+  // streams ahead) read 49-65 GB/s on two cores against 33-41 for Q4_0x16
+  // (bench_ops .../1/2/151936, three alternating passes), and 512-token
+  // prefill measured the same either way. Q8_0: plain and x16 rows stream
+  // alike from DRAM (45-72 vs 45-46 GB/s, three alternating passes), x16
+  // prefill is ~15% faster, but the copy cost 0.3-1.2 s of load on a Zen 5
+  // VM (first-touch page faults of 600 MB, Qwen3-0.6B) against 85 ms
+  // mapped, and decode from the copy swung between 33 and 79 tok/s where
+  // the mapped file gave 64-77 (docs/PERFORMANCE.md). `NAGI_REPACK=x16`
+  // still asks for the copy.
   k.repack_q4_0 = false;
-  k.repack_q8_0 = true;
+  k.repack_q8_0 = false;
 }
 
 }  // namespace nagi
