@@ -111,8 +111,8 @@ struct SpeculativeOptions {
   enum class Mode { kNone, kLookup, kDraft, kMtp };
   enum class Accept { kGumbel, kRejection };
   Mode mode = Mode::kNone;
-  std::string draft_model;             // kDraft: path of the draft model...
-  std::shared_ptr<Model> draft;        // ...or an already loaded one (takes precedence)
+  std::string draft_model{};           // kDraft: path of the draft model...
+  std::shared_ptr<Model> draft{};      // ...or an already loaded one (takes precedence)
   int draft_max = 8;                   // tokens proposed per step (>= 1)
   Accept accept = Accept::kGumbel;
   int lookup_ngram = 3;                // kLookup: longest suffix matched
@@ -135,9 +135,9 @@ struct GenerateOptions {
   // cache. Either way the output is the same; reuse only saves work.
   bool reuse_prefix = false;
   bool ignore_eos = false;
-  std::vector<std::string> stop; // stop strings (not included in the output)
+  std::vector<std::string> stop{};  // stop strings (not included in the output)
   SamplingParams sampling;
-  SpeculativeOptions speculative;
+  SpeculativeOptions speculative{};
 };
 
 struct TokenEvent {

@@ -33,10 +33,10 @@ struct GgufValue;
 // variants (which took most of a 0.6B model's load time) nor 150k
 // std::strings (a third of a 262k-token vocabulary's load).
 struct GgufArray {
-  std::vector<int64_t> ints;
-  std::vector<double> floats;
-  StringTable strings;
-  std::vector<GgufValue> arrays;
+  std::vector<int64_t> ints{};
+  std::vector<double> floats{};
+  StringTable strings{};
+  std::vector<GgufValue> arrays{};
 };
 
 struct GgufValue {
@@ -44,7 +44,7 @@ struct GgufValue {
   GgufType elem_type = GgufType::kU32;  // for arrays
   // Scalars: integers widen to int64_t (u64 values above INT64_MAX are
   // rejected at load), floats to double. Arrays: GgufArray.
-  std::variant<int64_t, double, bool, std::string, GgufArray> value;
+  std::variant<int64_t, double, bool, std::string, GgufArray> value{};
 };
 
 // Which GgufArray vector keeps the elements of an array of `elem`.

@@ -97,7 +97,7 @@ struct LayerSpec {
   MixerKind mixer = MixerKind::kAttention;
   AttentionSpec attn;
   ShortConvSpec conv{};  // when mixer == kShortConv ({} keeps designated initializers warning-free)
-  DeltaNetSpec deltanet;  // when mixer == kDeltaNet
+  DeltaNetSpec deltanet{};  // when mixer == kDeltaNet
   int n_ff = 0;
   FfnActivation ffn_act = FfnActivation::kSilu;
   // Gemma's sandwich norms: the mixer's and the FFN's outputs are RMS-normed

@@ -39,7 +39,7 @@ struct NormalizerStep {
   std::string pattern;  // kReplace: literal text to replace
   std::string content;  // kPrepend: prefix; kReplace: replacement
   NormalForm form = NormalForm::kNfc;  // kUnicode
-  std::shared_ptr<const Regex> regex;  // kReplace with a regex pattern (else `pattern` is literal)
+  std::shared_ptr<const Regex> regex{};  // kReplace with a regex pattern (else `pattern` is literal)
   bool strip_left = false;   // kStrip
   bool strip_right = false;  // kStrip
 };
@@ -76,7 +76,7 @@ struct DecoderStep {
   size_t start = 0;     // kStrip: at most this many leading `content`s per token
   size_t stop = 0;      // kStrip: at most this many trailing ones
   bool strip_first = false;  // kMetaspace: drop the first token's leading space
-  std::shared_ptr<const Regex> regex;  // kReplace with a regex pattern (else `pattern` is literal)
+  std::shared_ptr<const Regex> regex{};  // kReplace with a regex pattern (else `pattern` is literal)
 };
 
 struct TokenizerSpec {

@@ -35,7 +35,7 @@ struct ModelConfig {
   // LFM2 (arch "lfm2"): attention at attn_layers, short convolution with
   // conv_l_cache taps elsewhere. n_ff is config.json's block_ff_dim; the
   // layers' size follows transformers' rule (lfm2_tensors.h).
-  std::vector<int> attn_layers;
+  std::vector<int> attn_layers{};
   int conv_l_cache = 3;
   bool conv_bias = false;
   bool ff_auto_adjust = false;
