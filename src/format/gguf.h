@@ -36,7 +36,7 @@ struct GgufArray {
   std::vector<int64_t> ints{};
   std::vector<double> floats{};
   StringTable strings{};
-  std::vector<GgufValue> arrays{};
+  std::vector<GgufValue> arrays;  // no {}: GgufValue is incomplete here (clang rejects it)
 };
 
 struct GgufValue {
