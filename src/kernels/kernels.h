@@ -140,14 +140,11 @@ struct Kernels {
   DotRowsQ8Fn dot_rows_q4_1 = nullptr;
   DotRowsQ8Fn dot_rows_q5_0 = nullptr;
   DotRowsQ8Fn dot_rows_q5_1 = nullptr;
-  // Q4_0x16 / Q8_0x16 (Q4_0 / Q8_0 repacked at load, format/dtype.h);
-  // rows are whole 512-value superblocks. repack_q4_0 / repack_q8_0 say
-  // whether this level's kernels for them beat the plain layout's (loaders
-  // repack only then).
+  // Q4_0x16 / Q8_0x16 (format/dtype.h: files written by `nagi repack`, or
+  // Q4_0 / Q8_0 copied at load under NAGI_REPACK=x16); rows are whole
+  // 512-value superblocks.
   DotRowsQ8Fn dot_rows_q4_0x16 = nullptr;
   DotRowsQ8Fn dot_rows_q8_0x16 = nullptr;
-  bool repack_q4_0 = false;
-  bool repack_q8_0 = false;
   // Quantizes n floats (a multiple of 256) into qs[n], d[n / 256], bsums[n / 16].
   void (*quantize_act_q8k)(const float* x, int64_t n, int8_t* qs, float* d, int16_t* bsums) = nullptr;
   // K-quant weights against a QuantizedVectorK (exact int32 dot per 256 block).

@@ -12,15 +12,17 @@
 namespace nagi {
 namespace {
 
-// NAGI_REPACK: unset (or "1"): the kernel table's choice; "0": keep the
-// file's layout; "x16": Q4_0 / Q8_0 into superblocks wherever the table has
-// x16 kernels for them (to compare layouts, and to test the rewrite on
-// tables that would not choose it).
-enum class RepackMode { kAuto, kOff, kX16 };
+// NAGI_REPACK: unset (or "1"): plain blocks stay as mapped, stored
+// superblocks go back to blocks where the table lacks x16 kernels; "0":
+// keep the file's layout; "x16": also copy Q4_0 / Q8_0 into superblocks
+// wherever the table has x16 kernels for them (to compare layouts, and to
+// test the rewrite). No table asks for that copy by default: it cost more
+// load time than it saved (docs/KERNELS.md, "Repacked layouts").
+enum class RepackMode { kDefault, kOff, kX16 };
 
 RepackMode repack_mode() {
   const char* env = std::getenv("NAGI_REPACK");
-  if (env == nullptr || std::strcmp(env, "1") == 0) return RepackMode::kAuto;
+  if (env == nullptr || std::strcmp(env, "1") == 0) return RepackMode::kDefault;
   if (std::strcmp(env, "0") == 0) return RepackMode::kOff;
   if (std::strcmp(env, "x16") == 0) return RepackMode::kX16;
   throw Error(ErrorCode::kInvalidArgument,
@@ -73,15 +75,12 @@ int repack_for_kernels(TensorStore& store, const Kernels& k) {
     if (v.shape.size() != 2) continue;
     const bool q4 = v.dtype == DType::kQ4_0 || v.dtype == DType::kI4G32;  // the same blocks
     const bool q8 = v.dtype == DType::kQ8_0 || v.dtype == DType::kI8G32;
-    const bool wanted = mode == RepackMode::kX16
-                            ? (q4 || q8) && has_x16_paths(k, x16_of(v.dtype))
-                            : (q4 && k.repack_q4_0) || (q8 && k.repack_q8_0);
+    const bool wanted = mode == RepackMode::kX16 && (q4 || q8) && has_x16_paths(k, x16_of(v.dtype));
     if (wanted && v.shape[1] % 512 == 0) to_x16.push_back(name);
     // A file stored in superblocks (`nagi repack`) is kept where the kernels
-    // have vector x16 paths for decode and prefill, even where they would
-    // not repack plain blocks themselves (`nagi repack --q4-0` asks for
-    // Q4_0x16 on purpose); elsewhere it goes back to plain blocks, which
-    // those kernels stream fastest.
+    // have vector x16 paths for decode and prefill (`nagi repack --q4-0`
+    // asks for Q4_0x16 on purpose); elsewhere it goes back to plain blocks,
+    // which those kernels stream fastest.
     if ((v.dtype == DType::kQ4_0x16 || v.dtype == DType::kQ8_0x16) && !has_x16_paths(k, v.dtype)) {
       to_blocks.push_back(name);
     }

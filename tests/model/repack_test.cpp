@@ -46,12 +46,15 @@ void expect_layouts_agree(const std::vector<float>& plain, const std::vector<flo
   EXPECT_LE(diff, (chunk > 1 ? 1e-6f : 3e-2f) * spread) << label << " chunk " << chunk;
 }
 
+// The superblock type of a test's "q4_0" / "q8_0" parameter.
+DType x16_type(const std::string& dtype) { return dtype == "q4_0" ? DType::kQ4_0x16 : DType::kQ8_0x16; }
+
 class Repack : public ::testing::TestWithParam<std::string> {};
 class RepackStored : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Repack, ModelComputesTheSameAfterRepacking) {
   const std::string dtype = GetParam();
-  if (!has_x16_paths(kernels(), dtype == "q4_0" ? DType::kQ4_0x16 : DType::kQ8_0x16)) {
+  if (!has_x16_paths(kernels(), x16_type(dtype))) {
     GTEST_SKIP() << kernels().isa << " has no x16 kernels for " << dtype;
   }
   const std::string path = test::temp_dir() + "/" + dtype + "_512.gguf";
@@ -101,8 +104,7 @@ TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
   // stored: the two files run different GEMVs. Otherwise both run the same
   // kernels.
   const Kernels& here = kernels();
-  const bool kernels_differ = x16 && has_x16_paths(here, x16_of(dtype == "q4_0" ? DType::kQ4_0 : DType::kQ8_0)) &&
-                              !(dtype == "q4_0" ? here.repack_q4_0 : here.repack_q8_0);
+  const bool kernels_differ = x16 && has_x16_paths(here, x16_type(dtype));
   for (int chunk : {20, 1}) {
     const auto want = test::nagi_logits(plain, ids, chunk, KvCacheType::kAuto);
     const auto got = test::nagi_logits(stored, ids, chunk, KvCacheType::kAuto);
@@ -128,7 +130,7 @@ TEST_P(RepackStored, StoredSuperblocksComputeTheSame) {
   // Kernels without x16 paths get the file's plain blocks back, byte for byte.
   TensorStore store;
   stored_file->add_tensors_to(store);
-  Kernels no_x16;  // no x16 kernels, repack_q4_0 / repack_q8_0 false
+  Kernels no_x16;  // no x16 kernels
   EXPECT_EQ(repack_for_kernels(store, no_x16), stats.repacked);
   for (const GgufTensorInfo& t : plain_file->tensors()) {
     const TensorView* v = store.find(t.name);

@@ -125,7 +125,8 @@ void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
 void fill_kernels_avx512_x16(Kernels& k) {
   k.dot_rows_q4_0x16 = dot_rows_x16<true>;
   k.dot_rows_q8_0x16 = dot_rows_x16<false>;
-  // Both stay in the file's blocks: the load is then the mapping alone.
+  // Loads keep Q4_0 / Q8_0 in the file's blocks (model/repack.cpp): the
+  // load is then the mapping alone.
   // Q4_0: from DRAM the plain GEMV (groupq_avx512.cpp, prefetching its row
   // streams ahead) read 49-65 GB/s on two cores against 33-41 for Q4_0x16
   // (bench_ops .../1/2/151936, three alternating passes), and 512-token
@@ -136,8 +137,6 @@ void fill_kernels_avx512_x16(Kernels& k) {
   // mapped, and decode from the copy swung between 33 and 79 tok/s where
   // the mapped file gave 64-77 (docs/PERFORMANCE.md). `NAGI_REPACK=x16`
   // still asks for the copy.
-  k.repack_q4_0 = false;
-  k.repack_q8_0 = false;
 }
 
 }  // namespace nagi
