@@ -22,6 +22,7 @@ std::string_view isa_name(Isa isa) {
   switch (isa) {
     case Isa::kScalar: return "scalar";
     case Isa::kAvx2: return "avx2";
+    case Isa::kAvx2Vnni: return "avx2vnni";
     case Isa::kAvx512: return "avx512";
     case Isa::kAvx512Vbmi: return "avx512vbmi";
     case Isa::kNeon: return "neon";
@@ -45,6 +46,12 @@ bool cpu_has_f16c() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
 }
+// AVX-VNNI (VEX vpdpbusd): leaf 7 subleaf 1, EAX bit 4. Asked directly for
+// the same reason (and GCC 12 has no name for it either).
+bool cpu_has_avx_vnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) != 0 && (a & (1u << 4)) != 0;
+}
 #endif
 
 bool isa_supported(Isa isa) {
@@ -55,10 +62,15 @@ bool isa_supported(Isa isa) {
     // not just the ones their intrinsics use: the compiler may use any of them.
     case Isa::kAvx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+    case Isa::kAvx2Vnni:
+      return isa_supported(Isa::kAvx2) && cpu_has_avx_vnni();
+    // No AVX512-BF16: bf16 weights widen to f32 exactly with a shift, and
+    // vdpbf16ps would round the activations to bf16. Leaving it out keeps
+    // Ice Lake / Tiger Lake / Cascade Lake (VNNI, no BF16) on this level.
     case Isa::kAvx512:
       return isa_supported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-             __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16");
+             __builtin_cpu_supports("avx512vnni");
     case Isa::kAvx512Vbmi:
       return isa_supported(Isa::kAvx512) && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
 #endif
@@ -93,7 +105,10 @@ Kernels make_kernels(Isa isa) {
 #ifdef NAGI_HAVE_X86_KERNELS
   // Higher levels build on lower ones so a level only has to provide what it
   // does better.
+  // avx2vnni is a whole AVX2 table of its own (its int8 kernels built with
+  // vpdpbusd); the AVX-512 levels replace those kernels anyway.
   if (isa == Isa::kAvx2 || isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi) fill_kernels_avx2(k);
+  if (isa == Isa::kAvx2Vnni) fill_kernels_avx2_vnni(k);
   if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi) fill_kernels_avx512(k);
   if (isa == Isa::kAvx512Vbmi) fill_kernels_avx512_vbmi(k);
 #endif
@@ -114,7 +129,7 @@ Isa selected_isa() {
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx512, avx512vbmi, neon, neondot, neoni8mm; using %s\n", env,
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx2vnni, avx512, avx512vbmi, neon, neondot, neoni8mm; using %s\n", env,
                  std::string(isa_name(best)).c_str());
     return best;
   }

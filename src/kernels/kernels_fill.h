@@ -17,6 +17,11 @@ void fill_kernels_scalar_activation(Kernels& k);  // called by fill_kernels_scal
 #if defined(__x86_64__) || defined(_M_X64)
 #define NAGI_HAVE_X86_KERNELS 1
 void fill_kernels_avx2(Kernels& k);
+// The avx2vnni level: x86/avx2vnni/ compiles dot_avx2.cpp, groupq_avx2.cpp
+// and gemm_avx2.cpp again with AVX-VNNI (x86/avx2/avx2_util.h).
+void fill_kernels_avx2_vnni(Kernels& k);
+void fill_kernels_avx2_groupq_vnni(Kernels& k);  // called by fill_kernels_avx2_vnni
+void fill_kernels_avx2_gemm_vnni(Kernels& k);    // called by fill_kernels_avx2_vnni
 void fill_kernels_avx512(Kernels& k);
 void fill_kernels_avx512_vbmi(Kernels& k);   // after fill_kernels_avx512
 void fill_kernels_avx512vbmi_kquant(Kernels& k);  // called by fill_kernels_avx512_vbmi

@@ -612,6 +612,82 @@ TEST(Matmul, MatchesReference) {
   }
 }
 
+// The avx2vnni level is the AVX2 source built with vpdpbusd in place of
+// vpmaddubsw + vpmaddwd (x86/avx2/avx2_util.h). Both give exact int32 sums,
+// so its int8 kernels must equal AVX2's bit for bit: on random inputs, and
+// on activations of +-127 only, which push every pair sum of the AVX2 form
+// (and the K-quant GEMMs' int16 sums over several steps) to its largest.
+// The exception is the GEMM of int8 weights, which this level runs as
+// unsigned panels (gemm_avx2.cpp): exact integer sums too, added up in
+// another order, so it is held to the f32 rounding bound of
+// GemmMatchesRowKernels instead.
+TEST(AvxVnni, IntegerKernelsMatchAvx2BitForBit) {
+  if (!isa_supported(Isa::kAvx2Vnni)) GTEST_SKIP() << "no AVX-VNNI on this CPU or build";
+  const Kernels avx2 = make_kernels(Isa::kAvx2), vnni = make_kernels(Isa::kAvx2Vnni),
+                scalar = make_kernels(Isa::kScalar);
+  EXPECT_STREQ(vnni.isa, "avx2vnni");
+  // Really another build of the kernels, not the AVX2 entries again.
+  EXPECT_NE(vnni.dot_rows_q8_0, avx2.dot_rows_q8_0);
+  EXPECT_NE(vnni.gemm_q4_k, avx2.gemm_q4_k);
+  auto same = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  for (bool extreme : {false, true}) {
+    for (int64_t cols : {256, 1280, 4096 + 256}) {
+      const int64_t rows = 21, n_tok = 7;
+      auto x = random_floats(n_tok * cols, uint32_t(cols) + (extreme ? 1 : 0));
+      if (extreme) {
+        for (float& v : x) v = v < 0 ? -1.f : 1.f;  // every quantized value +-127
+      }
+      const QuantizedAct act(scalar, x, n_tok);
+      const auto& [qs, d, xq_all, sums] = act;
+      std::vector<QuantizedVector> xs;
+      for (int64_t t = 0; t < n_tok; ++t) xs.push_back({qs.data() + t * cols, d.data() + t * (cols / kActBlock), cols});
+      for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kI8G64, DType::kI8G128, DType::kI4G64, DType::kI4G128}) {
+        const auto tm = random_matrix(t, rows, cols, uint32_t(cols + int(t)));
+        std::vector<float> a(rows), b(rows);
+        quant_entry(avx2, t)(tm.m.data, tm.m.row_bytes, rows, cols, xs[0], a.data());
+        quant_entry(vnni, t)(tm.m.data, tm.m.row_bytes, rows, cols, xs[0], b.data());
+        EXPECT_TRUE(same(a, b)) << "rows " << dtype_name(t) << " cols " << cols << " extreme " << extreme;
+        std::vector<float> ga(n_tok * rows), gb(n_tok * rows);
+        q8_gemm_entry(avx2, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok,
+                               ga.data(), rows);
+        q8_gemm_entry(vnni, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok,
+                               gb.data(), rows);
+        const bool int8 = t == DType::kQ8_0 || t == DType::kI8G64 || t == DType::kI8G128;
+        if (!int8) {
+          EXPECT_TRUE(same(ga, gb)) << "GEMM " << dtype_name(t) << " cols " << cols << " extreme " << extreme;
+        } else {
+          for (int64_t tok = 0; tok < n_tok; ++tok) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const double s_q = abs_dot(tm.deq.data() + r * cols, xq_all.data() + tok * cols, cols);
+              ASSERT_NEAR(gb[tok * rows + r], ga[tok * rows + r], 8 * (cols / kActBlock + 8) * kU * s_q)
+                  << "GEMM " << dtype_name(t) << " cols " << cols << " extreme " << extreme;
+            }
+          }
+        }
+        if (t == DType::kQ8_0 || t == DType::kQ4_0) {
+          const auto multi = [&](const Kernels& k) {
+            return t == DType::kQ8_0 ? k.dot_rows_q8_0_multi : k.dot_rows_q4_0_multi;
+          };
+          multi(avx2)(tm.m.data, tm.m.row_bytes, rows, cols, xs.data(), int(n_tok), ga.data(), rows);
+          multi(vnni)(tm.m.data, tm.m.row_bytes, rows, cols, xs.data(), int(n_tok), gb.data(), rows);
+          EXPECT_TRUE(same(ga, gb)) << "multi-token rows " << dtype_name(t) << " cols " << cols;
+        }
+      }
+      for (DType t : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+        const auto tm = random_matrix(t, rows, cols, uint32_t(cols + 5 * int(t)));
+        std::vector<float> ga(n_tok * rows), gb(n_tok * rows);
+        gemm_entry(avx2, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok,
+                            ga.data(), rows);
+        gemm_entry(vnni, t)(tm.m.data, tm.m.row_bytes, rows, cols, qs.data(), d.data(), sums.data(), n_tok,
+                            gb.data(), rows);
+        EXPECT_TRUE(same(ga, gb)) << "GEMM " << dtype_name(t) << " cols " << cols << " extreme " << extreme;
+      }
+    }
+  }
+}
+
 TEST(Dispatch, NagiIsaForcesALevel) {
   const char* old = std::getenv("NAGI_ISA");
   const std::string saved = old ? old : "";

@@ -22,13 +22,34 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// The files of this folder are also compiled a second time with AVX-VNNI
+// (the avx2vnni level: ../avx2vnni/ includes them with NAGI_AVX_VNNI
+// defined and -mavxvnni). There the int8 products below are one vpdpbusd
+// instead of vpmaddubsw + vpmaddwd. Every caller keeps its int16 pair sums
+// below saturation, so both forms give the same int32 sums, bit for bit;
+// the level's table fillers get a _vnni suffix so the two copies link side
+// by side.
+#ifdef NAGI_AVX_VNNI
+#define NAGI_AVX2_FILL(name) name##_vnni
+#else
+#define NAGI_AVX2_FILL(name) name
+#endif
+
+// Unsigned int8 u x signed int8 s over 32 lanes -> 8 int32 sums of four
+// products each. Callers keep each pair of products inside int16 (the
+// vpmaddubsw form saturates there; vpdpbusd does not).
+inline __m256i dot_u8i8(__m256i u, __m256i s) {
+#ifdef NAGI_AVX_VNNI
+  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
 // Signed int8 x signed int8 over 32 lanes -> 8 int32 partial sums.
 // maddubs wants one unsigned operand, so move w's sign onto a: |w| * (a * sign(w)).
 // |w| <= 128 and |a| <= 127 keep each pair sum (<= 2 * 128 * 127) inside int16.
-inline __m256i dot_i8(__m256i w, __m256i a) {
-  const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-  return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
-}
+inline __m256i dot_i8(__m256i w, __m256i a) { return dot_u8i8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
 
 // exp(x) for x <= 0, eight lanes: the AVX-512 exp_nonpositive's method
 // (x = k ln2 + f, |f| <= ln2/2, Taylor series to f^7, error < 2e-8

@@ -160,7 +160,7 @@ inline __m256i block_weights(const uint8_t* blk) {
 template <int kBits>
 inline __m256i block_dot(__m256i q, const int8_t* a8) {
   const __m256i a = load32(a8);
-  if constexpr (kBits == 4) return _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), _mm256_set1_epi16(1));
+  if constexpr (kBits == 4) return dot_u8i8(q, a);
   return dot_i8(q, a);
 }
 
@@ -274,8 +274,15 @@ void quantize_act_q8(const float* x, int64_t n, int8_t* qs, float* d) {
 
 }  // namespace
 
-void fill_kernels_avx2(Kernels& k) {
+// Also the avx2vnni level's whole table, as fill_kernels_avx2_vnni (see
+// avx2_util.h): the same entries, this file's, groupq_avx2.cpp's and
+// gemm_avx2.cpp's built with vpdpbusd.
+void NAGI_AVX2_FILL(fill_kernels_avx2)(Kernels& k) {
+#ifdef NAGI_AVX_VNNI
+  k.isa = "avx2vnni";
+#else
   k.isa = "avx2";
+#endif
   k.dot_f32 = dot_f32;
   k.dot_f16 = dot_f16;
   k.quantize_act_q8 = quantize_act_q8;
@@ -291,9 +298,9 @@ void fill_kernels_avx2(Kernels& k) {
   fill_kernels_avx2_kquant(k);
   fill_kernels_avx2_q451(k);
   fill_kernels_avx2_kv(k);
-  fill_kernels_avx2_groupq(k);
+  NAGI_AVX2_FILL(fill_kernels_avx2_groupq)(k);
   fill_kernels_avx2_activation(k);
-  fill_kernels_avx2_gemm(k);
+  NAGI_AVX2_FILL(fill_kernels_avx2_gemm)(k);
 }
 
 }  // namespace nagi

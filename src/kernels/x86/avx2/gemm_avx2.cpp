@@ -30,7 +30,6 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 template <int G, int R, int T>
 inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols, const int8_t* qs, const float* d,
                     int64_t t0, float* y, int64_t y_stride) {
-  const __m256i ones = _mm256_set1_epi16(1);
   __m256 acc[R][T];
   #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
@@ -53,7 +52,7 @@ inline void q8_tile(const uint8_t* w, size_t row_bytes, int64_t nb, int64_t cols
       const __m256 da = _mm256_broadcast_ss(d + tok * nb + b);
       #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        const __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(a, wq[r])), ones);
+        const __m256i v = dot_u8i8(wabs[r], _mm256_sign_epi8(a, wq[r]));
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(dw[r], da), acc[r][t]);
       }
     }
@@ -108,7 +107,12 @@ void gemm_q8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, c
 // I4G64 / I4G128 (nagi's int4 groups: nibbles q + 8 like Q4_0, one f16
 // scale per group) run as Q4_0 with every 32-value block given its group's
 // scale.
-enum class PType { kQ4_0, kI4G64, kI4G128, kQ4K, kQ5K, kQ6K };
+//
+// With AVX-VNNI (NAGI_AVX_VNNI) Q8_0 and I8G64 / I8G128 take these panels
+// too, as unsigned w + 128 with 128 * sum(a) removed per block: vpdpbusd
+// sums u8 x s8 products in int32, where vpmaddubsw's int16 pair sums of
+// 255 * 127 would saturate (hence the row tiles above without it).
+enum class PType { kQ4_0, kI4G64, kI4G128, kQ4K, kQ5K, kQ6K, kQ8_0, kI8G64, kI8G128 };
 
 constexpr int kPanel8 = 8;
 
@@ -118,8 +122,16 @@ struct PanelFormat {
   static constexpr int kSteps = kSub / 4;                   // 4-value steps per sub-block
   static constexpr int kStepsPerWiden = P == PType::kQ5K ? 4 : P == PType::kQ6K ? 2 : 8;
   static constexpr bool kInt4 = P == PType::kQ4_0 || P == PType::kI4G64 || P == PType::kI4G128;
-  static constexpr int kBlockValues = P == PType::kQ4_0 ? 32 : P == PType::kI4G64 ? 64 : P == PType::kI4G128 ? 128 : 256;
-  static constexpr int kBlockBytes = kInt4 ? 2 + kBlockValues / 2
+  static constexpr bool kInt8 = P == PType::kQ8_0 || P == PType::kI8G64 || P == PType::kI8G128;
+  // What the packed unsigned values add to the weights (removed as
+  // kOffset * sum(a) per block); 0 for the K-quants, whose mins are floats.
+  static constexpr int kOffset = kInt4 ? 8 : kInt8 ? 128 : 0;
+  static constexpr int kBlockValues = P == PType::kQ4_0 || P == PType::kQ8_0       ? 32
+                                      : P == PType::kI4G64 || P == PType::kI8G64   ? 64
+                                      : P == PType::kI4G128 || P == PType::kI8G128 ? 128
+                                                                                   : 256;
+  static constexpr int kBlockBytes = kInt4   ? 2 + kBlockValues / 2
+                                     : kInt8 ? 2 + kBlockValues
                                      : P == PType::kQ4K ? kq::kQ4KBytes
                                      : P == PType::kQ5K ? kq::kQ5KBytes : kq::kQ6KBytes;
 };
@@ -147,6 +159,16 @@ void pack_panel8(const uint8_t* w, size_t row_bytes, int n, int64_t cols, uint32
         }
         dw[b * kPanel8 + j] = half_to_f32(blk);
         mw[b * kPanel8 + j] = 0.f;
+      } else if constexpr (F::kInt8) {
+        // Each 32-value block of the group, made unsigned.
+        constexpr int kSubs = F::kBlockValues / 32;
+        for (int sb = 0; sb < kSubs; ++sb) {
+          uint32_t q[8];
+          std::memcpy(q, blk + 2 + 32 * sb, 32);
+          for (int i = 0; i < 8; ++i) pw[((b * kSubs + sb) * 8 + i) * kPanel8 + j] = q[i] ^ 0x80808080u;
+          dw[(b * kSubs + sb) * kPanel8 + j] = half_to_f32(blk);
+          mw[(b * kSubs + sb) * kPanel8 + j] = 0.f;
+        }
       } else if constexpr (F::kInt4) {
         // 32-byte chunk c holds sub-block 2c in its low nibbles and 2c + 1
         // in its high nibbles, each in value order (format/group_quant.h).
@@ -175,7 +197,7 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
                    const float* qd, const int32_t* corr, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
   using F = PanelFormat<P>;
   const int64_t nb = cols / 32;
-  const __m256i ones = _mm256_set1_epi16(1);
+  [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);  // not under NAGI_AVX_VNNI
   __m256 acc[T];
   #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
@@ -188,6 +210,20 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
     __m256i v[T];
     #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) v[t] = _mm256_setzero_si256();
+#ifdef NAGI_AVX_VNNI
+    // vpdpbusd accumulates every step straight into int32.
+    #pragma GCC unroll 8
+    for (int k = 0; k < F::kSteps; ++k) {
+      const __m256i wv = load32(ps + k * kPanel8);
+      #pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) {
+        int32_t a4;
+        std::memcpy(&a4, a[t] + c + 4 * k, 4);
+        v[t] = _mm256_dpbusd_avx_epi32(v[t], wv, _mm256_set1_epi32(a4));
+      }
+    }
+#else
+    static_assert(!F::kInt8, "unsigned int8 panels need vpdpbusd: vpmaddubsw would saturate");
     #pragma GCC unroll 8
     for (int k0 = 0; k0 < F::kSteps; k0 += F::kStepsPerWiden) {
       __m256i p[T];
@@ -205,12 +241,13 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
       #pragma GCC unroll 8
       for (int t = 0; t < T; ++t) v[t] = _mm256_add_epi32(v[t], _mm256_madd_epi16(p[t], ones));
     }
+#endif
     const __m256 dwv = _mm256_loadu_ps(dw + s * kPanel8);
     #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const int64_t tok = t0 + t;
       const __m256 dx = _mm256_broadcast_ss(qd + tok * nb + c / 32);
-      if constexpr (F::kInt4) {
+      if constexpr (F::kOffset != 0) {
         v[t] = _mm256_sub_epi32(v[t], _mm256_set1_epi32(corr[tok * n_sub + s]));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v[t]), _mm256_mul_ps(dwv, dx), acc[t]);
       } else {
@@ -247,8 +284,8 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
     for (int64_t s = 0; s < n_sub; ++s) {
       const int32_t* g = sums + t * (cols / 16) + s * (F::kSub / 16);
       const int32_t sum = F::kSub == 16 ? g[0] : g[0] + g[1];
-      if constexpr (F::kInt4) {
-        corr[t * n_sub + s] = 8 * sum;
+      if constexpr (F::kOffset != 0) {
+        corr[t * n_sub + s] = F::kOffset * sum;
       } else {
         const float xa = qd[t * nb + s * F::kSub / 32] * float(sum);
         std::memcpy(corr + t * n_sub + s, &xa, 4);
@@ -359,10 +396,16 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 
 }  // namespace
 
-void fill_kernels_avx2_gemm(Kernels& k) {
+void NAGI_AVX2_FILL(fill_kernels_avx2_gemm)(Kernels& k) {
+#ifdef NAGI_AVX_VNNI
+  k.gemm_q8_0 = gemm_panel8<PType::kQ8_0>;
+  k.gemm_i8g64 = gemm_panel8<PType::kI8G64>;
+  k.gemm_i8g128 = gemm_panel8<PType::kI8G128>;
+#else
   k.gemm_q8_0 = gemm_q8<32>;
   k.gemm_i8g64 = gemm_q8<64>;
   k.gemm_i8g128 = gemm_q8<128>;
+#endif
   k.gemm_q4_0 = gemm_panel8<PType::kQ4_0>;
   k.gemm_i4g64 = gemm_panel8<PType::kI4G64>;
   k.gemm_i4g128 = gemm_panel8<PType::kI4G128>;

@@ -71,7 +71,7 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
 
 }  // namespace
 
-void fill_kernels_avx2_groupq(Kernels& k) {
+void NAGI_AVX2_FILL(fill_kernels_avx2_groupq)(Kernels& k) {
   k.dot_rows_i8g64 = dot_rows_groupq<8, 64>;
   k.dot_rows_i8g128 = dot_rows_groupq<8, 128>;
   k.dot_rows_i4g64 = dot_rows_groupq<4, 64>;
