@@ -197,7 +197,6 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
                    const float* qd, const int32_t* corr, int64_t cols, int64_t t0, float* y, int64_t y_stride, int n) {
   using F = PanelFormat<P>;
   const int64_t nb = cols / 32;
-  [[maybe_unused]] const __m256i ones = _mm256_set1_epi16(1);  // not under NAGI_AVX_VNNI
   __m256 acc[T];
   #pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
@@ -224,6 +223,7 @@ void panel8_tokens(const uint32_t* pw, const float* dw, const float* mw, int64_t
     }
 #else
     static_assert(!F::kInt8, "unsigned int8 panels need vpdpbusd: vpmaddubsw would saturate");
+    const __m256i ones = _mm256_set1_epi16(1);
     #pragma GCC unroll 8
     for (int k0 = 0; k0 < F::kSteps; k0 += F::kStepsPerWiden) {
       __m256i p[T];
