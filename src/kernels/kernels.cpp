@@ -25,6 +25,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::kAvx2Vnni: return "avx2vnni";
     case Isa::kAvx512: return "avx512";
     case Isa::kAvx512Vbmi: return "avx512vbmi";
+    case Isa::kAvx512Bf16: return "avx512bf16";
     case Isa::kNeon: return "neon";
     case Isa::kNeonDot: return "neondot";
     case Isa::kNeonI8mm: return "neoni8mm";
@@ -64,15 +65,18 @@ bool isa_supported(Isa isa) {
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case Isa::kAvx2Vnni:
       return isa_supported(Isa::kAvx2) && cpu_has_avx_vnni();
-    // No AVX512-BF16: bf16 weights widen to f32 exactly with a shift, and
-    // vdpbf16ps would round the activations to bf16. Leaving it out keeps
-    // Ice Lake / Tiger Lake / Cascade Lake (VNNI, no BF16) on this level.
+    // No AVX512-BF16 here (it is the avx512bf16 level's), so Ice Lake /
+    // Tiger Lake / Cascade Lake (VNNI, no BF16) run this level.
     case Isa::kAvx512:
       return isa_supported(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512vnni");
     case Isa::kAvx512Vbmi:
       return isa_supported(Isa::kAvx512) && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
+    // On top of VBMI: the CPUs with AVX512-BF16 (Zen 4 and 5, Sapphire Rapids
+    // and later) have it; Cooper Lake, which lacks VBMI, stays below.
+    case Isa::kAvx512Bf16:
+      return isa_supported(Isa::kAvx512Vbmi) && __builtin_cpu_supports("avx512bf16");
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
     // arm/neon/ is baseline ARMv8-A; arm/neon_dot/ is built with
@@ -107,10 +111,12 @@ Kernels make_kernels(Isa isa) {
   // does better.
   // avx2vnni is a whole AVX2 table of its own (its int8 kernels built with
   // vpdpbusd); the AVX-512 levels replace those kernels anyway.
-  if (isa == Isa::kAvx2 || isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi) fill_kernels_avx2(k);
+  const bool avx512 = isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi || isa == Isa::kAvx512Bf16;
+  if (isa == Isa::kAvx2 || avx512) fill_kernels_avx2(k);
   if (isa == Isa::kAvx2Vnni) fill_kernels_avx2_vnni(k);
-  if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vbmi) fill_kernels_avx512(k);
-  if (isa == Isa::kAvx512Vbmi) fill_kernels_avx512_vbmi(k);
+  if (avx512) fill_kernels_avx512(k);
+  if (isa == Isa::kAvx512Vbmi || isa == Isa::kAvx512Bf16) fill_kernels_avx512_vbmi(k);
+  if (isa == Isa::kAvx512Bf16) fill_kernels_avx512_bf16(k);
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
   if (isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) fill_kernels_neon(k);
@@ -129,7 +135,7 @@ Isa selected_isa() {
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx2vnni, avx512, avx512vbmi, neon, neondot, neoni8mm; using %s\n", env,
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx2vnni, avx512, avx512vbmi, avx512bf16, neon, neondot, neoni8mm; using %s\n", env,
                  std::string(isa_name(best)).c_str());
     return best;
   }

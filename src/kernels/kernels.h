@@ -1,7 +1,7 @@
 // Runtime-dispatched compute kernels. `kernels()` returns one table of
 // function pointers chosen once from the CPU's features: the scalar table is
 // complete, and each instruction-set level overwrites the entries it has a
-// faster version of. NAGI_ISA=scalar|avx2|avx2vnni|avx512|avx512vbmi|neon|neondot|neoni8mm forces a level
+// faster version of. NAGI_ISA=scalar|avx2|avx2vnni|avx512|avx512vbmi|avx512bf16|neon|neondot|neoni8mm forces a level
 // (falls back, with a message on stderr, when the CPU lacks it).
 //
 // Only this header and kernels.cpp are compiled for the baseline target
@@ -55,8 +55,10 @@ using DotRowsQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows,
 // exact integer sub-block dots, scales and mins applied in f32.
 using GemmQ8Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const int8_t* qs,
                           const float* d, const int32_t* sums, int64_t n_tok, float* y, int64_t y_stride);
-// Prefill GEMM for F16/BF16 weights against the exact f32 activation
-// (token t at x + t * x_stride).
+// Prefill GEMM for F16/BF16 weights against the f32 activation (token t at
+// x + t * x_stride). For BF16 weights the caller passes the activation
+// rounded to bf16 (round_to_bf16, ops.h): the avx512bf16 kernel reads it as
+// bf16, the others multiply it in f32, exactly.
 using GemmF32Fn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, const float* x,
                            int64_t x_stride, int64_t n_tok, float* y, int64_t y_stride);
 using DotRowsQ8KFn = void (*)(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
@@ -127,8 +129,9 @@ struct Kernels {
   void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n) = nullptr;
   void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n) = nullptr;
   void (*dequantize_q8_32)(const int8_t* qs, const float* d, float* y, int64_t n) = nullptr;
-  // Weights F32 / F16 / BF16 against an exact f32 activation (no activation
-  // rounding: F32 models must keep matching f32 references to ~1e-5).
+  // Weights F32 / F16 / BF16 against an f32 activation, not rounded here (F32
+  // models must keep matching f32 references to ~1e-5); for BF16 weights the
+  // caller has rounded it to bf16 (round_to_bf16, ops.h).
   DotRowsF32Fn dot_rows_f32 = nullptr;
   DotRowsF32Fn dot_rows_f16 = nullptr;
   DotRowsF32Fn dot_rows_bf16 = nullptr;
@@ -197,10 +200,11 @@ struct Kernels {
 // kNeon: ARMv8-A Advanced SIMD (every AArch64 CPU); kNeonDot: plus the
 // dot-product extension (SDOT, HWCAP_ASIMDDP); kNeonI8mm: plus the int8
 // matrix multiply (SMMLA, HWCAP2_I8MM).
-enum class Isa { kScalar, kAvx2, kAvx2Vnni, kAvx512, kAvx512Vbmi, kNeon, kNeonDot, kNeonI8mm };
+enum class Isa { kScalar, kAvx2, kAvx2Vnni, kAvx512, kAvx512Vbmi, kAvx512Bf16, kNeon, kNeonDot, kNeonI8mm };
 // Every level, lowest first (of each architecture).
-inline constexpr Isa kAllIsas[] = {Isa::kScalar, Isa::kAvx2,    Isa::kAvx2Vnni, Isa::kAvx512,
-                                   Isa::kAvx512Vbmi, Isa::kNeon, Isa::kNeonDot,  Isa::kNeonI8mm};
+inline constexpr Isa kAllIsas[] = {Isa::kScalar,      Isa::kAvx2,        Isa::kAvx2Vnni, Isa::kAvx512,
+                                   Isa::kAvx512Vbmi,  Isa::kAvx512Bf16,  Isa::kNeon,     Isa::kNeonDot,
+                                   Isa::kNeonI8mm};
 
 std::string_view isa_name(Isa isa);
 std::optional<Isa> isa_from_name(std::string_view name);

@@ -24,6 +24,7 @@ void fill_kernels_avx2_groupq_vnni(Kernels& k);  // called by fill_kernels_avx2_
 void fill_kernels_avx2_gemm_vnni(Kernels& k);    // called by fill_kernels_avx2_vnni
 void fill_kernels_avx512(Kernels& k);
 void fill_kernels_avx512_vbmi(Kernels& k);   // after fill_kernels_avx512
+void fill_kernels_avx512_bf16(Kernels& k);   // after fill_kernels_avx512_vbmi
 void fill_kernels_avx512vbmi_kquant(Kernels& k);  // called by fill_kernels_avx512_vbmi
 void fill_kernels_avx2_kquant(Kernels& k);    // called by fill_kernels_avx2
 void fill_kernels_avx2_q451(Kernels& k);      // called by fill_kernels_avx2

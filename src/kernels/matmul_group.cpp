@@ -24,6 +24,7 @@ struct MatmulInput::Buffers {
   std::vector<int8_t> q8k_qs;     // per-256 blocks (K-quant rows)
   std::vector<float> q8k_d;
   std::vector<int16_t> q8k_bsums;
+  std::vector<float> bf16_x;      // rounded to bf16, rows cols apart (BF16 weights)
 };
 
 int64_t matmul_tile_grain(int64_t tiles, int64_t macs, const ThreadPool& pool) {
@@ -36,7 +37,7 @@ MatmulInput::MatmulInput(const Kernels& k, std::span<const MatmulJob> jobs, cons
     : jobs_(jobs), x_(x), n_tok_(n_tok), x_stride_(x_stride) {
   thread_local Buffers buffers;
   act_ = &buffers;
-  bool q8 = false, sums = false, q8k = false;
+  bool q8 = false, sums = false, q8k = false, bf16 = false;
   const int64_t cols = jobs.empty() ? 0 : jobs[0].w->cols;
   ok_ = jobs.size() <= kMaxMatmulGroup;
   if (!ok_) return;
@@ -46,10 +47,15 @@ MatmulInput::MatmulInput(const Kernels& k, std::span<const MatmulJob> jobs, cons
     q8 |= kn.dot_q != nullptr || kn.gemm != nullptr;
     sums |= kn.gemm != nullptr;
     q8k |= kn.dot_k != nullptr;
+    bf16 |= jobs[j].w->dtype == DType::kBF16;
     kernels_[j] = kn;
   }
   if (!ok_) return;
   Buffers& a = buffers;
+  if (bf16) {
+    a.bf16_x.resize(static_cast<size_t>(n_tok * cols));
+    for (int64_t t = 0; t < n_tok; ++t) round_to_bf16(x + t * x_stride, a.bf16_x.data() + t * cols, cols);
+  }
   if (q8) {
     const int64_t nb = cols / kActBlock;
     a.q8_qs.resize(static_cast<size_t>(n_tok * cols));
@@ -88,8 +94,12 @@ void MatmulInput::run_rows_into(size_t j, int64_t begin, int64_t end, float* y_b
   const MatmulKernel& kn = kernels_[j];
   const int64_t cols = w.cols, n_tok = n_tok_;
   const Buffers& a = *act_;
+  // The f32 activation, or (BF16 weights) its bf16-rounded copy.
+  const bool bf16 = w.dtype == DType::kBF16;
+  const float* xf = bf16 ? a.bf16_x.data() : x_;
+  const int64_t xf_stride = bf16 ? cols : x_stride_;
   if (kn.gemm_f != nullptr) {
-    kn.gemm_f(w.row(begin), w.row_bytes, end - begin, cols, x_, x_stride_, n_tok, y_begin, y_stride);
+    kn.gemm_f(w.row(begin), w.row_bytes, end - begin, cols, xf, xf_stride, n_tok, y_begin, y_stride);
     return;
   }
   if (kn.gemm != nullptr) {
@@ -128,7 +138,7 @@ void MatmulInput::run_rows_into(size_t j, int64_t begin, int64_t end, float* y_b
     for (int64_t t = 0; t < n_tok; ++t) {
       float* out = y_begin + t * y_stride + (r0 - begin);
       if (kn.dot_f != nullptr) {
-        kn.dot_f(w.row(r0), w.row_bytes, n, cols, x_ + t * x_stride_, out);
+        kn.dot_f(w.row(r0), w.row_bytes, n, cols, xf + t * xf_stride, out);
       } else if (kn.dot_q != nullptr) {
         kn.dot_q(w.row(r0), w.row_bytes, n, cols, q8_of(t), out);
       } else {

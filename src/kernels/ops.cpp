@@ -7,6 +7,7 @@
 
 #include "base/thread_pool.h"
 #include "kernels/kernels.h"
+#include "base/half.h"
 #include "kernels/matmul_group.h"
 
 namespace nagi {
@@ -34,8 +35,20 @@ float dot_f32(const float* a, const float* b, int64_t n) {
   return s + tail;
 }
 
+void round_to_bf16(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_f32(f32_to_bf16(x[i]));
+}
+
 void matmul_reference(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
                       int64_t y_stride, ThreadPool& pool) {
+  // BF16 weights multiply the activation rounded to bf16 (round_to_bf16).
+  std::vector<float> rounded;
+  if (w.dtype == DType::kBF16) {
+    rounded.resize(size_t(n_tok * w.cols));
+    for (int64_t t = 0; t < n_tok; ++t) round_to_bf16(x + t * x_stride, rounded.data() + t * w.cols, w.cols);
+    x = rounded.data();
+    x_stride = w.cols;
+  }
   pool.parallel_for(w.rows, [&](int64_t begin, int64_t end) {
     // Non-f32 rows are converted once per row and reused for every token.
     thread_local std::vector<float> row_buf;

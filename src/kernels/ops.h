@@ -32,13 +32,23 @@ float dot_f32(const float* a, const float* b, int64_t n);
 
 // Y[t, r] = sum_c W[r, c] * X[t, c] for t < n_tok, r < W.rows. X rows are
 // x_stride floats apart, Y rows y_stride. Rows of W are split across threads.
-// Uses the runtime-selected kernels (kernels.h): F32/F16/BF16 weights against
-// the exact f32 activation; Q8_0/Q4_0 and nagi's I8G*/I4G* weights against
+// Uses the runtime-selected kernels (kernels.h): F32/F16 weights against the
+// exact f32 activation, BF16 weights against the activation rounded to bf16
+// (round_to_bf16; products exact, sums in f32); Q8_0/Q4_0 and nagi's I8G*/I4G* weights against
 // the activation quantized to int8 per block of 32, Q4_K/Q5_K/Q6_K against it quantized per
 // block of 256 (Q8_K-style), which adds a small relative error (see
 // docs/KERNELS.md); other types go through matmul_reference.
 void matmul(const Matrix& w, const float* x, int64_t n_tok, int64_t x_stride, float* y,
             int64_t y_stride, ThreadPool& pool);
+
+// y = x rounded to bf16 (nearest even; NaN stays NaN), as f32: the activation
+// BF16 weights multiply. llama.cpp does the same for BF16 weights, and it is
+// less rounding than transformers' bf16 models (every activation bf16). It
+// lets CPUs with AVX512-BF16 run BF16 GEMMs as vdpbf16ps, two exact products
+// per f32 lane (the avx512bf16 level, docs/KERNELS.md). Every level and
+// matmul_reference round the same way, so levels differ only in the order
+// of the f32 sums.
+void round_to_bf16(const float* x, float* y, int64_t n);
 
 // From this many tokens on, matmuls use the kernel table's GEMM; a level
 // may say otherwise for the quantized types (Kernels::gemm_block_min_tokens,

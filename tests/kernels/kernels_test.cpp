@@ -539,12 +539,16 @@ TEST_P(KernelsTest, KQuantGemmMatchesDequantizedDot) {
 TEST_P(KernelsTest, FloatGemmMatchesRows) {
   if (k_.gemm_f16 == nullptr) GTEST_SKIP() << "no GEMM at this level";
   for (DType t : {DType::kF16, DType::kBF16}) {
-    for (int64_t cols : {7, 32, 33, 1024 + 16}) {
+    for (int64_t cols : {7, 32, 33, 62, 1024 + 16}) {
       for (int64_t rows : {1, 16, 19, 32, 45, 70}) {
-        for (int64_t n_tok : {1, 5, 6, 13}) {
+        for (int64_t n_tok : {1, 5, 6, 8, 13, 17}) {
           const auto tm = random_matrix(t, rows, cols, uint32_t(rows * 100 + cols + n_tok + 7));
           const int64_t x_stride = cols + 3, y_stride = rows + 2;
-          const auto x = random_floats(n_tok * x_stride, 29);
+          // BF16 weights get the activation rounded to bf16 (as MatmulInput
+          // passes it): then every product is exact in f32 at every level,
+          // vdpbf16ps (avx512bf16) included.
+          auto x = random_floats(n_tok * x_stride, 29);
+          if (t == DType::kBF16) round_to_bf16(x.data(), x.data(), int64_t(x.size()));
           std::vector<float> got(n_tok * y_stride, -1.f);
           (t == DType::kF16 ? k_.gemm_f16 : k_.gemm_bf16)(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), x_stride,
                                                           n_tok, got.data(), y_stride);
@@ -609,6 +613,39 @@ TEST(Matmul, MatchesReference) {
       for (int64_t r = rows; r < y_stride; ++r) ASSERT_EQ(got[tok * y_stride + r], -1.f);
     }
    }
+  }
+}
+
+// The avx512bf16 level runs BF16 GEMMs as vdpbf16ps (two products per f32
+// lane) instead of widening the weights for f32 FMAs. With the activation
+// rounded to bf16 both compute exact products and differ only in the order
+// of their f32 sums; here on shapes that cover whole 32-column steps,
+// column tails, odd widths (a pair with one column) and panels of fewer than
+// 16 and than 32 rows, and token counts on both sides of its 8-token block.
+TEST(Avx512Bf16, GemmIsVdpbf16psAndMatchesTheF32Gemm) {
+  if (!isa_supported(Isa::kAvx512Bf16)) GTEST_SKIP() << "no AVX512-BF16 on this CPU or build";
+  const Kernels bf16 = make_kernels(Isa::kAvx512Bf16), vbmi = make_kernels(Isa::kAvx512Vbmi);
+  EXPECT_STREQ(bf16.isa, "avx512bf16");
+  EXPECT_NE(bf16.gemm_bf16, vbmi.gemm_bf16);
+  EXPECT_EQ(bf16.gemm_f16, vbmi.gemm_f16);  // only BF16 weights change
+  for (int64_t cols : {1, 31, 64, 95, 1024 + 2}) {
+    for (int64_t rows : {7, 32, 50}) {
+      for (int64_t n_tok : {1, 8, 9, 20}) {
+        const auto tm = random_matrix(DType::kBF16, rows, cols, uint32_t(rows * 7 + cols * 3 + n_tok));
+        auto x = random_floats(n_tok * cols, uint32_t(cols + n_tok));
+        round_to_bf16(x.data(), x.data(), int64_t(x.size()));
+        std::vector<float> got(n_tok * rows), want(n_tok * rows);
+        bf16.gemm_bf16(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), cols, n_tok, got.data(), rows);
+        vbmi.gemm_bf16(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), cols, n_tok, want.data(), rows);
+        for (int64_t t = 0; t < n_tok; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* w = tm.deq.data() + r * cols;
+            ASSERT_NEAR(got[t * rows + r], want[t * rows + r], 2 * cols * kU * abs_dot(w, x.data() + t * cols, cols))
+                << "cols " << cols << " rows " << rows << " n_tok " << n_tok << " row " << r << " token " << t;
+          }
+        }
+      }
+    }
   }
 }
 

@@ -25,7 +25,7 @@ class Qwen35MtpReference {
   // Deliberate mistakes, to show that the comparisons can fail.
   enum class Mistake { kNone, kHiddenFirst, kPreNormHidden };
   Qwen35MtpReference(const nlohmann::json& config, const TensorStore& weights, Mistake m = Mistake::kNone)
-      : c_(config), main_(config, weights), mistake_(m) {}
+      : c_(config), w_(weights), main_(config, weights), mistake_(m) {}
 
   // Logits [entries, vocab]: entries 0 .. ids.size() - 2 from the main
   // model's hidden states, then one per token of `chain`.
@@ -61,14 +61,19 @@ class Qwen35MtpReference {
     for (int32_t token : chain) z.push_back(fc_input(token, outputs().back()));
     const auto g = outputs();
     const bool tied = c_.value("tie_word_embeddings", false);
-    const auto lm = main_.get(tied ? "model.embed_tokens.weight" : "lm_head.weight");
+    const std::string head = tied ? "model.embed_tokens.weight" : "lm_head.weight";
+    const auto lm = main_.get(head);
+    const bool lm_bf16 = ref::is_bf16(w_, head);
     std::vector<double> out(g.size() * size_t(vocab));
-    for (size_t t = 0; t < g.size(); ++t) ref::unembed(lm, g[t], vocab, static_cast<int>(t), out);
+    for (size_t t = 0; t < g.size(); ++t) {
+      ref::unembed(lm, lm_bf16 ? ref::bf16_input(g[t]) : g[t], vocab, static_cast<int>(t), out);
+    }
     return out;
   }
 
  private:
   const nlohmann::json& c_;
+  const TensorStore& w_;
   Qwen35Reference main_;
   Mistake mistake_;
 };

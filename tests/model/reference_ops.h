@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/half.h"
 #include "format/safetensors.h"
 #include "reference_data.h"
 
@@ -24,14 +25,26 @@ inline Vec load(const TensorStore& ws, const std::string& name) {
   return Vec(f.begin(), f.end());
 }
 
+// nagi multiplies BF16 weights by its f32 activation rounded to bf16
+// (kernels/ops.h, round_to_bf16); the reference rounds the input of every
+// product with a BF16 weight the same way (through f32, as nagi holds it).
+inline Vec bf16_input(Vec x) {
+  for (double& v : x) v = bf16_to_f32(f32_to_bf16(float(v)));
+  return x;
+}
+inline bool is_bf16(const TensorStore& ws, const std::string& name) {
+  return ws.get(name, "reference").dtype == DType::kBF16;
+}
+
 // y = W x for the [out, in] weight NAME.
 inline Vec matvec(const TensorStore& ws, const Vec& x, const std::string& name) {
   const TensorView& wt = ws.get(name, "reference");
   auto w = load(ws, name);
   const int64_t out = wt.shape[0], in = wt.shape[1];
+  const Vec xr = wt.dtype == DType::kBF16 ? bf16_input(x) : x;
   Vec y(out, 0.0);
   for (int64_t r = 0; r < out; ++r)
-    for (int64_t i = 0; i < in; ++i) y[r] += w[r * in + i] * x[i];
+    for (int64_t i = 0; i < in; ++i) y[r] += w[r * in + i] * xr[i];
   return y;
 }
 

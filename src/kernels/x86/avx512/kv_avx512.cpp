@@ -147,32 +147,6 @@ void attn_softmax_tile(float* s, int64_t s_stride, int rows, int n, float* m, fl
   }
 }
 
-// Sixteen registers (rows) transposed in place: r[c] becomes column c.
-// 32-bit and 64-bit interleaves within 128-bit lanes, then two rounds of
-// 128-bit lane shuffles (64 shuffles for 256 values).
-inline void transpose16(__m512* r) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4b + k], lane L: element 4L + k of rows 4b .. 4b + 3.
-  for (int b = 0; b < 4; ++b) {
-    u[4 * b] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0x44);
-    u[4 * b + 1] = _mm512_shuffle_ps(t[4 * b], t[4 * b + 2], 0xee);
-    u[4 * b + 2] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0x44);
-    u[4 * b + 3] = _mm512_shuffle_ps(t[4 * b + 1], t[4 * b + 3], 0xee);
-  }
-  for (int k = 0; k < 4; ++k) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x88), v1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xdd);
-    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x88), w1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xdd);
-    r[k] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-    r[8 + k] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
-    r[4 + k] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-    r[12 + k] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
-  }
-}
-
 // The key tile in blocks of 16 keys x 16 values, transposed in registers
 // (the prefill path's scalar transpose was ~12% of its attention time).
 template <typename T>
