@@ -2,7 +2,7 @@
 # Cross-builds the kernels and their tests for ARM64 (Debian's aarch64 cross
 # compiler, GoogleTest from /usr/src/googletest) into build-arm64/ and runs
 # them under qemu-user: with every extension qemu has (-cpu max: NEON + SDOT
-# + I8MM), with NAGI_ISA forcing each lower level, on a CPU model with SDOT
+# + I8MM + BF16), with NAGI_ISA forcing each lower level, on a CPU model with SDOT
 # but no I8MM (cortex-a76), and on one without the dot-product extension
 # (cortex-a53) to check detection.
 # Fails on any failure. qemu timings mean nothing; this checks correctness.
@@ -29,6 +29,7 @@ run() {  # run CPU FILTER [VAR=VALUE...]
 # whole suite runs once on -cpu max; the other runs repeat only the tests
 # of the selected table (matmul dispatch, attention, activations, ...).
 run max '*'
+run max '-Isas/*' NAGI_ISA=neoni8mm
 run max '-Isas/*' NAGI_ISA=neondot
 run max '-Isas/*' NAGI_ISA=neon
 run max '-Isas/*' NAGI_ISA=scalar
@@ -46,7 +47,7 @@ check_levels() {  # check_levels CPU EXPECTED
   fi
   echo "== -cpu $1 tested levels: $got"
 }
-check_levels max "neon neondot neoni8mm scalar"
+check_levels max "neon neonbf16 neondot neoni8mm scalar"
 check_levels cortex-a76 "neon neondot scalar"
 check_levels cortex-a53 "neon scalar"
 echo "test-arm64: all passed"

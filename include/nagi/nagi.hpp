@@ -46,8 +46,8 @@ enum class KvCacheType { kAuto, kF32, kF16, kQ8 };
 std::string_view kv_cache_type_name(KvCacheType t);  // "auto", "f32", "f16", "q8"
 
 // The CPU kernel level this process runs ("scalar", "avx2", "avx2vnni", "avx512",
-// "avx512vbmi", "avx512bf16", "neon", "neondot", "neoni8mm"): the best one the
-// CPU and the build support, or the one NAGI_ISA names.
+// "avx512vbmi", "avx512bf16", "neon", "neondot", "neoni8mm", "neonbf16"): the
+// best one the CPU and the build support, or the one NAGI_ISA names.
 std::string_view kernel_level();
 
 struct ModelInfo {

@@ -14,6 +14,9 @@
 #ifndef HWCAP2_I8MM
 #define HWCAP2_I8MM (1UL << 13)  // the kernel's value; older glibc headers lack the name
 #endif
+#ifndef HWCAP2_BF16
+#define HWCAP2_BF16 (1UL << 14)
+#endif
 #endif
 
 namespace nagi {
@@ -29,6 +32,7 @@ std::string_view isa_name(Isa isa) {
     case Isa::kNeon: return "neon";
     case Isa::kNeonDot: return "neondot";
     case Isa::kNeonI8mm: return "neoni8mm";
+    case Isa::kNeonBf16: return "neonbf16";
   }
   return "?";
 }
@@ -98,6 +102,14 @@ bool isa_supported(Isa isa) {
 #else
       return false;
 #endif
+    // arm/neon_bf16/ adds +bf16 (BFDOT) to the i8mm level's flags; the CPUs
+    // with FEAT_BF16 (Armv8.6) have I8MM too.
+    case Isa::kNeonBf16:
+#if defined(__linux__)
+      return isa_supported(Isa::kNeonI8mm) && (getauxval(AT_HWCAP2) & HWCAP2_BF16) != 0;
+#else
+      return false;
+#endif
 #endif
     default: return false;
   }
@@ -119,9 +131,12 @@ Kernels make_kernels(Isa isa) {
   if (isa == Isa::kAvx512Bf16) fill_kernels_avx512_bf16(k);
 #endif
 #ifdef NAGI_HAVE_NEON_KERNELS
-  if (isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) fill_kernels_neon(k);
-  if (isa == Isa::kNeonDot || isa == Isa::kNeonI8mm) fill_kernels_neon_dot(k);
-  if (isa == Isa::kNeonI8mm) fill_kernels_neon_i8mm(k);
+  if (isa == Isa::kNeon || isa == Isa::kNeonDot || isa == Isa::kNeonI8mm || isa == Isa::kNeonBf16) {
+    fill_kernels_neon(k);
+  }
+  if (isa == Isa::kNeonDot || isa == Isa::kNeonI8mm || isa == Isa::kNeonBf16) fill_kernels_neon_dot(k);
+  if (isa == Isa::kNeonI8mm || isa == Isa::kNeonBf16) fill_kernels_neon_i8mm(k);
+  if (isa == Isa::kNeonBf16) fill_kernels_neon_bf16(k);
 #endif
   return k;
 }
@@ -135,7 +150,7 @@ Isa selected_isa() {
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx2vnni, avx512, avx512vbmi, avx512bf16, neon, neondot, neoni8mm; using %s\n", env,
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx2vnni, avx512, avx512vbmi, avx512bf16, neon, neondot, neoni8mm, neonbf16; using %s\n", env,
                  std::string(isa_name(best)).c_str());
     return best;
   }

@@ -1,7 +1,7 @@
 // Runtime-dispatched compute kernels. `kernels()` returns one table of
 // function pointers chosen once from the CPU's features: the scalar table is
 // complete, and each instruction-set level overwrites the entries it has a
-// faster version of. NAGI_ISA=scalar|avx2|avx2vnni|avx512|avx512vbmi|avx512bf16|neon|neondot|neoni8mm forces a level
+// faster version of. NAGI_ISA=scalar|avx2|avx2vnni|avx512|avx512vbmi|avx512bf16|neon|neondot|neoni8mm|neonbf16 forces a level
 // (falls back, with a message on stderr, when the CPU lacks it).
 //
 // Only this header and kernels.cpp are compiled for the baseline target
@@ -200,11 +200,13 @@ struct Kernels {
 // kNeon: ARMv8-A Advanced SIMD (every AArch64 CPU); kNeonDot: plus the
 // dot-product extension (SDOT, HWCAP_ASIMDDP); kNeonI8mm: plus the int8
 // matrix multiply (SMMLA, HWCAP2_I8MM).
-enum class Isa { kScalar, kAvx2, kAvx2Vnni, kAvx512, kAvx512Vbmi, kAvx512Bf16, kNeon, kNeonDot, kNeonI8mm };
+enum class Isa {
+  kScalar, kAvx2, kAvx2Vnni, kAvx512, kAvx512Vbmi, kAvx512Bf16, kNeon, kNeonDot, kNeonI8mm, kNeonBf16
+};
 // Every level, lowest first (of each architecture).
 inline constexpr Isa kAllIsas[] = {Isa::kScalar,      Isa::kAvx2,        Isa::kAvx2Vnni, Isa::kAvx512,
                                    Isa::kAvx512Vbmi,  Isa::kAvx512Bf16,  Isa::kNeon,     Isa::kNeonDot,
-                                   Isa::kNeonI8mm};
+                                   Isa::kNeonI8mm,    Isa::kNeonBf16};
 
 std::string_view isa_name(Isa isa);
 std::optional<Isa> isa_from_name(std::string_view name);

@@ -48,6 +48,7 @@ void fill_kernels_neon_kv(Kernels& k);          // called by fill_kernels_neon
 void fill_kernels_neon_dot(Kernels& k);
 void fill_kernels_neon_dot_gemm(Kernels& k);  // called by fill_kernels_neon_dot
 void fill_kernels_neon_i8mm(Kernels& k);  // after fill_kernels_neon_dot
+void fill_kernels_neon_bf16(Kernels& k);  // after fill_kernels_neon_i8mm
 #endif
 
 }  // namespace nagi

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/thread_pool.h"
@@ -616,37 +617,44 @@ TEST(Matmul, MatchesReference) {
   }
 }
 
-// The avx512bf16 level runs BF16 GEMMs as vdpbf16ps (two products per f32
-// lane) instead of widening the weights for f32 FMAs. With the activation
-// rounded to bf16 both compute exact products and differ only in the order
-// of their f32 sums; here on shapes that cover whole 32-column steps,
-// column tails, odd widths (a pair with one column) and panels of fewer than
-// 16 and than 32 rows, and token counts on both sides of its 8-token block.
-TEST(Avx512Bf16, GemmIsVdpbf16psAndMatchesTheF32Gemm) {
-  if (!isa_supported(Isa::kAvx512Bf16)) GTEST_SKIP() << "no AVX512-BF16 on this CPU or build";
-  const Kernels bf16 = make_kernels(Isa::kAvx512Bf16), vbmi = make_kernels(Isa::kAvx512Vbmi);
-  EXPECT_STREQ(bf16.isa, "avx512bf16");
-  EXPECT_NE(bf16.gemm_bf16, vbmi.gemm_bf16);
-  EXPECT_EQ(bf16.gemm_f16, vbmi.gemm_f16);  // only BF16 weights change
-  for (int64_t cols : {1, 31, 64, 95, 1024 + 2}) {
-    for (int64_t rows : {7, 32, 50}) {
-      for (int64_t n_tok : {1, 8, 9, 20}) {
-        const auto tm = random_matrix(DType::kBF16, rows, cols, uint32_t(rows * 7 + cols * 3 + n_tok));
-        auto x = random_floats(n_tok * cols, uint32_t(cols + n_tok));
-        round_to_bf16(x.data(), x.data(), int64_t(x.size()));
-        std::vector<float> got(n_tok * rows), want(n_tok * rows);
-        bf16.gemm_bf16(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), cols, n_tok, got.data(), rows);
-        vbmi.gemm_bf16(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), cols, n_tok, want.data(), rows);
-        for (int64_t t = 0; t < n_tok; ++t) {
-          for (int64_t r = 0; r < rows; ++r) {
-            const float* w = tm.deq.data() + r * cols;
-            ASSERT_NEAR(got[t * rows + r], want[t * rows + r], 2 * cols * kU * abs_dot(w, x.data() + t * cols, cols))
-                << "cols " << cols << " rows " << rows << " n_tok " << n_tok << " row " << r << " token " << t;
+// The avx512bf16 and neonbf16 levels run BF16 GEMMs as bf16 dot products
+// (vdpbf16ps, BFDOT: two products per f32 lane) instead of widening the
+// weights for f32 FMAs as the level below does. With the activation rounded
+// to bf16 both compute exact products and differ only in how the f32 sums
+// are ordered and rounded; here on shapes that cover whole column steps,
+// column tails, odd widths (a pair with one column) and partial panels, and
+// token counts on both sides of their token blocks (8 and 4).
+TEST(Bf16Products, GemmIsItsOwnAndMatchesTheWidenedGemm) {
+  int tested = 0;
+  for (const auto& [level, below] : {std::pair{Isa::kAvx512Bf16, Isa::kAvx512Vbmi}, std::pair{Isa::kNeonBf16, Isa::kNeonI8mm}}) {
+    if (!isa_supported(level)) continue;
+    ++tested;
+    const Kernels bf16 = make_kernels(level), wide = make_kernels(below);
+    EXPECT_EQ(std::string(bf16.isa), std::string(isa_name(level)));
+    EXPECT_NE(bf16.gemm_bf16, wide.gemm_bf16);
+    EXPECT_EQ(bf16.gemm_f16, wide.gemm_f16);  // only BF16 weights change
+    for (int64_t cols : {1, 31, 64, 95, 1024 + 2}) {
+      for (int64_t rows : {7, 32, 50}) {
+        for (int64_t n_tok : {1, 3, 8, 9, 20}) {
+          const auto tm = random_matrix(DType::kBF16, rows, cols, uint32_t(rows * 7 + cols * 3 + n_tok));
+          auto x = random_floats(n_tok * cols, uint32_t(cols + n_tok));
+          round_to_bf16(x.data(), x.data(), int64_t(x.size()));
+          std::vector<float> got(n_tok * rows), want(n_tok * rows);
+          bf16.gemm_bf16(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), cols, n_tok, got.data(), rows);
+          wide.gemm_bf16(tm.m.data, tm.m.row_bytes, rows, cols, x.data(), cols, n_tok, want.data(), rows);
+          for (int64_t t = 0; t < n_tok; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              const float* w = tm.deq.data() + r * cols;
+              ASSERT_NEAR(got[t * rows + r], want[t * rows + r], 2 * cols * kU * abs_dot(w, x.data() + t * cols, cols))
+                  << isa_name(level) << " cols " << cols << " rows " << rows << " n_tok " << n_tok << " row " << r
+                  << " token " << t;
+            }
           }
         }
       }
     }
   }
+  if (tested == 0) GTEST_SKIP() << "no bf16 dot product (AVX512-BF16, FEAT_BF16) on this CPU or build";
 }
 
 // The avx2vnni level is the AVX2 source built with vpdpbusd in place of

@@ -1,5 +1,6 @@
-// Prefill GEMM for F16 / BF16 weights on plain NEON, against the exact f32
-// activation (like the row kernels: no activation rounding). A panel of 8
+// Prefill GEMM for F16 / BF16 weights on plain NEON, against the f32
+// activation as given (like the row kernels; for BF16 weights the caller
+// has rounded it to bf16, see ops.h round_to_bf16). A panel of 8
 // rows is converted to f32 once, column by column (pw[k * 8 + r]), and every
 // tile of 4 tokens streams it: per column two panel vectors, each multiplied
 // into four token accumulators by FMLA (by element), 8 FMAs per 2 loads

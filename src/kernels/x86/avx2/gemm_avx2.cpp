@@ -306,7 +306,8 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
   }
 }
 
-// ---- F16 / BF16 against the exact f32 activation: 16-row panels converted
+// ---- F16 / BF16 against the f32 activation as given (BF16: the caller has
+// rounded it to bf16, see ops.h round_to_bf16): 16-row panels converted
 // to f32 once, column-major (packed[c * 16 + j] = row j's value c), so two
 // registers hold column c of the panel and each token's x[c] is broadcast
 // into two FMAs. Six tokens at a time: 12 accumulators. The products are

@@ -532,7 +532,8 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
 
 // ---- F16 / BF16: the panel is converted to f32 once, transposed so one
 // register holds column k of 16 rows; each token's x[k] is broadcast into an
-// FMA. Same products as the row kernels (exact f32 activation), only the
+// FMA. Same products as the row kernels (the f32 activation as given: exact,
+// or for BF16 weights already rounded to bf16 by the caller), only the
 // summation order differs.
 constexpr int kPanelF = 32;  // rows per float panel: two registers per column
 
