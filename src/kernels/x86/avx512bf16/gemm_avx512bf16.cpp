@@ -32,7 +32,10 @@ constexpr int kRegs = 2;             // registers per column pair of a panel
 constexpr int kPanelB = 16 * kRegs;  // rows per panel
 constexpr int kTokens = 8;           // tokens per micro-kernel
 
-inline __mmask16 lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+// The first n of 16 lanes (none for n <= 0).
+inline __mmask16 lanes(int64_t n) {
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1);
+}
 
 // Token t's activation as column pairs: xb[t * pairs + k] holds bf16(x[2k])
 // in its low half and bf16(x[2k+1]) in its high half; an odd last column is
