@@ -58,12 +58,10 @@ class HfReference {
     }
     const bool tied = c_.value("tie_word_embeddings", false);
     const std::string head = tied ? "model.embed_tokens.weight" : "lm_head.weight";
-    auto lm = get(head);
-    const bool lm_bf16 = ref::is_bf16(w_, head);
+    const auto lm = ref::load_unembedding(w_, head);
     std::vector<double> logits(size_t(T) * vocab);
     for (int t = 0; t < T; ++t) {
-      auto x = rmsnorm(h[t], get("model.norm.weight"), eps);
-      ref::unembed(lm, lm_bf16 ? ref::bf16_input(x) : x, vocab, t, logits);
+      ref::unembed(lm, rmsnorm(h[t], get("model.norm.weight"), eps), vocab, t, logits);
     }
     return logits;
   }

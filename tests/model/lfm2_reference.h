@@ -82,13 +82,10 @@ class Lfm2Reference {
       }
     }
     const bool tied = c_.contains("tie_embedding") ? c_["tie_embedding"].get<bool>() : c_.value("tie_word_embeddings", true);
-    const std::string head = tied ? "model.embed_tokens.weight" : "lm_head.weight";
-    auto lm = get(head);
-    const bool lm_bf16 = ref::is_bf16(w_, head);
+    const auto lm = ref::load_unembedding(w_, tied ? "model.embed_tokens.weight" : "lm_head.weight");
     std::vector<double> logits(size_t(T) * vocab);
     for (int t = 0; t < T; ++t) {
-      auto x = rmsnorm(h[t], get("model.embedding_norm.weight"), eps);
-      ref::unembed(lm, lm_bf16 ? ref::bf16_input(x) : x, vocab, t, logits);
+      ref::unembed(lm, rmsnorm(h[t], get("model.embedding_norm.weight"), eps), vocab, t, logits);
     }
     return logits;
   }

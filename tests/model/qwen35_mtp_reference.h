@@ -61,13 +61,9 @@ class Qwen35MtpReference {
     for (int32_t token : chain) z.push_back(fc_input(token, outputs().back()));
     const auto g = outputs();
     const bool tied = c_.value("tie_word_embeddings", false);
-    const std::string head = tied ? "model.embed_tokens.weight" : "lm_head.weight";
-    const auto lm = main_.get(head);
-    const bool lm_bf16 = ref::is_bf16(w_, head);
+    const auto lm = ref::load_unembedding(w_, tied ? "model.embed_tokens.weight" : "lm_head.weight");
     std::vector<double> out(g.size() * size_t(vocab));
-    for (size_t t = 0; t < g.size(); ++t) {
-      ref::unembed(lm, lm_bf16 ? ref::bf16_input(g[t]) : g[t], vocab, static_cast<int>(t), out);
-    }
+    for (size_t t = 0; t < g.size(); ++t) ref::unembed(lm, g[t], vocab, static_cast<int>(t), out);
     return out;
   }
 

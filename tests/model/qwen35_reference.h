@@ -31,14 +31,11 @@ class Qwen35Reference {
     const double eps = c_["rms_norm_eps"];
     const auto h = residual(ids);
     const bool tied = c_.value("tie_word_embeddings", false);
-    const std::string head = tied ? "model.embed_tokens.weight" : "lm_head.weight";
-    auto lm = get(head);
-    const bool lm_bf16 = ref::is_bf16(w_, head);
+    const auto lm = ref::load_unembedding(w_, tied ? "model.embed_tokens.weight" : "lm_head.weight");
     const int T = static_cast<int>(ids.size());
     std::vector<double> logits(size_t(T) * vocab);
     for (int t = 0; t < T; ++t) {
-      auto x = rmsnorm1p(h[t], get("model.norm.weight"), eps);
-      ref::unembed(lm, lm_bf16 ? ref::bf16_input(x) : x, vocab, t, logits);
+      ref::unembed(lm, rmsnorm1p(h[t], get("model.norm.weight"), eps), vocab, t, logits);
     }
     return logits;
   }

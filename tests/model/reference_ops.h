@@ -32,9 +32,6 @@ inline Vec bf16_input(Vec x) {
   for (double& v : x) v = bf16_to_f32(f32_to_bf16(float(v)));
   return x;
 }
-inline bool is_bf16(const TensorStore& ws, const std::string& name) {
-  return ws.get(name, "reference").dtype == DType::kBF16;
-}
 
 // y = W x for the [out, in] weight NAME.
 inline Vec matvec(const TensorStore& ws, const Vec& x, const std::string& name) {
@@ -144,12 +141,23 @@ inline Vec attend(const Rows& q, const Rows& k, const Rows& v, int t, int nh, in
   return att;
 }
 
-// Row t of the logits: lm [vocab, d] times x, optionally soft-capped.
-inline void unembed(const Vec& lm, const Vec& x, int vocab, int t, Vec& logits, double softcap = 0) {
+// The lm_head (or tied embedding) matrix [vocab, d], and whether it is
+// stored as bf16 (then unembed rounds its input, as matvec does).
+struct Unembedding {
+  Vec w;
+  bool bf16 = false;
+};
+inline Unembedding load_unembedding(const TensorStore& ws, const std::string& name) {
+  return {load(ws, name), ws.get(name, "reference").dtype == DType::kBF16};
+}
+
+// Row t of the logits: lm times x, optionally soft-capped.
+inline void unembed(const Unembedding& lm, const Vec& x_in, int vocab, int t, Vec& logits, double softcap = 0) {
+  const Vec x = lm.bf16 ? bf16_input(x_in) : x_in;
   const size_t d = x.size();
   for (int r = 0; r < vocab; ++r) {
     double s = 0;
-    for (size_t i = 0; i < d; ++i) s += lm[size_t(r) * d + i] * x[i];
+    for (size_t i = 0; i < d; ++i) s += lm.w[size_t(r) * d + i] * x[i];
     if (softcap > 0) s = std::tanh(s / softcap) * softcap;
     logits[size_t(t) * vocab + r] = s;
   }
