@@ -188,6 +188,24 @@ TEST_F(Cli, BenchJsonReportsSpeedsAndRoofline) {
   EXPECT_NEAR(d["roofline_pct"].get<double>(), 100.0 * d["achieved_gbs"].get<double>() / 40.0, 1e-6);
   ASSERT_EQ(d["bandwidth_gbs_per_run"].size(), 2u);  // one per decode run, here the given one
   EXPECT_EQ(d["bandwidth_gbs_per_run"][1].get<double>(), 40.0);
+  // Each run's own fraction, from its own tokens/s and bandwidth.
+  ASSERT_EQ(d["roofline_pct_per_run"].size(), 2u);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NEAR(d["roofline_pct_per_run"][r].get<double>(),
+                100.0 * d["runs"][r].get<double>() * d["bytes_per_token"].get<double>() / 1e9 / 40.0, 1e-6);
+  }
+}
+
+TEST_F(Cli, BenchTextListsEachDecodeRunAgainstItsBandwidth) {
+  const auto o = sh("bench -m " + stories("stories260K.gguf") + " -p 4 -n 4 -r 2 -t 2 --bw 40");
+  ASSERT_EQ(o.status, 0) << o.out;
+  const size_t runs = o.out.find("runs (against --bw):");
+  ASSERT_NE(runs, std::string::npos) << o.out;
+  const std::string line = o.out.substr(runs, o.out.find('\n', runs) - runs);
+  // Two runs, each "... tok/s = ... GB/s = P% of 40.0".
+  size_t n = 0;
+  for (size_t at = line.find("of 40.0"); at != std::string::npos; at = line.find("of 40.0", at + 1)) ++n;
+  EXPECT_EQ(n, 2u) << line;
 }
 
 TEST_F(Cli, RepackWritesAModelThatRunsTheSame) {

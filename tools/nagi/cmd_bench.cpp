@@ -237,6 +237,7 @@ void bench(const BenchArgs& a) {
   const double bytes_per_token = double(info.weight_bytes) + state_avg;
   nlohmann::json decode;
   double decode_tps = 0, bw = a.bandwidth, roofline_pct = 0;
+  const bool measure_bw = bw <= 0 && a.bw_passes > 0;  // else every run is taken against --bw
   auto decode_run = [&](int r) {
     const auto ids = bench_tokens(a.n_decode, info.n_vocab, 1000 + r);
     session.reset();
@@ -256,7 +257,6 @@ void bench(const BenchArgs& a) {
     // bandwidth measurement taken just before it, and the fraction of the
     // roofline is the median of the per-run fractions.
     std::unique_ptr<BandwidthProbe> probe;
-    const bool measure_bw = bw <= 0 && a.bw_passes > 0;
     if (measure_bw) probe = std::make_unique<BandwidthProbe>(threads, a.wide);
     const int passes_per_run = std::max(3, a.bw_passes / repeats);
     std::vector<double> tps, bws, pcts;
@@ -272,7 +272,8 @@ void bench(const BenchArgs& a) {
     decode = {{"n_tokens", a.n_decode}, {"tokens_per_s", decode_tps}, {"runs", tps},
               {"bytes_per_token", bytes_per_token}, {"state_bytes_per_token", state_avg},
               {"achieved_gbs", decode_tps * bytes_per_token / 1e9}, {"bandwidth_gbs_per_run", bws},
-              {"roofline_tokens_per_s", bw > 0 ? bw * 1e9 / bytes_per_token : 0.0}, {"roofline_pct", roofline_pct}};
+              {"roofline_tokens_per_s", bw > 0 ? bw * 1e9 / bytes_per_token : 0.0}, {"roofline_pct", roofline_pct},
+              {"roofline_pct_per_run", pcts}};
     out["decode"] = decode;
   }
   out["bandwidth_gbs"] = bw;
@@ -290,10 +291,20 @@ void bench(const BenchArgs& a) {
     std::printf("prefill %5d tokens: %9.1f tokens/s\n", p["n_tokens"].get<int>(), p["tokens_per_s"].get<double>());
   }
   if (a.n_decode > 0) {
-    std::printf("decode  %5d tokens: %9.2f tokens/s   %.1f MB/token   %.1f GB/s = %.0f%% of %.1f GB/s"
-                " (median of runs, each against the bandwidth measured just before it)\n", a.n_decode,
-                decode_tps, bytes_per_token / 1e6, decode["achieved_gbs"].get<double>(),
-                roofline_pct, bw);
+    // The three medians (tokens/s, bandwidth, fraction) need not come from
+    // one run, so the runs are listed too: a reader can check each fraction.
+    std::printf("decode  %5d tokens: %9.2f tokens/s   %.1f MB/token   %.1f GB/s, %.0f%% of the bandwidth"
+                " (medians of the runs below)\n", a.n_decode,
+                decode_tps, bytes_per_token / 1e6, decode["achieved_gbs"].get<double>(), roofline_pct);
+    const auto& runs = decode["runs"];
+    const auto& run_bw = decode["bandwidth_gbs_per_run"];
+    std::printf("        runs (%s):", measure_bw ? "each against the bandwidth measured just before it" : "against --bw");
+    for (size_t r = 0; r < runs.size(); ++r) {
+      const double gbs = runs[r].get<double>() * bytes_per_token / 1e9, b = run_bw[r].get<double>();
+      std::printf("%s %.2f tok/s = %.1f GB/s", r == 0 ? "" : ";", runs[r].get<double>(), gbs);
+      if (b > 0) std::printf(" = %.0f%% of %.1f", 100.0 * gbs / b, b);
+    }
+    std::printf("\n");
   }
   std::printf("peak RSS %.1f MiB\n", out["peak_rss_mib"].get<double>());
 }
