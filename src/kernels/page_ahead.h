@@ -1,15 +1,27 @@
-// Touching the weight stream a few pages ahead of a decode kernel.
+// Requesting the weight stream ahead of a decode kernel.
 //
-// A decode matmul streams each weight row once from DRAM. Hardware
-// prefetchers generally stop at a 4 KiB page, so the stream restarts at
-// every page boundary, and with 4 KiB mappings (a page cache in small folios)
-// the page walk for the next page starts only when the kernel reaches it.
-// One software prefetch per page, a couple of pages ahead, starts both early
-// (that this is the mechanism is our reading of the measurements below:
-// denser prefetching gains less, so it is not the data that was missing). Measured on a 2-core Zen 5 (a decode-
-// shaped sweep of Qwen3-0.6B's matrices from 4 KiB pages, 2 threads): F16
-// 43-44 -> 53-57 GB/s, Q4_0 34-35 -> 40 GB/s. More than one prefetch per
-// page, or every second page only, gave less (docs/KERNELS.md).
+// A decode matmul streams each weight row once from DRAM. Two ways:
+//
+// - PageAhead (float rows: F32, F16, BF16): one software prefetch per 4 KiB
+//   page, 8 KiB ahead. Hardware prefetchers generally stop at a page, so the
+//   stream restarts at every page boundary, and with 4 KiB mappings (a page
+//   cache in small folios) the page walk for the next page starts only when
+//   the kernel reaches it; one prefetch a couple of pages ahead starts both
+//   early. Measured on a 2-core Zen 5 (a decode-shaped sweep of Qwen3-0.6B's
+//   matrices from 4 KiB pages, 2 threads): F16 43-44 -> 53-57 GB/s.
+//
+// - LineAhead (quantized rows): every 64-byte line, 4 KiB ahead. A core
+//   streams less from DRAM the more arithmetic it does per byte, even with
+//   arithmetic to spare (a synthetic one-thread read with 2-4 vpdpbusd per
+//   line lost 7-10% of the bare loop's rate, docs/PERFORMANCE.md), and the
+//   quantized kernels do several times the work per byte of the float
+//   ones. Requesting every line a page ahead keeps the lines in flight that
+//   the kernel's own loads no longer do. In-process decode A/B on a Zen 5
+//   (alternating rounds of 64 tokens, LineAhead against PageAhead): Qwen3
+//   Q4_0 +7.4%, Q4_K_M +6.8%, Q8_0 +1.9%; LFM2 Q4_0 +11%; Qwen3.5 Q4_K_M
+//   +5%; Gemma-3 Q8_0 +8%; the AVX2-VNNI level +6.7% to +8.1%. 2 KiB and
+//   8 KiB ahead gave 1.2% less than 4 KiB. For F16 rows it cost 2-6%:
+//   they already stream near the bare rate.
 //
 // Included by the x86 kernel files, each compiled with its own ISA flags:
 // the anonymous namespace gives every file its own copy, so the linker never
@@ -22,20 +34,18 @@
 namespace nagi {
 namespace {
 
-inline constexpr uintptr_t kPageAheadBytes = 8192;
-inline constexpr uintptr_t kStreamPageBytes = 4096;
-
 // Walks one row range: before() is called with the end of the bytes the
-// kernel is about to read and prefetches one line of every page up to
-// kPageAheadBytes past it. Addresses are kept as integers: the prefetched
-// ones may lie past the matrix (a prefetch never faults).
-class PageAhead {
+// kernel is about to read and prefetches one line every kStep bytes up to
+// kDistance past it. Addresses are kept as integers: the prefetched ones
+// may lie past the matrix (a prefetch never faults).
+template <uintptr_t kStep, uintptr_t kDistance>
+class StreamAhead {
  public:
-  explicit PageAhead(const uint8_t* start) : next_(reinterpret_cast<uintptr_t>(start)) {}
+  explicit StreamAhead(const uint8_t* start) : next_(reinterpret_cast<uintptr_t>(start)) {}
 
   void before(const uint8_t* end) {
-    for (const uintptr_t e = reinterpret_cast<uintptr_t>(end); next_ < e; next_ += kStreamPageBytes) {
-      __builtin_prefetch(reinterpret_cast<const void*>(next_ + kPageAheadBytes));
+    for (const uintptr_t e = reinterpret_cast<uintptr_t>(end); next_ < e; next_ += kStep) {
+      __builtin_prefetch(reinterpret_cast<const void*>(next_ + kDistance));
     }
   }
 
@@ -43,11 +53,14 @@ class PageAhead {
   uintptr_t next_;
 };
 
-// Calls f(r, row) for the rows [0, n_rows) of w in order, one PageAhead
-// step before each: the row loop of the one-row-at-a-time kernels.
+using PageAhead = StreamAhead<4096, 8192>;
+using LineAhead = StreamAhead<64, 4096>;
+
+// Calls f(r, row) for the rows [0, n_rows) of w in order, one LineAhead
+// step before each: the row loop of the one-row-at-a-time quantized kernels.
 template <class F>
 inline void for_each_row_ahead(const uint8_t* w, size_t row_bytes, int64_t n_rows, F&& f) {
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
     ahead.before(row + row_bytes);

@@ -58,7 +58,7 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
                      float* y) {
   const int64_t groups = cols / kG;
   int64_t r = 0;
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   for (; r + kRowsPerTile <= n_rows; r += kRowsPerTile) {
     ahead.before(w + (r + kRowsPerTile) * row_bytes);
     dot_tile<kBits, kG, kRowsPerTile>(w + r * row_bytes, row_bytes, groups, x, y + r);

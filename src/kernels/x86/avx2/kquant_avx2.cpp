@@ -38,7 +38,7 @@ void dot_rows_q45_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t 
   const int64_t blocks = cols / kActBlockK;
   constexpr int kBlockBytes = kHasHigh ? kq::kQ5KBytes : kq::kQ4KBytes;
   const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
     ahead.before(b + row_bytes);
@@ -95,7 +95,7 @@ void dot_rows_q6_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t c
                    const QuantizedVectorK& x, float* y) {
   const int64_t blocks = cols / kActBlockK;
   const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
     ahead.before(b + row_bytes);

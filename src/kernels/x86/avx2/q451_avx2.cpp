@@ -32,7 +32,7 @@ void dot_rows(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, 
   const int64_t blocks = cols / kActBlock;
   const __m256i m4 = _mm256_set1_epi8(0x0f), ones8 = _mm256_set1_epi8(1);
   const __m256i ones16 = _mm256_set1_epi16(1);
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* b = w + r * row_bytes;
     ahead.before(b + row_bytes);

@@ -128,9 +128,9 @@ void dot_tile_q4_g32(const uint8_t* w, size_t row_bytes, int64_t blocks, const Q
   }
 }
 
-// int8 G = 32 (Q8_0, I8G32): one row at a time with no software prefetch
-// (four interleaved 34-byte-block rows measured slower than one row at a
-// time once the matrix streams from DRAM), but with the int4 kernel's
+// int8 G = 32 (Q8_0, I8G32): one row at a time, its stream requested ahead
+// by LineAhead (four interleaved 34-byte-block rows measured slower than
+// one row at a time once the matrix streams from DRAM), but with the int4 kernel's
 // per-chunk activation terms and paired scale conversion: one vpdpbusd per
 // two blocks instead of two plus a subtraction, and one vcvtph2ps for both
 // weight scales. Against T tokens (x[t], terms[t], y[t * y_stride]): each
@@ -213,7 +213,7 @@ void dot_rows_groupq(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t
   make_chunk_terms<kBits>(x, chunks, terms);
   const int64_t groups = cols / kG;
   int64_t r = 0;
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   if constexpr (kG == 32 && kBits == 8) {
     const ChunkTerms* const t1[1] = {terms};
     for (; r < n_rows; ++r) {

@@ -68,11 +68,11 @@ constexpr Q4KShuffles make_q4k_shuffles() {
 }
 constexpr Q4KShuffles kQ4KShuffles = make_q4k_shuffles();
 
-// One row at a time with no software prefetch: a single forward stream
-// that the hardware prefetchers follow. Four interleaved rows with software
-// prefetch two row groups ahead streamed 20 GB/s from DRAM on one Zen 5 core
-// against 25 for this (docs/KERNELS.md), and the activation loads it saved
-// come from L1 anyway.
+// One row at a time: a single forward stream, requested a page ahead line
+// by line (LineAhead, kernels/page_ahead.h). Four interleaved rows with
+// software prefetch two row groups ahead streamed 20 GB/s from DRAM on one
+// Zen 5 core against 25 for one row (docs/KERNELS.md), and the activation
+// loads it saved come from L1 anyway.
 //
 // Against T tokens at once (acc[t], a_perm[t], x[t]): each block's weights
 // and scales are unpacked once for all of them, and each token's arithmetic

@@ -36,9 +36,10 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
 // One row, superblock by superblock. xs[b] = bias * dx_b * sum(a_b), the
 // offset of the unsigned weights.
 //
-// Why one row and no software prefetch: decode streams the matrix from DRAM,
-// and the hardware prefetcher keeps a single sequential stream near the
-// core's full read bandwidth. Four rows at once (four interleaved streams a
+// Why one row: decode streams the matrix from DRAM, and a single sequential
+// stream (requested a page ahead line by line, LineAhead in
+// kernels/page_ahead.h: 21 -> 35-36 GB/s for Q4_0x16, 23-24 -> 33-35 for
+// Q8_0x16 on one Zen 5 core) stays near the core's full read bandwidth. Four rows at once (four interleaved streams a
 // row apart) defeated it. Measured on one Zen 5 core over a 151936 x 1024
 // matrix (bench_ops .../1/1/151936): Q8_0x16 read 13 GB/s with four rows and
 // no prefetch, 20 GB/s with prefetch two row groups ahead, and 30-33 GB/s
@@ -113,7 +114,7 @@ void dot_rows_x16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t co
     a = a_perm;
   }
   block_offsets(x, blocks, kQ4 ? 8.f : 128.f, xs);
-  PageAhead ahead(w);
+  LineAhead ahead(w);
   for (int64_t r = 0; r < n_rows; ++r) {
     ahead.before(w + (r + 1) * row_bytes);
     y[r] = _mm512_reduce_add_ps(row_dot<kQ4>(w + r * row_bytes, supers, a, xs, x.d));

@@ -12,10 +12,10 @@
 // scales, gathered and converted once. That is about half the instructions
 // per value of the block-pair kernel in x86/avx512/groupq_avx512.cpp, and
 // fewer float conversions than scaling each quad (docs/KERNELS.md has the
-// figures). It reads one row at a time with no software prefetch besides
-// PageAhead: a single forward stream per thread, which the hardware
-// prefetchers follow (two rows at a time computed faster from L2 but
-// decoded slower from DRAM).
+// figures). It reads one row at a time, a single forward stream per thread
+// that LineAhead (kernels/page_ahead.h) requests a page ahead, line by line
+// (two rows at a time computed faster from L2 but decoded slower from
+// DRAM).
 #include <immintrin.h>
 
 #include "../avx512/avx512_util.h"
