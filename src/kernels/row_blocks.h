@@ -4,6 +4,7 @@
 // file instantiates its own copy; see kernels/scratch.h).
 #pragma once
 
+#include <cstdint>
 #include <type_traits>
 
 namespace nagi {
@@ -22,20 +23,36 @@ inline void for_row_blocks(int rows, Block&& block) {
   if (r < rows) block(std::integral_constant<int, 1>{}, r);
 }
 
+// The rest of for_token_tiles: one call with T = rest (0 < rest < kTile).
+template <int R, class Tile>
+inline void token_tile_rest(int64_t t0, int64_t rest, Tile& tile) {
+  if constexpr (R > 0) {
+    if (rest == R) {
+      tile(t0, std::integral_constant<int, R>{});
+    } else {
+      token_tile_rest<R - 1>(t0, rest, tile);
+    }
+  }
+}
+
+// Calls tile(t0, std::integral_constant<int, T>{}) for tiles covering
+// tokens [0, n_tok): T = kTile while whole tiles fit, then one tile of the
+// 1..kTile-1 left. The GEMM micro-kernels are compiled for a fixed token
+// count (their accumulators live in registers).
+template <int kTile, class Tile>
+inline void for_token_tiles(int64_t n_tok, Tile&& tile) {
+  int64_t t0 = 0;
+  for (; t0 + kTile <= n_tok; t0 += kTile) tile(t0, std::integral_constant<int, kTile>{});
+  token_tile_rest<kTile - 1>(t0, n_tok - t0, tile);
+}
+
 // The multi-token row kernels (DotRowsQ8MultiFn) take up to four tokens per
 // pass over a row: their accumulators and the row's unpacked weights must
 // fit in registers. Calls pass(t0, std::integral_constant<int, T>{}) for
 // passes covering tokens [0, n_tok): T = 4, then the 1-3 left.
 template <class Pass>
 inline void for_token_passes(int n_tok, Pass&& pass) {
-  int t0 = 0;
-  for (; t0 + 4 <= n_tok; t0 += 4) pass(t0, std::integral_constant<int, 4>{});
-  switch (n_tok - t0) {
-    case 3: pass(t0, std::integral_constant<int, 3>{}); break;
-    case 2: pass(t0, std::integral_constant<int, 2>{}); break;
-    case 1: pass(t0, std::integral_constant<int, 1>{}); break;
-    default: break;
-  }
+  for_token_tiles<4>(n_tok, [&](int64_t t0, auto tokens) { pass(static_cast<int>(t0), tokens); });
 }
 
 }  // namespace

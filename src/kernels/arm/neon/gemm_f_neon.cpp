@@ -10,6 +10,7 @@
 
 #include "kernels/arm/neon_common.h"
 #include "kernels/kernels_fill.h"
+#include "kernels/row_blocks.h"
 #include "kernels/scratch.h"
 
 namespace nagi {
@@ -103,18 +104,9 @@ void gemm_float(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
     const int64_t rows = n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows;
     pack_panel<Load4, At>(w + r0 * row_bytes, row_bytes, rows, cols, pw);
-    int64_t t = 0;
-    for (; t + kTileTokens <= n_tok; t += kTileTokens) {
-      panel_tile<4>(pw, rows, cols, x + t * x_stride, x_stride, y + t * y_stride + r0, y_stride);
-    }
-    const float* xt = x + t * x_stride;
-    float* yt = y + t * y_stride + r0;
-    switch (n_tok - t) {
-      case 3: panel_tile<3>(pw, rows, cols, xt, x_stride, yt, y_stride); break;
-      case 2: panel_tile<2>(pw, rows, cols, xt, x_stride, yt, y_stride); break;
-      case 1: panel_tile<1>(pw, rows, cols, xt, x_stride, yt, y_stride); break;
-      default: break;
-    }
+    for_token_tiles<kTileTokens>(n_tok, [&](int64_t t, auto tokens) {
+      panel_tile<decltype(tokens)::value>(pw, rows, cols, x + t * x_stride, x_stride, y + t * y_stride + r0, y_stride);
+    });
   }
 }
 

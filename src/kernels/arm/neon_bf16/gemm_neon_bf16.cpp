@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "kernels/kernels_fill.h"
+#include "kernels/row_blocks.h"
 #include "kernels/scratch.h"
 
 namespace nagi {
@@ -114,16 +115,9 @@ void gemm_bf16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelRows) {
     const int n = static_cast<int>(n_rows - r0 < kPanelRows ? n_rows - r0 : kPanelRows);
     pack_panel(w + r0 * row_bytes, row_bytes, n, cols, cols8, packed);
-    int64_t t = 0;
-    for (; t + kTileTokens <= n_tok; t += kTileTokens) {
-      panel_kernel<kTileTokens>(packed, cols8, xb, t, y + r0, y_stride, n);
-    }
-    switch (n_tok - t) {
-      case 3: panel_kernel<3>(packed, cols8, xb, t, y + r0, y_stride, n); break;
-      case 2: panel_kernel<2>(packed, cols8, xb, t, y + r0, y_stride, n); break;
-      case 1: panel_kernel<1>(packed, cols8, xb, t, y + r0, y_stride, n); break;
-      default: break;
-    }
+    for_token_tiles<kTileTokens>(n_tok, [&](int64_t t, auto tokens) {
+      panel_kernel<decltype(tokens)::value>(packed, cols8, xb, t, y + r0, y_stride, n);
+    });
   }
 }
 

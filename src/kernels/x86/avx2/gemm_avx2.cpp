@@ -16,6 +16,7 @@
 #include "avx2_util.h"
 #include "kernels/kernels_fill.h"
 #include "kernels/kquant_layout.h"
+#include "kernels/row_blocks.h"
 #include "kernels/scratch.h"
 
 namespace nagi {
@@ -295,14 +296,9 @@ void gemm_panel8(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t col
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel8) {
     const int n = static_cast<int>(min64(kPanel8, n_rows - r0));
     pack_panel8<P>(w + r0 * row_bytes, row_bytes, n, cols, pw, dw, mw);
-    int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) panel8_tokens<P, 4>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n);
-    switch (n_tok - t) {
-      case 3: panel8_tokens<P, 3>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 2: panel8_tokens<P, 2>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      case 1: panel8_tokens<P, 1>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n); break;
-      default: break;
-    }
+    for_token_tiles<4>(n_tok, [&](int64_t t, auto tokens) {
+      panel8_tokens<P, decltype(tokens)::value>(pw, dw, mw, n_sub, qs, qd, corr, cols, t, y + r0, y_stride, n);
+    });
   }
 }
 
@@ -382,16 +378,9 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelF) {
     const int n = static_cast<int>(min64(kPanelF, n_rows - r0));
     pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
-    int64_t t = 0;
-    for (; t + kTokensF <= n_tok; t += kTokensF) panel_f_tokens<kTokensF>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
-    switch (n_tok - t) {
-      case 5: panel_f_tokens<5>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 4: panel_f_tokens<4>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 3: panel_f_tokens<3>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 2: panel_f_tokens<2>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 1: panel_f_tokens<1>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      default: break;
-    }
+    for_token_tiles<kTokensF>(n_tok, [&](int64_t t, auto tokens) {
+      panel_f_tokens<decltype(tokens)::value>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
+    });
   }
 }
 

@@ -515,18 +515,9 @@ void gemm_k(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanel) {
     const int n = static_cast<int>(min64(kPanel, n_rows - r0));
     pack_panel_k<kType>(w + r0 * row_bytes, row_bytes, n, cols, packed, dw, mw);
-    int64_t t = 0;
-    for (; t + 8 <= n_tok; t += 8) panel_kernel_k<kG, 8>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n);
-    switch (n_tok - t) {
-      case 7: panel_kernel_k<kG, 7>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      case 6: panel_kernel_k<kG, 6>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      case 5: panel_kernel_k<kG, 5>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      case 4: panel_kernel_k<kG, 4>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      case 3: panel_kernel_k<kG, 3>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      case 2: panel_kernel_k<kG, 2>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      case 1: panel_kernel_k<kG, 1>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n); break;
-      default: break;
-    }
+    for_token_tiles<8>(n_tok, [&](int64_t t, auto tokens) {
+      panel_kernel_k<kG, decltype(tokens)::value>(packed, dw, mw, n_sub, qs, qd, xa, cols, t, y + r0, y_stride, n);
+    });
   }
 }
 
@@ -634,16 +625,9 @@ void gemm_f(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols, co
     } else {
       pack_panel_f<kBf16>(w + r0 * row_bytes, row_bytes, n, cols, packed);
     }
-    int64_t t = 0;
-    for (; t + 6 <= n_tok; t += 6) panel_kernel_f<6>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
-    switch (n_tok - t) {
-      case 5: panel_kernel_f<5>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 4: panel_kernel_f<4>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 3: panel_kernel_f<3>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 2: panel_kernel_f<2>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      case 1: panel_kernel_f<1>(packed, cols, x, x_stride, t, y + r0, y_stride, n); break;
-      default: break;
-    }
+    for_token_tiles<6>(n_tok, [&](int64_t t, auto tokens) {
+      panel_kernel_f<decltype(tokens)::value>(packed, cols, x, x_stride, t, y + r0, y_stride, n);
+    });
   }
 }
 

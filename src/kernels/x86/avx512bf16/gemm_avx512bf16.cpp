@@ -131,18 +131,9 @@ void gemm_bf16(const uint8_t* w, size_t row_bytes, int64_t n_rows, int64_t cols,
   for (int64_t r0 = 0; r0 < n_rows; r0 += kPanelB) {
     const int n = static_cast<int>(n_rows - r0 < kPanelB ? n_rows - r0 : kPanelB);
     pack_panel(w + r0 * row_bytes, row_bytes, n, cols, packed);
-    int64_t t = 0;
-    for (; t + kTokens <= n_tok; t += kTokens) panel_kernel<kTokens>(packed, pairs, xb, t, y + r0, y_stride, n);
-    switch (n_tok - t) {
-      case 7: panel_kernel<7>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      case 6: panel_kernel<6>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      case 5: panel_kernel<5>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      case 4: panel_kernel<4>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      case 3: panel_kernel<3>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      case 2: panel_kernel<2>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      case 1: panel_kernel<1>(packed, pairs, xb, t, y + r0, y_stride, n); break;
-      default: break;
-    }
+    for_token_tiles<kTokens>(n_tok, [&](int64_t t, auto tokens) {
+      panel_kernel<decltype(tokens)::value>(packed, pairs, xb, t, y + r0, y_stride, n);
+    });
   }
 }
 
