@@ -150,7 +150,9 @@ Isa selected_isa() {
   if (env == nullptr || *env == '\0') return best;
   const auto forced = isa_from_name(env);
   if (!forced) {
-    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of scalar, avx2, avx2vnni, avx512, avx512vbmi, avx512bf16, neon, neondot, neoni8mm, neonbf16; using %s\n", env,
+    std::string names;  // from kAllIsas, so a new level is listed without editing this message
+    for (Isa isa : kAllIsas) names += (names.empty() ? "" : ", ") + std::string(isa_name(isa));
+    std::fprintf(stderr, "nagi: NAGI_ISA=%s is not one of %s; using %s\n", env, names.c_str(),
                  std::string(isa_name(best)).c_str());
     return best;
   }

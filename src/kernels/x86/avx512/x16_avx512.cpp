@@ -39,8 +39,8 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
 // Why one row: decode streams the matrix from DRAM, and a single sequential
 // stream (requested a page ahead line by line, LineAhead in
 // kernels/page_ahead.h: 21 -> 35-36 GB/s for Q4_0x16, 23-24 -> 33-35 for
-// Q8_0x16 on one Zen 5 core) stays near the core's full read bandwidth. Four rows at once (four interleaved streams a
-// row apart) defeated it. Measured on one Zen 5 core over a 151936 x 1024
+// Q8_0x16 on one Zen 5 core) stays near the core's full read bandwidth.
+// Four rows at once (four interleaved streams a row apart) defeated it. Measured on one Zen 5 core over a 151936 x 1024
 // matrix (bench_ops .../1/1/151936): Q8_0x16 read 13 GB/s with four rows and
 // no prefetch, 20 GB/s with prefetch two row groups ahead, and 30-33 GB/s
 // with one row and no prefetch, the same as the streaming-read benchmark;
