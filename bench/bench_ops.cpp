@@ -164,49 +164,85 @@ void BM_qkv(benchmark::State& state, bool grouped) {
 BENCHMARK_CAPTURE(BM_qkv, separate, false)->UseRealTime();
 BENCHMARK_CAPTURE(BM_qkv, grouped, true)->UseRealTime();
 
+// Random queries and an f16 cache of n_ctx positions per KV head, and the
+// attention_flash parameters for n_tok queries after pos0 cached positions.
+struct AttentionCase {
+  std::vector<float> q, out;
+  std::vector<uint8_t> k, v;
+  nagi::AttentionParams p;
+
+  AttentionCase(int n_tok, int pos0, int n_head, int n_kv, int hd, int n_ctx) {
+    std::mt19937 rng(1);
+    std::normal_distribution<float> dist;
+    q.resize(size_t(n_tok) * n_head * hd);
+    out.resize(q.size());
+    for (float& x : q) x = dist(rng);
+    const size_t head_bytes = nagi::kv_head_bytes(nagi::KvType::kF16, hd);
+    k.resize(size_t(n_kv) * n_ctx * head_bytes);
+    v.resize(k.size());
+    std::vector<float> row(static_cast<size_t>(hd));
+    for (auto* cache : {&k, &v}) {
+      for (size_t h = 0; h < size_t(n_kv) * n_ctx; ++h) {
+        for (float& x : row) x = dist(rng);
+        nagi::kv_store_head(nagi::kernels(), nagi::KvType::kF16, row.data(), hd, cache->data() + h * head_bytes);
+      }
+    }
+    p.n_tok = n_tok;
+    p.n_head = n_head;
+    p.n_kv_head = n_kv;
+    p.head_dim = hd;
+    p.q = q.data();
+    p.q_stride = int64_t(n_head) * hd;
+    p.k = k.data();
+    p.v = v.data();
+    p.kv_pos_bytes = head_bytes;
+    p.kv_head_stride = size_t(n_ctx) * head_bytes;
+    p.kv_type = nagi::KvType::kF16;
+    p.pos0 = pos0;
+    p.scale = 1.f / std::sqrt(float(hd));
+    p.out = out.data();
+    p.out_stride = p.q_stride;
+  }
+};
+
 // A 512-token prefill's causal attention over an f16 cache (args: threads,
 // q heads, KV heads, head dim), e.g. Qwen3-0.6B's (16, 8, 128) or
 // Qwen3.5-0.8B's full-attention layers (8, 2, 256). MAC/s counts the
 // causal QK^T and PV products.
 void BM_attention_prefill(benchmark::State& state) {
-  const int n_tok = 512, n_head = int(state.range(1)), n_kv = int(state.range(2)), hd = int(state.range(3));
-  std::mt19937 rng(1);
-  std::normal_distribution<float> dist;
-  std::vector<float> q(size_t(n_tok) * n_head * hd), out(q.size());
-  for (float& v : q) v = dist(rng);
-  const size_t head_bytes = nagi::kv_head_bytes(nagi::KvType::kF16, hd);
-  std::vector<uint8_t> k(size_t(n_kv) * n_tok * head_bytes), v(k.size());
-  std::vector<float> row(static_cast<size_t>(hd));
-  for (auto* cache : {&k, &v}) {
-    for (size_t h = 0; h < size_t(n_kv) * n_tok; ++h) {
-      for (float& x : row) x = dist(rng);
-      nagi::kv_store_head(nagi::kernels(), nagi::KvType::kF16, row.data(), hd, cache->data() + h * head_bytes);
-    }
-  }
-  nagi::AttentionParams p;
-  p.n_tok = n_tok;
-  p.n_head = n_head;
-  p.n_kv_head = n_kv;
-  p.head_dim = hd;
-  p.q = q.data();
-  p.q_stride = int64_t(n_head) * hd;
-  p.k = k.data();
-  p.v = v.data();
-  p.kv_pos_bytes = head_bytes;
-  p.kv_head_stride = size_t(n_tok) * head_bytes;
-  p.kv_type = nagi::KvType::kF16;
-  p.scale = 1.f / std::sqrt(float(hd));
-  p.out = out.data();
-  p.out_stride = p.q_stride;
+  const int n_tok = 512, n_head = int(state.range(1)), hd = int(state.range(3));
+  AttentionCase c(n_tok, 0, n_head, int(state.range(2)), hd, n_tok);
   nagi::ThreadPool pool(static_cast<int>(state.range(0)));
   for (auto _ : state) {
-    nagi::attention_flash(p, pool);
-    benchmark::DoNotOptimize(out.data());
+    nagi::attention_flash(c.p, pool);
+    benchmark::DoNotOptimize(c.out.data());
   }
   const double macs = 2.0 * n_head * hd * (double(n_tok) * (n_tok + 1) / 2);
   state.counters["MAC/s"] = benchmark::Counter(macs, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_attention_prefill)->Args({1, 16, 8, 128})->Args({2, 16, 8, 128})->Args({2, 8, 2, 256})->UseRealTime();
+
+// One decode token's attention over Qwen3-0.6B's heads (16 q, 8 KV x 128,
+// f16 cache) on one thread (args: positions before it, cold). In a decode
+// step a layer's cache rows were last read a whole token of weights ago:
+// cold = 1 evicts them first by reading 96 MiB (outside the timing).
+void BM_attention_decode(benchmark::State& state) {
+  AttentionCase c(1, int(state.range(0)), 16, 8, 128, 4096);
+  nagi::ThreadPool pool(1);
+  std::vector<uint8_t> evict(state.range(1) != 0 ? size_t(96) << 20 : 0, 1);
+  for (auto _ : state) {
+    if (!evict.empty()) {
+      state.PauseTiming();
+      uint64_t sum = 0;
+      for (size_t o = 0; o < evict.size(); o += 64) sum += evict[o];
+      benchmark::DoNotOptimize(sum);
+      state.ResumeTiming();
+    }
+    nagi::attention_flash(c.p, pool);
+    benchmark::DoNotOptimize(c.out.data());
+  }
+}
+BENCHMARK(BM_attention_decode)->ArgsProduct({{40, 200, 1000}, {0, 1}})->UseRealTime();
 
 }  // namespace
 
