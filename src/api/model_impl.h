@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "base/thread_pool.h"
+#include "kernels/line_ahead.h"
 #include "model/load.h"
 #include "model/transformer.h"
 #include "nagi/nagi.hpp"
@@ -17,6 +18,9 @@ struct Model::Impl {
   LoadedModel loaded;
   std::unique_ptr<Transformer> transformer;
   ModelInfo info;
+  // Picks the quantized decode rows' prefetch distance from this model's
+  // one-token passes (every session of the model shares it).
+  LineAheadTuner line_ahead{line_ahead_from_env()};
 };
 
 // The KV storage `requested` means for this model (kAuto resolved); throws

@@ -58,7 +58,12 @@ const float* Session::Impl::eval(std::span<const int32_t> ids, bool all_logits,
       ids = ids.subspan(prefill_batch);
     }
   }
+  // A decode step is timed for the model's prefetch-distance tuner.
+  LineAheadTuner* tuner = ids.size() == 1 && parents.empty() ? &model->impl().line_ahead : nullptr;
+  if (tuner != nullptr) tuner->next();
+  const Clock::time_point start = Clock::now();
   transformer->forward(ids, state, ws, logits.data(), all_logits, *pool, parents, per_token);
+  if (tuner != nullptr) tuner->record(seconds_since(start));
   return logits.data();
 }
 
