@@ -5,11 +5,12 @@
 // CPU. On a 2-core Zen 5 whose memory alternated between a contended phase
 // (the streaming probe read 46-51 GB/s) and a free one (76-84 GB/s), decode
 // A/B in process against 4 KiB: 8 KiB gave +3.3% to +8.3% in the free
-// phase (Qwen3-0.6B Q4_0, Q4_K_M, Q8_0, Qwen3.5 Q4_0; 8 of 8 rounds) and
+// phase (Qwen3-0.6B Q4_0, Q4_K_M, Q8_0, Qwen3.5 Q4_0; 6-8 of 8 rounds) and
 // -1.8% / -4.3% in the contended one; 12 KiB +2.8% to +12.2% and -3.9% to
 // -4.2%. No fixed distance is best in both, so each model keeps a tuner
 // that times one-token forward passes under each candidate in turn, then
-// decodes with the fastest until it looks again (docs/PERFORMANCE.md).
+// decodes with the fastest until it looks again (docs/KERNELS.md, "The
+// distance, tuned while decoding").
 // The distance changes only which lines are requested early: every result
 // is bit for bit the same whatever it is.
 #pragma once
