@@ -68,8 +68,8 @@ constexpr Q4KShuffles make_q4k_shuffles() {
 }
 constexpr Q4KShuffles kQ4KShuffles = make_q4k_shuffles();
 
-// One row at a time: a single forward stream, requested a page ahead line
-// by line (LineAhead, kernels/page_ahead.h). Four interleaved rows with
+// One row at a time: a single forward stream, requested line by line 4-12
+// KiB ahead (LineAhead, kernels/page_ahead.h). Four interleaved rows with
 // software prefetch two row groups ahead streamed 20 GB/s from DRAM on one
 // Zen 5 core against 25 for one row (docs/KERNELS.md), and the activation
 // loads it saved come from L1 anyway.

@@ -37,7 +37,7 @@ alignas(64) constexpr int32_t kPairScaleIdx[8][16] = {
 // offset of the unsigned weights.
 //
 // Why one row: decode streams the matrix from DRAM, and a single sequential
-// stream (requested a page ahead line by line, LineAhead in
+// stream (requested line by line 4-12 KiB ahead, LineAhead in
 // kernels/page_ahead.h: 21 -> 35-36 GB/s for Q4_0x16, 23-24 -> 33-35 for
 // Q8_0x16 on one Zen 5 core) stays near the core's full read bandwidth.
 // Four rows at once (four interleaved streams a row apart) defeated it. Measured on one Zen 5 core over a 151936 x 1024

@@ -13,7 +13,7 @@
 // per value of the block-pair kernel in x86/avx512/groupq_avx512.cpp, and
 // fewer float conversions than scaling each quad (docs/KERNELS.md has the
 // figures). It reads one row at a time, a single forward stream per thread
-// that LineAhead (kernels/page_ahead.h) requests a page ahead, line by line
+// that LineAhead (kernels/page_ahead.h) requests line by line, 4-12 KiB ahead
 // (two rows at a time computed faster from L2 but decoded slower from
 // DRAM).
 #include <immintrin.h>
