@@ -85,6 +85,8 @@ Session::Session(std::shared_ptr<Model> model, SessionOptions options) : impl_(s
   impl_->prefill_batch = static_cast<size_t>(options.prefill_batch);
   const int threads = options.n_threads > 0 ? options.n_threads : ThreadPool::default_threads();
   impl_->pool = std::make_unique<ThreadPool>(threads);
+  // The pool runs only this session's model, whose weights outlive it.
+  impl_->pool->enable_read_ahead(StreamHistory::max_bytes_from_env());
   impl_->kv_type = resolve_kv_type(impl_->model->impl(), options.kv_cache);
   impl_->state = impl_->transformer->new_state(n_ctx, impl_->kv_type);
 }

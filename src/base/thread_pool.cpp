@@ -17,6 +17,12 @@
 
 namespace nagi {
 
+namespace {
+// Which pool's worker the current thread is, and its index there.
+thread_local const ThreadPool* tl_pool = nullptr;
+thread_local int tl_index = 0;
+}  // namespace
+
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -36,7 +42,27 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+int ThreadPool::thread_index() const { return tl_pool == this ? tl_index : 0; }
+
+void ThreadPool::enable_read_ahead(size_t max_bytes) {
+  history_.clear();
+  if (max_bytes == 0 || n_threads_ == 1) return;  // one thread never waits
+  for (int i = 0; i < n_threads_; ++i) history_.push_back(std::make_unique<StreamHistory>(max_bytes));
+}
+
+void ThreadPool::note_stream(const void* p, size_t bytes) {
+  if (!history_.empty()) history_[size_t(thread_index())]->note(p, bytes);
+}
+
+uint64_t ThreadPool::bytes_read_ahead() const {
+  uint64_t total = 0;
+  for (const auto& h : history_) total += h->bytes_read_ahead();
+  return total;
+}
+
 void ThreadPool::worker_loop(int index) {
+  tl_pool = this;
+  tl_index = index;
   uint32_t seen = 0;
   for (;;) {
     // Spin first: the next job of a decode step usually comes within microseconds.
@@ -68,12 +94,15 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = gen;
     if (stop_.load(std::memory_order_acquire)) return;
+    begin_region(index);
     if (gen & 1) {
       run_chunks();  // safe even if that job is long finished: claims just fail
     } else {
       (*job_)(index);
       pending_.fetch_sub(1, std::memory_order_acq_rel);
     }
+    // Until the next job arrives (or the pool stops: that bumps generation_ too).
+    read_ahead(index, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
   }
 }
 
@@ -115,7 +144,9 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
   publish(false);  // publishes job_ and pending_
   if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+  begin_region(0);
   fn(0);
+  read_ahead(0, [&] { return pending_.load(std::memory_order_relaxed) == 0; });
   // Workers finish about when we do; spin, then yield (never sleep: the
   // remaining work is at most one chunk).
   for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
@@ -138,6 +169,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   const int64_t units = (n + grain - 1) / grain;
   const int64_t chunks = std::min<int64_t>({units, int64_t(4) * n_threads_, int64_t(kChunkMask)});
   if (chunks == 1 || n_threads_ == 1) {
+    begin_region(0);
     fn(0, n);
     return;
   }
@@ -150,7 +182,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
                    std::memory_order_release);
   publish(true);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) generation_.notify_all();
+  begin_region(0);
   run_chunks();
+  read_ahead(0, [&] { return st_active(for_state_.load(std::memory_order_relaxed)) == 0; });
   // Every chunk is claimed; wait for the ones still running elsewhere.
   for (int i = 0;; ++i) {
     const uint64_t st = for_state_.load(std::memory_order_acquire);

@@ -11,8 +11,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
+
+#include "base/stream_history.h"
 
 namespace nagi {
 
@@ -43,6 +46,18 @@ class ThreadPool {
   // between one scheduler delay per job and none.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Read-ahead while waiting (base/stream_history.h), off until enabled: a
+  // thread that has finished its part of a region, or waits for the next
+  // job, loads up to max_bytes of what it streamed after this region last
+  // time. Only for an owner whose noted memory outlives the pool (a
+  // session's pool and its model's weights). 0 turns it off.
+  void enable_read_ahead(size_t max_bytes);
+  // From inside a region: the calling thread is about to stream
+  // [p, p + bytes). Does nothing unless read-ahead is on.
+  void note_stream(const void* p, size_t bytes);
+  // Bytes the threads have loaded ahead so far (for benchmarks and tests).
+  uint64_t bytes_read_ahead() const;
+
   // Physical cores where they can be counted, else hardware_concurrency.
   static int default_threads();
 
@@ -55,6 +70,16 @@ class ThreadPool {
   void run_chunks();
   // Publishes a job: bumps generation_ (low bit: 1 for a parallel_for).
   void publish(bool chunked);
+  // The calling thread's index in this pool (0 for any thread not its worker).
+  int thread_index() const;
+  // Read-ahead hooks: thread `index` starts a region / waits until stop().
+  void begin_region(int index) {
+    if (!history_.empty()) history_[size_t(index)]->begin_region();
+  }
+  template <class Stop>
+  void read_ahead(int index, Stop&& stop) {
+    if (!history_.empty()) history_[size_t(index)]->read_ahead(stop);
+  }
 
   int n_threads_;
   std::vector<std::thread> workers_;
@@ -71,6 +96,9 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* for_fn_ = nullptr;
   int64_t for_n_ = 0, for_grain_ = 1, for_units_ = 0;
   uint32_t for_ticket_ = 0;
+  // One per thread when read-ahead is on (separate allocations: each is
+  // written only by its thread). Set up before any job, never resized.
+  std::vector<std::unique_ptr<StreamHistory>> history_;
 };
 
 }  // namespace nagi

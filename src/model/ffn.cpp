@@ -48,6 +48,7 @@ void FeedForward::forward(const float* xn, float* out, int n, Workspace& ws,
     pool.parallel_for(tiles, matmul_tile_grain(tiles, macs, pool), [&](int64_t tile_begin, int64_t tile_end) {
       thread_local std::vector<float> up;
       const int64_t r0 = tile_begin * kMatmulRowTile, r1 = std::min<int64_t>(ff, tile_end * kMatmulRowTile);
+      if (n == 1) pool.note_stream(gate_.row(r0), size_t(r1 - r0) * gate_.row_bytes);  // see matmul_group
       const int64_t width = std::min(up_rows, r1 - r0);
       up.resize(size_t(n) * width);
       for (int64_t s0 = r0; s0 < r1; s0 += width) {
