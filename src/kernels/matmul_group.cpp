@@ -189,7 +189,8 @@ void matmul_group_with(const Kernels& k, std::span<const MatmulJob> jobs, const 
       const int64_t b = std::max(tile_begin, first_tile[j]), e = std::min(tile_end, first_tile[j + 1]);
       if (b >= e) continue;
       const Matrix& w = *grouped[j].w;
-      const int64_t r0 = (b - first_tile[j]) * kMatmulRowTile, r1 = std::min(w.rows, (e - first_tile[j]) * kMatmulRowTile);
+      const int64_t r0 = (b - first_tile[j]) * kMatmulRowTile;
+      const int64_t r1 = std::min(w.rows, (e - first_tile[j]) * kMatmulRowTile);
       // Decode: the chunk's first rows are what the pool reads ahead next token.
       if (n_tok == 1 && b == tile_begin) pool.note_stream(w.row(r0), size_t(r1 - r0) * w.row_bytes);
       input.run_rows(j, r0, r1);

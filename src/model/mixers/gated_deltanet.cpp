@@ -76,48 +76,116 @@ size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
           size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim) * sizeof(float);
 }
 
-// Causal depthwise convolution over time, in place on qkv [n, conv_dim], then
-// SiLU: out[t] = sum_k w[c,k] u[t-K+1+k], where inputs before the batch come
-// from the state's history. The history then keeps the last K-1 inputs.
+// Causal depthwise convolution over time of `width` channels, then SiLU:
+// out[t] = silu(sum_k w[k] u[t + k]) for t < n, where u holds the channels'
+// K - 1 inputs before the batch and then the batch's n (row r at
+// u + r * u_stride) and w their transposed weights (tap k at w + k * C).
+// Walked with the taps as the outer loop over contiguous channels, so it
+// vectorises; the sum over taps keeps its order (k = 0..K-1), so a channel's
+// value is the same whatever range it is computed in.
+void GatedDeltaNetMixer::conv_silu(const float* w, const float* u, size_t u_stride, int n, int64_t width,
+                                   float* out, size_t out_stride) const {
+  const int K = s_.conv_kernel;
+  const auto silu = kernels().silu;
+  thread_local std::vector<float> acc;
+  acc.resize(size_t(width));
+  for (int t = 0; t < n; ++t) {
+    std::fill(acc.begin(), acc.end(), 0.f);
+    for (int k = 0; k < K; ++k) {
+      const float* wk = w + size_t(k) * conv_dim_;
+      const float* x = u + size_t(t + k) * u_stride;
+      for (int64_t c = 0; c < width; ++c) acc[size_t(c)] += wk[c] * x[c];
+    }
+    silu(acc.data(), out + size_t(t) * out_stride, width);
+  }
+}
+
+// The convolution of all channels, in place on qkv [n, conv_dim]; the
+// history then keeps the last K-1 inputs.
 void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st, ThreadPool& pool) const {
-  const int K = s_.conv_kernel, H = K - 1, C = conv_dim_;
+  const int H = s_.conv_kernel - 1, C = conv_dim_;
   thread_local std::vector<float> u_buf;
   u_buf.resize(size_t(H + n) * C);
   float* u = u_buf.data();  // the calling thread's buffer, read by every worker
   std::memcpy(u, st.conv(), sizeof(float) * H * C);
   std::memcpy(u + size_t(H) * C, qkv, sizeof(float) * n * C);
-  // Channels are independent: a prompt's convolution is split over the
-  // threads in runs of channels, each walked with the taps as the outer
-  // loop over contiguous channels (weights transposed to [K][C]) so it
-  // vectorises; the sum over taps keeps its order (k = 0..K-1), so every
-  // value is the same as one channel at a time.
-  const auto silu = kernels().silu;
-  auto run = [&](int64_t c0, int64_t c1) {
-    thread_local std::vector<float> acc;
-    acc.resize(size_t(c1 - c0));
-    for (int t = 0; t < n; ++t) {
-      std::fill(acc.begin(), acc.end(), 0.f);
-      for (int k = 0; k < K; ++k) {
-        const float* w = conv_wt_.data() + size_t(k) * C + c0;
-        const float* x = u + size_t(t + k) * C + c0;
-        for (int64_t c = 0; c < c1 - c0; ++c) acc[size_t(c)] += w[c] * x[c];
-      }
-      silu(acc.data(), qkv + size_t(t) * C + c0, c1 - c0);
-    }
-  };
-  // One decode token is ~25k multiply-adds: not worth a hand-off.
-  if (n < 8) {
-    run(0, C);
-  } else {
-    pool.parallel_for(C, 64, run);
-  }
+  // Channels are independent: split over the threads in runs of channels.
+  pool.parallel_for(C, 64, [&](int64_t c0, int64_t c1) {
+    conv_silu(conv_wt_.data() + c0, u + c0, C, n, c1 - c0, qkv + c0, C);
+  });
   std::memcpy(st.conv(), u + size_t(n) * C, sizeof(float) * H * C);
+}
+
+// The same for channels [c0, c1) alone (their history included).
+void GatedDeltaNetMixer::convolve_channels(float* qkv, int n, DeltaNetState& st, int64_t c0, int64_t c1) const {
+  const int H = s_.conv_kernel - 1, C = conv_dim_;
+  const int64_t width = c1 - c0;
+  const size_t row_bytes = sizeof(float) * size_t(width);
+  thread_local std::vector<float> u;
+  u.resize(size_t(H + n) * width);
+  for (int r = 0; r < H; ++r) std::memcpy(u.data() + size_t(r) * width, st.conv() + size_t(r) * C + c0, row_bytes);
+  for (int t = 0; t < n; ++t) std::memcpy(u.data() + size_t(H + t) * width, qkv + size_t(t) * C + c0, row_bytes);
+  conv_silu(conv_wt_.data() + c0, u.data(), width, n, width, qkv + c0, C);
+  for (int r = 0; r < H; ++r) std::memcpy(st.conv() + size_t(r) * C + c0, u.data() + size_t(n + r) * width, row_bytes);
+}
+
+// Token t's key head kh: q and k L2-normalised (llama.cpp: x / max(|x|, eps)).
+void GatedDeltaNetMixer::normalize_qk(float* qkv, int64_t t, int kh) const {
+  const int dk = s_.head_k_dim;
+  float* q = qkv + size_t(t) * conv_dim_ + size_t(kh) * dk;
+  for (float* x : {q, q + key_dim_}) {
+    float ss = 0.f;
+    for (int i = 0; i < dk; ++i) ss += x[i] * x[i];
+    const float inv = 1.f / std::max(std::sqrt(ss), norm_eps_);
+    for (int i = 0; i < dk; ++i) x[i] *= inv;
+  }
+}
+
+// Token t's value head h: beta through the sigmoid, alpha into g, the log decay.
+void GatedDeltaNetMixer::head_gates(float* alpha, float* beta, int64_t t, int h) const {
+  const size_t i = size_t(t) * s_.n_v_heads + h;
+  beta[i] = 1.f / (1.f + std::exp(-beta[i]));
+  alpha[i] = softplus(alpha[i] + dt_bias_[h]) * a_[h];
+}
+
+// Value head h through the delta rule over the batch's n tokens.
+void GatedDeltaNetMixer::run_head(const float* qkv, const float* alpha, const float* beta, float* o, int n, int h,
+                                  bool chunked, DeltaNetState& st) const {
+  const int nv = s_.n_v_heads, dk = s_.head_k_dim, dv = s_.head_v_dim;
+  DeltaRuleHead head;
+  head.dk = dk;
+  head.dv = dv;
+  const int kh = key_head(h);
+  head.q = qkv + size_t(kh) * dk;
+  head.k = qkv + key_dim_ + size_t(kh) * dk;
+  head.qk_stride = conv_dim_;
+  head.v = qkv + 2 * key_dim_ + size_t(h) * dv;
+  head.v_stride = conv_dim_;
+  head.g = alpha + h;
+  head.beta = beta + h;
+  head.gate_stride = nv;
+  head.scale = 1.f / std::sqrt(float(dk));
+  head.out = o + size_t(h) * dv;
+  head.out_stride = value_dim_;
+  float* S = st.recurrent() + size_t(h) * dk * dv;
+  // The chunked form rounds differently from the token-by-token one.
+  if (chunked) delta_rule_chunked(head, n, S, kChunk);
+  else delta_rule_recurrent(head, n, S);
+}
+
+// Gated RMSNorm of token t's value head h: RMSNorm(o; ssm_norm) * silu(z).
+void GatedDeltaNetMixer::gated_norm(float* o, const float* z, int64_t t, int h) const {
+  const int dv = s_.head_v_dim;
+  float* oh = o + size_t(t) * value_dim_ + size_t(h) * dv;
+  const float* zh = z + size_t(t) * value_dim_ + size_t(h) * dv;
+  rmsnorm(oh, norm_w_.data(), oh, dv, norm_eps_);
+  kernels().silu_mul(zh, oh, oh, dv);
 }
 
 void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch,
                                  LayerState& state, Workspace& ws, ThreadPool& pool) const {
   auto& st = static_cast<DeltaNetState&>(state);
-  const int n = batch.n, d = n_embd_, nv = s_.n_v_heads, dk = s_.head_k_dim, dv = s_.head_v_dim;
+  const int n = batch.n, d = n_embd_, nv = s_.n_v_heads, nk = s_.n_k_heads, dk = s_.head_k_dim, dv = s_.head_v_dim;
   float* qkv = ws.get(kMixerSlot0 + 0, size_t(n) * conv_dim_);
   float* z = ws.get(kMixerSlot0 + 1, size_t(n) * value_dim_);
   float* alpha = ws.get(kMixerSlot0 + 2, size_t(n) * nv);
@@ -127,69 +195,52 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
   const MatmulJob in_proj[] = {
       {&w_qkv_, qkv, conv_dim_}, {&w_gate_, z, value_dim_}, {&w_alpha_, alpha, nv}, {&w_beta_, beta, nv}};
   matmul_group(in_proj, xn, n, d, pool);
-  convolve(qkv, n, st, pool);
 
-  // Per token: L2-normalised q and k heads (llama.cpp: x / max(|x|, eps)),
-  // beta and the log decay g. Tokens are independent, so a prompt splits
-  // them over the threads (on the calling thread alone this and the gated
-  // norm below were ~3% of a Qwen3.5 prefill while the other thread waited).
-  auto token_gates = [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      float* qk = qkv + size_t(t) * conv_dim_;
-      for (int h = 0; h < 2 * s_.n_k_heads; ++h) {
-        float* x = qk + size_t(h) * dk;
-        float ss = 0.f;
-        for (int i = 0; i < dk; ++i) ss += x[i] * x[i];
-        const float inv = 1.f / std::max(std::sqrt(ss), norm_eps_);
-        for (int i = 0; i < dk; ++i) x[i] *= inv;
+  const bool chunked = n >= kChunk / 4 && !batch.per_token;
+  if (!chunked) {
+    // Decode and short batches: a key head's channels, gates, value heads
+    // and their norms depend on nothing outside it, so each thread runs
+    // whole key heads from the convolution to the gated norm in one region
+    // (the convolution, ~15 us a layer on the calling thread alone while
+    // the other waited, reads its history and weights from DRAM).
+    const int ratio = nv / nk;
+    pool.parallel_for(nk, [&](int64_t k0, int64_t k1) {
+      for (int kh = int(k0); kh < int(k1); ++kh) {
+        convolve_channels(qkv, n, st, int64_t(kh) * dk, int64_t(kh + 1) * dk);
+        convolve_channels(qkv, n, st, key_dim_ + int64_t(kh) * dk, key_dim_ + int64_t(kh + 1) * dk);
+        for (int j = 0; j < ratio; ++j) {
+          const int h = value_head(kh, j);
+          convolve_channels(qkv, n, st, 2 * key_dim_ + int64_t(h) * dv, 2 * key_dim_ + int64_t(h + 1) * dv);
+        }
+        for (int t = 0; t < n; ++t) normalize_qk(qkv, t, kh);
+        for (int j = 0; j < ratio; ++j) {
+          const int h = value_head(kh, j);
+          for (int t = 0; t < n; ++t) head_gates(alpha, beta, t, h);
+          run_head(qkv, alpha, beta, o, n, h, false, st);
+          for (int t = 0; t < n; ++t) gated_norm(o, z, t, h);
+        }
       }
-      for (int h = 0; h < nv; ++h) {
-        const size_t i = size_t(t) * nv + h;
-        beta[i] = 1.f / (1.f + std::exp(-beta[i]));
-        alpha[i] = softplus(alpha[i] + dt_bias_[h]) * a_[h];  // now g, the log decay
+    });
+  } else {
+    convolve(qkv, n, st, pool);
+    // Tokens are independent, so a prompt splits the gates and the gated
+    // norm over the threads (on the calling thread alone they were ~3% of
+    // a Qwen3.5 prefill while the other thread waited).
+    for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int kh = 0; kh < nk; ++kh) normalize_qk(qkv, t, kh);
+        for (int h = 0; h < nv; ++h) head_gates(alpha, beta, t, h);
       }
-    }
-  };
-  for_tokens(n, pool, token_gates);
-
-  const int ratio = nv / s_.n_k_heads;
-  const float scale = 1.f / std::sqrt(float(dk));
-  pool.parallel_for(nv, [&](int64_t begin, int64_t end) {
-    for (int64_t h = begin; h < end; ++h) {
-      const int kh = s_.v_heads_grouped ? int(h) / ratio : int(h) % s_.n_k_heads;
-      DeltaRuleHead head;
-      head.dk = dk;
-      head.dv = dv;
-      head.q = qkv + size_t(kh) * dk;
-      head.k = qkv + key_dim_ + size_t(kh) * dk;
-      head.qk_stride = conv_dim_;
-      head.v = qkv + 2 * key_dim_ + size_t(h) * dv;
-      head.v_stride = conv_dim_;
-      head.g = alpha + h;
-      head.beta = beta + h;
-      head.gate_stride = nv;
-      head.scale = scale;
-      head.out = o + size_t(h) * dv;
-      head.out_stride = value_dim_;
-      float* S = st.recurrent() + size_t(h) * dk * dv;
-      // The chunked form rounds differently from the token-by-token one.
-      if (n >= kChunk / 4 && !batch.per_token) delta_rule_chunked(head, n, S, kChunk);
-      else delta_rule_recurrent(head, n, S);
-    }
-  });
-
-  // Gated RMSNorm per head: RMSNorm(o; ssm_norm) * silu(z).
-  const auto silu_mul = kernels().silu_mul;
-  for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      for (int h = 0; h < nv; ++h) {
-        float* oh = o + size_t(t) * value_dim_ + size_t(h) * dv;
-        const float* zh = z + size_t(t) * value_dim_ + size_t(h) * dv;
-        rmsnorm(oh, norm_w_.data(), oh, dv, norm_eps_);
-        silu_mul(zh, oh, oh, dv);
+    });
+    pool.parallel_for(nv, [&](int64_t begin, int64_t end) {
+      for (int64_t h = begin; h < end; ++h) run_head(qkv, alpha, beta, o, n, int(h), true, st);
+    });
+    for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        for (int h = 0; h < nv; ++h) gated_norm(o, z, t, h);
       }
-    }
-  });
+    });
+  }
   matmul(w_out_, o, n, value_dim_, out, d, pool);
 }
 

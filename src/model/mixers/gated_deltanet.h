@@ -56,7 +56,23 @@ class GatedDeltaNetMixer final : public Mixer {
   static constexpr int kChunk = 32;
 
  private:
+  void conv_silu(const float* w, const float* u, size_t u_stride, int n, int64_t width, float* out,
+                 size_t out_stride) const;
   void convolve(float* qkv, int n, DeltaNetState& st, ThreadPool& pool) const;
+  void convolve_channels(float* qkv, int n, DeltaNetState& st, int64_t c0, int64_t c1) const;
+  void normalize_qk(float* qkv, int64_t t, int kh) const;
+  void head_gates(float* alpha, float* beta, int64_t t, int h) const;
+  void run_head(const float* qkv, const float* alpha, const float* beta, float* o, int n, int h, bool chunked,
+                DeltaNetState& st) const;
+  void gated_norm(float* o, const float* z, int64_t t, int h) const;
+  // Which key head value head h reads, and the j-th value head of key head
+  // kh (see DeltaNetSpec::v_heads_grouped).
+  int key_head(int h) const {
+    return s_.v_heads_grouped ? h / (s_.n_v_heads / s_.n_k_heads) : h % s_.n_k_heads;
+  }
+  int value_head(int kh, int j) const {
+    return s_.v_heads_grouped ? kh * (s_.n_v_heads / s_.n_k_heads) + j : kh + j * s_.n_k_heads;
+  }
 
   DeltaNetSpec s_;
   int n_embd_;
