@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -46,7 +47,7 @@ class StreamHistory {
       const size_t n = ahead_bytes_ - ahead_done_ < kBurst ? ahead_bytes_ - ahead_done_ : kBurst;
       load_lines(ahead_ + ahead_done_, n);
       ahead_done_ += n;
-      bytes_read_ahead_ += n;
+      bytes_read_ahead_.store(bytes_read_ahead_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
       if (stop()) return;
     }
   }
@@ -54,8 +55,8 @@ class StreamHistory {
   // The span the next read_ahead() loads (nullptr, 0: none predicted).
   const uint8_t* predicted() const { return ahead_; }
   size_t predicted_bytes() const { return ahead_bytes_; }
-  // Total bytes loaded by read_ahead() so far.
-  uint64_t bytes_read_ahead() const { return bytes_read_ahead_; }
+  // Total bytes loaded by read_ahead() so far (any thread may ask).
+  uint64_t bytes_read_ahead() const { return bytes_read_ahead_.load(std::memory_order_relaxed); }
 
   // Half the core's L2 (the rest keeps the stream it is running and its
   // neighbours' data), 256 KiB where the size cannot be read.
@@ -85,7 +86,7 @@ class StreamHistory {
   const void* last_key_ = nullptr;
   const uint8_t* ahead_ = nullptr;
   size_t ahead_bytes_ = 0, ahead_done_ = 0;
-  uint64_t bytes_read_ahead_ = 0;
+  std::atomic<uint64_t> bytes_read_ahead_{0};  // written by the owning thread only
 };
 
 }  // namespace nagi

@@ -50,7 +50,8 @@ class ThreadPool {
   // thread that has finished its part of a region, or waits for the next
   // job, loads up to max_bytes of what it streamed after this region last
   // time. Only for an owner whose noted memory outlives the pool (a
-  // session's pool and its model's weights). 0 turns it off.
+  // session's pool and its model's weights). 0 turns it off. Call it
+  // before the first job: workers read the setting without a lock.
   void enable_read_ahead(size_t max_bytes);
   // From inside a region: the calling thread is about to stream
   // [p, p + bytes). Does nothing unless read-ahead is on.
