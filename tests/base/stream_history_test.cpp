@@ -73,14 +73,17 @@ TEST(StreamHistory, ReadAheadStopsAndResumes) {
   StreamHistory h(10000);  // not a multiple of the 4 KiB burst
   h.begin_region();
   h.note(a, 4096);
-  h.read_ahead([] { return true; });
+  h.read_ahead([] { return false; });
   EXPECT_EQ(h.bytes_read_ahead(), 0u);  // nothing predicted yet
   h.begin_region();
   h.note(b, 1 << 19);
   h.begin_region();
   h.note(a, 4096);
   ASSERT_EQ(h.predicted(), b);
-  h.read_ahead([] { return true; });  // one burst, then asked to stop
+  h.read_ahead([] { return true; });  // the wait is already over: nothing
+  EXPECT_EQ(h.bytes_read_ahead(), 0u);
+  int checks = 0;
+  h.read_ahead([&] { return ++checks > 1; });  // one burst, then asked to stop
   EXPECT_EQ(h.bytes_read_ahead(), 4096u);
   h.read_ahead([] { return false; });  // the rest, up to max_bytes
   EXPECT_EQ(h.bytes_read_ahead(), 10000u);
