@@ -135,12 +135,15 @@ TEST(StreamHistory, MaxBytesFromEnv) {
 // on, the waiting threads load what they streamed next the last time.
 TEST(StreamHistory, PoolThreadsReadAheadWhileWaiting) {
   std::vector<uint8_t> buf(4 << 20, 1);
+  const std::thread::id caller = std::this_thread::get_id();
   auto step = [&](ThreadPool& pool) {
     for (int region = 0; region < 4; ++region) {
       pool.parallel_for(2, 1, [&](int64_t b, int64_t) {
         pool.note_stream(buf.data() + (size_t(region) * 2 + size_t(b)) * (512 << 10), 512 << 10);
-        // The worker's chunk (b == 1 when both threads take one) is slower.
-        if (b == 1) std::this_thread::sleep_for(std::chrono::microseconds(300));
+        // A chunk the worker runs is slow, so the caller waits for it. (A
+        // chunk the caller runs is not: were it slow too, a worker that
+        // wakes late would park during it and never get a chunk.)
+        if (std::this_thread::get_id() != caller) std::this_thread::sleep_for(std::chrono::microseconds(300));
       });
     }
   };
@@ -148,11 +151,12 @@ TEST(StreamHistory, PoolThreadsReadAheadWhileWaiting) {
   for (int t = 0; t < 4; ++t) step(off);
   EXPECT_EQ(off.bytes_read_ahead(), 0u);
 
-  // Until the worker has taken part often enough (a loaded machine may
-  // leave it asleep for a while: then the caller runs both chunks).
+  // Until the worker has taken a chunk while the caller waited (a loaded
+  // machine may leave it unscheduled for a while: then the caller runs both).
   ThreadPool on(2);
   on.enable_read_ahead(64 << 10);
-  for (int t = 0; t < 200 && on.bytes_read_ahead() == 0; ++t) step(on);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (on.bytes_read_ahead() == 0 && std::chrono::steady_clock::now() < deadline) step(on);
   EXPECT_GT(on.bytes_read_ahead(), 0u);
 
   ThreadPool one(1);
