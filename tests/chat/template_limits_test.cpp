@@ -38,6 +38,27 @@ TEST(TemplateLimits, RunawayWorkAndMemoryAreRefused) {
                "too large");
   expect_error("{{ ('x' * 1000000) * 1000 }}", "too large");
   expect_error("{% for i in range(40) %}{{ 'y' * 1000000 }}{% endfor %}", "too large");
+  // Refused before the list is built (a fuzzer's input: building it took over 5 s).
+  expect_error("{% for i in range(3615570753776021959) %}{% endfor %}", "range() too large");
+  expect_error("{{ range(-9223372036854775807, 9223372036854775807, 3) | length }}", "range() too large");
+  expect_error("{{ range(9223372036854775807, -9223372036854775807, -1) | length }}", "range() too large");
+}
+
+TEST(TemplateLimits, RangeMatchesPython) {
+  // Lengths and ends as Python's range gives them, steps of either sign.
+  const std::pair<const char*, const char*> cases[] = {
+      {"{{ range(5) | join(',') }}", "0,1,2,3,4"},
+      {"{{ range(2, 11, 3) | join(',') }}", "2,5,8"},
+      {"{{ range(10, 0, -4) | join(',') }}", "10,6,2"},
+      {"{{ range(3, 3) | length }}", "0"},
+      {"{{ range(5, 1) | length }}", "0"},
+      {"{{ range(1, 5, -1) | length }}", "0"},
+      {"{{ range(-3, 3, 2) | join(',') }}", "-3,-1,1"},
+      {"{{ range(9223372036854775806, 9223372036854775807) | join(',') }}", "9223372036854775806"},
+      {"{{ range(-9223372036854775807, -9223372036854775806) | join(',') }}", "-9223372036854775807"},
+      {"{{ range(2000000) | length }}", "2000000"},
+  };
+  for (const auto& [src, want] : cases) EXPECT_EQ(ChatTemplate(src).render(nlohmann::json::object()), want) << src;
 }
 
 TEST(TemplateLimits, RealisticTemplatesAreFine) {
