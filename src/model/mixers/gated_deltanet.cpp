@@ -76,56 +76,33 @@ size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
           size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim) * sizeof(float);
 }
 
-// Causal depthwise convolution over time of `width` channels, then SiLU:
-// out[t] = silu(sum_k w[k] u[t + k]) for t < n, where u holds the channels'
-// K - 1 inputs before the batch and then the batch's n (row r at
-// u + r * u_stride) and w their transposed weights (tap k at w + k * C).
-// Walked with the taps as the outer loop over contiguous channels, so it
-// vectorises; the sum over taps keeps its order (k = 0..K-1), so a channel's
-// value is the same whatever range it is computed in.
-void GatedDeltaNetMixer::conv_silu(const float* w, const float* u, size_t u_stride, int n, int64_t width,
-                                   float* out, size_t out_stride) const {
-  const int K = s_.conv_kernel;
-  const auto silu = kernels().silu;
-  thread_local std::vector<float> acc;
+// Causal depthwise convolution over time of channels [c0, c1), in place on
+// qkv [n, conv_dim], then SiLU: out[t] = silu(sum_k w[k] u[t + k]), where u
+// holds the channels' K - 1 inputs before the batch (the state's history)
+// and then the batch's n. The history then keeps the last K - 1 inputs.
+// Walked with the taps as the outer loop over contiguous channels (weights
+// transposed to [K][C]) so it vectorises; the sum over taps keeps its order
+// (k = 0..K-1), so a channel's value is the same whatever range it is
+// computed in, and disjoint ranges may run on different threads.
+void GatedDeltaNetMixer::convolve_channels(float* qkv, int n, DeltaNetState& st, int64_t c0, int64_t c1) const {
+  const int K = s_.conv_kernel, H = K - 1, C = conv_dim_;
+  const int64_t width = c1 - c0;
+  const size_t row_bytes = sizeof(float) * size_t(width);
+  thread_local std::vector<float> u, acc;
+  u.resize(size_t(H + n) * width);
   acc.resize(size_t(width));
+  for (int r = 0; r < H; ++r) std::memcpy(u.data() + size_t(r) * width, st.conv() + size_t(r) * C + c0, row_bytes);
+  for (int t = 0; t < n; ++t) std::memcpy(u.data() + size_t(H + t) * width, qkv + size_t(t) * C + c0, row_bytes);
+  const auto silu = kernels().silu;
   for (int t = 0; t < n; ++t) {
     std::fill(acc.begin(), acc.end(), 0.f);
     for (int k = 0; k < K; ++k) {
-      const float* wk = w + size_t(k) * conv_dim_;
-      const float* x = u + size_t(t + k) * u_stride;
+      const float* wk = conv_wt_.data() + size_t(k) * C + c0;
+      const float* x = u.data() + size_t(t + k) * width;
       for (int64_t c = 0; c < width; ++c) acc[size_t(c)] += wk[c] * x[c];
     }
-    silu(acc.data(), out + size_t(t) * out_stride, width);
+    silu(acc.data(), qkv + size_t(t) * C + c0, width);
   }
-}
-
-// The convolution of all channels, in place on qkv [n, conv_dim]; the
-// history then keeps the last K-1 inputs.
-void GatedDeltaNetMixer::convolve(float* qkv, int n, DeltaNetState& st, ThreadPool& pool) const {
-  const int H = s_.conv_kernel - 1, C = conv_dim_;
-  thread_local std::vector<float> u_buf;
-  u_buf.resize(size_t(H + n) * C);
-  float* u = u_buf.data();  // the calling thread's buffer, read by every worker
-  std::memcpy(u, st.conv(), sizeof(float) * H * C);
-  std::memcpy(u + size_t(H) * C, qkv, sizeof(float) * n * C);
-  // Channels are independent: split over the threads in runs of channels.
-  pool.parallel_for(C, 64, [&](int64_t c0, int64_t c1) {
-    conv_silu(conv_wt_.data() + c0, u + c0, C, n, c1 - c0, qkv + c0, C);
-  });
-  std::memcpy(st.conv(), u + size_t(n) * C, sizeof(float) * H * C);
-}
-
-// The same for channels [c0, c1) alone (their history included).
-void GatedDeltaNetMixer::convolve_channels(float* qkv, int n, DeltaNetState& st, int64_t c0, int64_t c1) const {
-  const int H = s_.conv_kernel - 1, C = conv_dim_;
-  const int64_t width = c1 - c0;
-  const size_t row_bytes = sizeof(float) * size_t(width);
-  thread_local std::vector<float> u;
-  u.resize(size_t(H + n) * width);
-  for (int r = 0; r < H; ++r) std::memcpy(u.data() + size_t(r) * width, st.conv() + size_t(r) * C + c0, row_bytes);
-  for (int t = 0; t < n; ++t) std::memcpy(u.data() + size_t(H + t) * width, qkv + size_t(t) * C + c0, row_bytes);
-  conv_silu(conv_wt_.data() + c0, u.data(), width, n, width, qkv + c0, C);
   for (int r = 0; r < H; ++r) std::memcpy(st.conv() + size_t(r) * C + c0, u.data() + size_t(n + r) * width, row_bytes);
 }
 
@@ -222,7 +199,8 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
       }
     });
   } else {
-    convolve(qkv, n, st, pool);
+    // Channels are independent: split over the threads in runs of channels.
+    pool.parallel_for(conv_dim_, 64, [&](int64_t c0, int64_t c1) { convolve_channels(qkv, n, st, c0, c1); });
     // Tokens are independent, so a prompt splits the gates and the gated
     // norm over the threads (on the calling thread alone they were ~3% of
     // a Qwen3.5 prefill while the other thread waited).

@@ -56,9 +56,6 @@ class GatedDeltaNetMixer final : public Mixer {
   static constexpr int kChunk = 32;
 
  private:
-  void conv_silu(const float* w, const float* u, size_t u_stride, int n, int64_t width, float* out,
-                 size_t out_stride) const;
-  void convolve(float* qkv, int n, DeltaNetState& st, ThreadPool& pool) const;
   void convolve_channels(float* qkv, int n, DeltaNetState& st, int64_t c0, int64_t c1) const;
   void normalize_qk(float* qkv, int64_t t, int kh) const;
   void head_gates(float* alpha, float* beta, int64_t t, int h) const;
