@@ -25,6 +25,9 @@ struct DeltaRuleHead {
   float scale = 1.f;
   float* out = nullptr;  // token t at out + t*out_stride (dv values)
   size_t out_stride = 0;
+  // The state the caller runs next ([dk, dv] like S), or null: the
+  // recurrence requests its first rows while it rewrites S.
+  const float* next_state = nullptr;
 };
 
 // Runs tokens [0, n) through the recurrence, updating S in place.

@@ -8,6 +8,7 @@
 // matrix per value head. Prefill uses the chunked form, decode the recurrence.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "format/tensor_store.h"
@@ -21,7 +22,9 @@ class DeltaNetState final : public LayerState {
  public:
   DeltaNetState(size_t conv_floats, size_t recurrent_floats)
       : conv_(conv_floats, 0.f), recurrent_(recurrent_floats, 0.f) {}
-  float* conv() { return conv_.data(); }            // [conv_kernel-1, conv_dim], oldest first
+  // [conv_kernel-1, conv_dim], oldest first, channels in the mixer's key-head
+  // order (GatedDeltaNetMixer::conv_channel_at).
+  float* conv() { return conv_.data(); }
   float* recurrent() { return recurrent_.data(); }  // [n_v_heads, dk, dv]
 
   // Only the present is known: truncation works only when nothing is dropped.
@@ -56,11 +59,13 @@ class GatedDeltaNetMixer final : public Mixer {
   static constexpr int kChunk = 32;
 
  private:
-  void convolve_channels(float* qkv, int n, DeltaNetState& st, int64_t c0, int64_t c1) const;
+  std::pair<int64_t, int64_t> conv_channel_at(int64_t pos) const;
+  void convolve_positions(float* qkv, int n, DeltaNetState& st, int64_t p0, int64_t p1) const;
   void normalize_qk(float* qkv, int64_t t, int kh) const;
   void head_gates(float* alpha, float* beta, int64_t t, int h) const;
+  // next_h: the value head the thread runs next (-1: none), a prefetch hint.
   void run_head(const float* qkv, const float* alpha, const float* beta, float* o, int n, int h, bool chunked,
-                DeltaNetState& st) const;
+                DeltaNetState& st, int next_h = -1) const;
   void gated_norm(float* o, const float* z, int64_t t, int h) const;
   // Which key head value head h reads, and the j-th value head of key head
   // kh (see DeltaNetSpec::v_heads_grouped).
@@ -76,7 +81,7 @@ class GatedDeltaNetMixer final : public Mixer {
   float norm_eps_;
   int key_dim_, value_dim_, conv_dim_;
   Matrix w_qkv_, w_gate_, w_alpha_, w_beta_, w_out_;
-  std::vector<float> conv_wt_;  // ssm_conv1d weights transposed: [kernel][channel]
+  std::vector<float> conv_wt_;  // ssm_conv1d weights transposed: [kernel][position], key-head order
   std::vector<float> a_, dt_bias_, norm_w_;
 };
 
