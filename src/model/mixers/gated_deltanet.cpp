@@ -214,21 +214,32 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
     // and their norms depend on nothing outside it, so each thread runs
     // whole key heads from the convolution to the gated norm in one region
     // (the convolution, ~15 us a layer on the calling thread alone while
-    // the other waited, reads its history and weights from DRAM).
+    // the other waited, reads its history and weights from DRAM). One run
+    // of key heads per thread, in three passes over it: the convolution of
+    // all its positions (a few long streams, key-head order), then the
+    // recurrence head after head (each requesting the next one's state),
+    // then the norms.
     const int ratio = nv / nk;
     const int64_t per_head = conv_dim_ / nk;
-    pool.parallel_for(nk, [&](int64_t k0, int64_t k1) {
+    pool.parallel_for(nk, (nk + pool.size() - 1) / pool.size(), [&](int64_t k0, int64_t k1) {
+      convolve_positions(qkv, n, st, k0 * per_head, k1 * per_head);
       for (int kh = int(k0); kh < int(k1); ++kh) {
-        convolve_positions(qkv, n, st, kh * per_head, (kh + 1) * per_head);
         for (int t = 0; t < n; ++t) normalize_qk(qkv, t, kh);
         for (int j = 0; j < ratio; ++j) {
-          const int h = value_head(kh, j);
-          // The value head this thread runs next, whose state can be
-          // requested while this one's is rewritten.
+          for (int t = 0; t < n; ++t) head_gates(alpha, beta, t, value_head(kh, j));
+        }
+      }
+      for (int kh = int(k0); kh < int(k1); ++kh) {
+        for (int j = 0; j < ratio; ++j) {
+          // The value head this thread runs next, whose state is requested
+          // while this one's is rewritten.
           const int next_h = j + 1 < ratio ? value_head(kh, j + 1) : kh + 1 < k1 ? value_head(kh + 1, 0) : -1;
-          for (int t = 0; t < n; ++t) head_gates(alpha, beta, t, h);
-          run_head(qkv, alpha, beta, o, n, h, false, st, next_h);
-          for (int t = 0; t < n; ++t) gated_norm(o, z, t, h);
+          run_head(qkv, alpha, beta, o, n, value_head(kh, j), false, st, next_h);
+        }
+      }
+      for (int kh = int(k0); kh < int(k1); ++kh) {
+        for (int j = 0; j < ratio; ++j) {
+          for (int t = 0; t < n; ++t) gated_norm(o, z, t, value_head(kh, j));
         }
       }
     });
