@@ -121,5 +121,31 @@ TEST(DeltaRule, RecurrentMatchesFloat64) {
   }
 }
 
+// Decode's form: each token's update left pending for the next token's pass
+// to apply, the last one applied at the end, gives bit for bit the outputs
+// and the state of the recurrence run on all the tokens at once, for widths
+// that take 128-column panels (AVX-512), 16-column strips and single columns.
+TEST(DeltaRule, DeferredUpdatesMatchTheRecurrenceBitForBit) {
+  for (auto [n, dk, dv] : {std::tuple{6, 128, 128}, std::tuple{5, 33, 149}, std::tuple{4, 16, 8}}) {
+    const Inputs in = random_inputs(n, dk, dv, 300 + dv);
+    std::vector<float> out_all(size_t(n) * dv), S_all = in.S0;
+    delta_rule_recurrent(head_of(in, out_all.data()), n, S_all.data());
+    std::vector<float> out_step(size_t(n) * dv), S_step = in.S0, buf(size_t(dk + dv + 1));
+    const DeferredUpdate pending{buf.data(), buf.data() + dk, buf.data() + dk + dv};
+    for (int t = 0; t < n; ++t) {
+      DeltaRuleHead h = head_of(in, out_step.data() + size_t(t) * dv);
+      h.q += size_t(t) * dk;
+      h.k += size_t(t) * dk;
+      h.v += size_t(t) * dv;
+      h.g += t;
+      h.beta += t;
+      delta_rule_step_deferred(h, S_step.data(), pending, t > 0);
+    }
+    delta_rule_apply(S_step.data(), dk, dv, pending);
+    EXPECT_EQ(out_step, out_all) << "dk " << dk << " dv " << dv;
+    EXPECT_EQ(S_step, S_all) << "dk " << dk << " dv " << dv;
+  }
+}
+
 }  // namespace
 }  // namespace nagi

@@ -111,94 +111,165 @@ template <Shape S>
 
 }  // namespace
 
-// One token's recurrence over the state's columns [j0, j0 + 16 NT):
-// with S' = e^g S + k delta^T,  delta = beta (v - e^g S^T k) and
-// o = scale (e^g S^T q + (k.q) delta). The state is the bulk of the memory
-// traffic and is cold in decode (the weights streamed since the last token
-// have evicted it), so it is read row by row, each row's 16 NT columns
-// contiguous, with the 2 NT column sums in registers: with NT = 8 (AVX-512's
-// 32 registers) a 128-column head is one forward stream that the hardware
-// prefetchers follow, where strips of 16 columns walked it 512 bytes apart
-// line by line. Rows `ahead` rows on are requested as each row is read (the
-// prefetchers stop at page boundaries: 8 KiB ahead read a cold head's 512
-// KiB in 20 us on one core against 24-26 without). The second pass rewrites
-// the rows from L2. Each column's sums run over i in the same order whatever
-// NT is.
-template <int NT>
-[[gnu::always_inline]] inline void recurrent_panel(float* S, int dk, int dv, int j0, int ahead, const float* next,
-                                                   const float* k, const float* q, const float* v, float decay,
-                                                   float beta, float kq, float scale, float* o) {
-  v16f kv[NT], sq[NT];
+namespace {
+
+// One token's pass over the state's columns [j0, j0 + 16 NT): with S' =
+// e^g S + k delta^T,  delta = beta (v - e^g S^T k) and o = scale (e^g S^T q
+// + (k.q) delta). The state is the bulk of the memory traffic and is cold in
+// decode (the weights streamed since the last token have evicted it), so it
+// is read row by row, each row's 16 NT columns contiguous, with the 2 NT
+// column sums in registers: with NT = 8 (AVX-512's 32 registers) a
+// 128-column head is one forward stream that the hardware prefetchers
+// follow, where strips of 16 columns walked it 512 bytes apart line by line.
+// Rows `ahead` rows on are requested as each row is read (the prefetchers
+// stop at page boundaries: 8 KiB ahead read a cold head's 512 KiB in 20 us
+// on one core against 24-26 without). The previous token's update, when
+// Apply, is written into each row as it is read, so a token takes one pass
+// over S, not two (read, then rewrite). Every value is computed by the same
+// expressions whatever NT is and whichever function runs them.
+struct TokenTerms {
+  const float *q, *k, *v;
+  float decay, beta, kq, scale;
+  float* o;
+};
+
+inline TokenTerms token_terms(const DeltaRuleHead& h, int t) {
+  TokenTerms tt;
+  tt.q = h.q + t * h.qk_stride;
+  tt.k = h.k + t * h.qk_stride;
+  tt.v = h.v + t * h.v_stride;
+  tt.decay = std::exp(h.g[t * h.gate_stride]);
+  tt.beta = h.beta[t * h.gate_stride];
+  tt.kq = dot(tt.k, tt.q, h.dk);
+  tt.scale = h.scale;
+  tt.o = h.out + t * h.out_stride;
+  return tt;
+}
+
+// An update applied to part of a row: x <- decay x + k delta (by reference:
+// a v16f returned by value from the baseline-compiled helper would change
+// the ABI). One expression for every caller, so every one rounds alike.
+template <class V>
+[[gnu::always_inline]] inline void apply_to(V& x, float decay, float k, const V& delta) {
+  x = decay * x + k * delta;
+}
+
+// Bytes ahead of its reads that a pass requests.
+constexpr int kReadAheadBytes = 8192;
+
+// The pass over columns [j0, j0 + 16 NT): applies `pending` (if Apply),
+// then leaves this token's delta of these columns in pending.delta.
+template <int NT, bool Apply>
+[[gnu::always_inline]] inline void recurrent_panel(const TokenTerms& tt, float* S, int dk, int dv, int j0, int ahead,
+                                                   const DeferredUpdate& pending) {
+  v16f kv[NT], sq[NT], dp[NT];
+  float decay_p = 0.f;
 #pragma GCC unroll 16
-  for (int c = 0; c < NT; ++c) kv[c] = sq[c] = v16f{};
+  for (int c = 0; c < NT; ++c) {
+    kv[c] = sq[c] = v16f{};
+    if (Apply) std::memcpy(&dp[c], pending.delta + j0 + 16 * c, sizeof(v16f));
+  }
+  if (Apply) decay_p = *pending.decay;
+  const float* k_p = pending.k;  // a local: stores to S cannot change it
   for (int i = 0; i < dk; ++i) {
-    const float* row = S + size_t(i) * dv + j0;
+    float* row = S + size_t(i) * dv + j0;
     if (i + ahead < dk) {
 #pragma GCC unroll 16
       for (int c = 0; c < NT; ++c) __builtin_prefetch(row + size_t(ahead) * dv + 16 * c);
     }
+    const float k = tt.k[i], q = tt.q[i];
 #pragma GCC unroll 16
     for (int c = 0; c < NT; ++c) {
       v16f x;
       std::memcpy(&x, row + 16 * c, sizeof x);
-      kv[c] += k[i] * x;
-      sq[c] += q[i] * x;
+      if (Apply) {
+        apply_to(x, decay_p, k_p[i], dp[c]);
+        std::memcpy(row + 16 * c, &x, sizeof x);
+      }
+      kv[c] += k * x;
+      sq[c] += q * x;
     }
   }
-  v16f delta[NT];
 #pragma GCC unroll 16
   for (int c = 0; c < NT; ++c) {
     v16f vt, ot;
-    std::memcpy(&vt, v + j0 + 16 * c, sizeof vt);
-    delta[c] = beta * (vt - decay * kv[c]);
-    ot = scale * (decay * sq[c] + kq * delta[c]);
-    std::memcpy(o + j0 + 16 * c, &ot, sizeof ot);
-  }
-  for (int i = 0; i < dk; ++i) {
-    float* row = S + size_t(i) * dv + j0;
-    if (next && i < ahead) {
-#pragma GCC unroll 16
-      for (int c = 0; c < NT; ++c) __builtin_prefetch(next + size_t(i) * dv + 16 * c);
-    }
-#pragma GCC unroll 16
-    for (int c = 0; c < NT; ++c) {
-      v16f x;
-      std::memcpy(&x, row + 16 * c, sizeof x);
-      x = decay * x + k[i] * delta[c];
-      std::memcpy(row + 16 * c, &x, sizeof x);
-    }
+    std::memcpy(&vt, tt.v + j0 + 16 * c, sizeof vt);
+    const v16f delta = tt.beta * (vt - tt.decay * kv[c]);
+    ot = tt.scale * (tt.decay * sq[c] + tt.kq * delta);
+    std::memcpy(tt.o + j0 + 16 * c, &ot, sizeof ot);
+    std::memcpy(pending.delta + j0 + 16 * c, &delta, sizeof delta);
   }
 }
 
-NAGI_DELTA_RULE_CLONES void delta_rule_recurrent(const DeltaRuleHead& h, int n, float* S) {
-  const int dk = h.dk, dv = h.dv;
-  for (int t = 0; t < n; ++t) {
-    const float* q = h.q + t * h.qk_stride;
-    const float* k = h.k + t * h.qk_stride;
-    const float* v = h.v + t * h.v_stride;
-    const float decay = std::exp(h.g[t * h.gate_stride]);
-    const float beta = h.beta[t * h.gate_stride];
-    float* o = h.out + t * h.out_stride;
-    const float kq = dot(k, q, dk);
-    const int ahead = std::max(1, 8192 / int(sizeof(float) * size_t(dv)));
-    int j0 = 0;
-    for (; kWidePanels && j0 + 128 <= dv; j0 += 128) {
-      // The next state's first panel once this token's last panel is done.
-      const float* next = t + 1 == n && j0 + 256 > dv ? h.next_state : nullptr;
-      recurrent_panel<8>(S, dk, dv, j0, ahead, next, k, q, v, decay, beta, kq, h.scale, o);
+// The same for one column j (the columns past the last 16-wide strip).
+template <bool Apply>
+inline void recurrent_column(const TokenTerms& tt, float* S, int dk, int dv, int j, const DeferredUpdate& pending) {
+  float kv = 0.f, sq = 0.f;
+  for (int i = 0; i < dk; ++i) {
+    float x = S[size_t(i) * dv + j];
+    if (Apply) {
+      apply_to(x, *pending.decay, pending.k[i], pending.delta[j]);
+      S[size_t(i) * dv + j] = x;
     }
-    for (; j0 + 16 <= dv; j0 += 16) recurrent_panel<1>(S, dk, dv, j0, 0, nullptr, k, q, v, decay, beta, kq, h.scale, o);
-    for (int j = j0; j < dv; ++j) {  // columns beyond the last full strip
-      float kv = 0.f, sq = 0.f;
-      for (int i = 0; i < dk; ++i) {
-        kv += S[size_t(i) * dv + j] * k[i];
-        sq += S[size_t(i) * dv + j] * q[i];
-      }
-      const float delta = beta * (v[j] - decay * kv);
-      o[j] = h.scale * (decay * sq + kq * delta);
-      for (int i = 0; i < dk; ++i) S[size_t(i) * dv + j] = decay * S[size_t(i) * dv + j] + k[i] * delta;
-    }
+    kv += x * tt.k[i];
+    sq += x * tt.q[i];
   }
+  const float delta = tt.beta * (tt.v[j] - tt.decay * kv);
+  tt.o[j] = tt.scale * (tt.decay * sq + tt.kq * delta);
+  pending.delta[j] = delta;
+}
+
+// One token's pass over every column, then its k and decay into pending.
+template <bool Apply>
+[[gnu::always_inline]] inline void recurrent_pass(const TokenTerms& tt, float* S, int dk, int dv,
+                                                  const DeferredUpdate& pending) {
+  const int ahead = std::max(1, kReadAheadBytes / int(sizeof(float) * size_t(dv)));
+  int j0 = 0;
+  for (; kWidePanels && j0 + 128 <= dv; j0 += 128) recurrent_panel<8, Apply>(tt, S, dk, dv, j0, ahead, pending);
+  for (; j0 + 16 <= dv; j0 += 16) recurrent_panel<1, Apply>(tt, S, dk, dv, j0, 0, pending);
+  for (int j = j0; j < dv; ++j) recurrent_column<Apply>(tt, S, dk, dv, j, pending);
+  std::memcpy(pending.k, tt.k, sizeof(float) * size_t(dk));
+  *pending.decay = tt.decay;
+}
+
+// Writes pending into S.
+[[gnu::always_inline]] inline void apply_pending(float* S, int dk, int dv, const DeferredUpdate& pending) {
+  const float decay = *pending.decay;
+  for (int i = 0; i < dk; ++i) {
+    float* row = S + size_t(i) * dv;
+    const float k = pending.k[i];
+    int j = 0;
+    for (; j + 16 <= dv; j += 16) {
+      v16f x, d;
+      std::memcpy(&x, row + j, sizeof x);
+      std::memcpy(&d, pending.delta + j, sizeof d);
+      apply_to(x, decay, k, d);
+      std::memcpy(row + j, &x, sizeof x);
+    }
+    for (; j < dv; ++j) apply_to(row[j], decay, k, pending.delta[j]);
+  }
+}
+
+}  // namespace
+
+NAGI_DELTA_RULE_CLONES void delta_rule_recurrent(const DeltaRuleHead& h, int n, float* S) {
+  if (n <= 0) return;
+  thread_local std::vector<float> buf;
+  buf.resize(size_t(h.dk) + size_t(h.dv) + 1);
+  const DeferredUpdate pending{buf.data(), buf.data() + h.dk, buf.data() + h.dk + h.dv};
+  recurrent_pass<false>(token_terms(h, 0), S, h.dk, h.dv, pending);
+  for (int t = 1; t < n; ++t) recurrent_pass<true>(token_terms(h, t), S, h.dk, h.dv, pending);
+  apply_pending(S, h.dk, h.dv, pending);
+}
+
+NAGI_DELTA_RULE_CLONES void delta_rule_step_deferred(const DeltaRuleHead& h, float* S, const DeferredUpdate& pending,
+                                                    bool apply) {
+  if (apply) recurrent_pass<true>(token_terms(h, 0), S, h.dk, h.dv, pending);
+  else recurrent_pass<false>(token_terms(h, 0), S, h.dk, h.dv, pending);
+}
+
+NAGI_DELTA_RULE_CLONES void delta_rule_apply(float* S, int dk, int dv, const DeferredUpdate& pending) {
+  apply_pending(S, dk, dv, pending);
 }
 
 // Per chunk of L tokens, with G_t the log decay summed from the chunk start

@@ -25,13 +25,29 @@ struct DeltaRuleHead {
   float scale = 1.f;
   float* out = nullptr;  // token t at out + t*out_stride (dv values)
   size_t out_stride = 0;
-  // The state the caller runs next ([dk, dv] like S), or null: the
-  // recurrence requests its first rows while it rewrites S.
-  const float* next_state = nullptr;
+};
+
+// A token's update of a head's state, S <- decay S + k delta^T, not yet
+// written into S: decode leaves each token's update for the next token's
+// pass over S to apply while it reads (one pass over the state a token,
+// where applying it at once took a second).
+struct DeferredUpdate {
+  float* k = nullptr;      // dk values
+  float* delta = nullptr;  // dv values
+  float* decay = nullptr;  // one value
 };
 
 // Runs tokens [0, n) through the recurrence, updating S in place.
 void delta_rule_recurrent(const DeltaRuleHead& h, int n, float* S);
+
+// Token 0 of h through the recurrence on the state S with `pending` (when
+// `apply`) not yet in it: applies it, then leaves this token's update in
+// `pending` instead of S. S followed by delta_rule_apply is then bit for bit
+// what delta_rule_recurrent gives.
+void delta_rule_step_deferred(const DeltaRuleHead& h, float* S, const DeferredUpdate& pending, bool apply);
+
+// Writes `pending` into S ([dk, dv]).
+void delta_rule_apply(float* S, int dk, int dv, const DeferredUpdate& pending);
 
 // Same result by chunks of `chunk` tokens (the last one may be shorter).
 void delta_rule_chunked(const DeltaRuleHead& h, int n, float* S, int chunk = 64);

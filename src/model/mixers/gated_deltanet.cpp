@@ -18,10 +18,17 @@ inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); 
 
 }  // namespace
 
+// Snapshots hold the state with every update in it.
 void DeltaNetState::save(std::vector<float>& out) const {
   out.resize(conv_.size() + recurrent_.size());
   std::copy(conv_.begin(), conv_.end(), out.begin());
   std::copy(recurrent_.begin(), recurrent_.end(), out.begin() + conv_.size());
+  if (!deferred_) return;
+  const int heads = int(pending_.size() / size_t(dk_ + dv_ + 1));
+  for (int h = 0; h < heads; ++h) {
+    float* p = const_cast<float*>(pending_.data()) + size_t(h) * (dk_ + dv_ + 1);
+    delta_rule_apply(out.data() + conv_.size() + size_t(h) * dk_ * dv_, dk_, dv_, {p, p + dk_, p + dk_ + dv_});
+  }
 }
 
 void DeltaNetState::restore(const std::vector<float>& in) {
@@ -31,11 +38,13 @@ void DeltaNetState::restore(const std::vector<float>& in) {
   }
   std::copy(in.begin(), in.begin() + conv_.size(), conv_.begin());
   std::copy(in.begin() + conv_.size(), in.end(), recurrent_.begin());
+  deferred_ = false;
 }
 
 void DeltaNetState::clear() {
   std::fill(conv_.begin(), conv_.end(), 0.f);
   std::fill(recurrent_.begin(), recurrent_.end(), 0.f);
+  deferred_ = false;
 }
 
 GatedDeltaNetMixer::GatedDeltaNetMixer(const ModelSpec& spec, int layer, const TensorStore& store,
@@ -74,7 +83,8 @@ GatedDeltaNetMixer::GatedDeltaNetMixer(const ModelSpec& spec, int layer, const T
 
 std::unique_ptr<LayerState> GatedDeltaNetMixer::new_state(int, KvType) const {
   return std::make_unique<DeltaNetState>(size_t(s_.conv_kernel - 1) * conv_dim_,
-                                         size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim);
+                                         size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim, s_.n_v_heads,
+                                         s_.head_k_dim, s_.head_v_dim);
 }
 
 size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
@@ -159,9 +169,12 @@ void GatedDeltaNetMixer::head_gates(float* alpha, float* beta, int64_t t, int h)
   alpha[i] = softplus(alpha[i] + dt_bias_[h]) * a_[h];
 }
 
-// Value head h through the delta rule over the batch's n tokens.
+// Value head h through the delta rule over the batch's n tokens. One token
+// (decode) leaves its update of the state pending for the next token's pass
+// to apply (DeltaNetState::deferred); anything else first applies what is
+// pending.
 void GatedDeltaNetMixer::run_head(const float* qkv, const float* alpha, const float* beta, float* o, int n, int h,
-                                  bool chunked, DeltaNetState& st, int next_h) const {
+                                  bool chunked, DeltaNetState& st) const {
   const int nv = s_.n_v_heads, dk = s_.head_k_dim, dv = s_.head_v_dim;
   DeltaRuleHead head;
   head.dk = dk;
@@ -178,8 +191,12 @@ void GatedDeltaNetMixer::run_head(const float* qkv, const float* alpha, const fl
   head.scale = 1.f / std::sqrt(float(dk));
   head.out = o + size_t(h) * dv;
   head.out_stride = value_dim_;
-  float* S = st.recurrent() + size_t(h) * dk * dv;
-  if (next_h >= 0) head.next_state = st.recurrent() + size_t(next_h) * dk * dv;
+  float* S = st.head(h);
+  if (n == 1 && !chunked) {
+    delta_rule_step_deferred(head, S, st.pending(h), st.deferred());
+    return;
+  }
+  if (st.deferred()) delta_rule_apply(S, dk, dv, st.pending(h));
   // The chunked form rounds differently from the token-by-token one.
   if (chunked) delta_rule_chunked(head, n, S, kChunk);
   else delta_rule_recurrent(head, n, S);
@@ -217,8 +234,7 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
     // the other waited, reads its history and weights from DRAM). One run
     // of key heads per thread, in three passes over it: the convolution of
     // all its positions (a few long streams, key-head order), then the
-    // recurrence head after head (each requesting the next one's state),
-    // then the norms.
+    // recurrence head after head, then the norms.
     const int ratio = nv / nk;
     const int64_t per_head = conv_dim_ / nk;
     pool.parallel_for(nk, (nk + pool.size() - 1) / pool.size(), [&](int64_t k0, int64_t k1) {
@@ -231,10 +247,7 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
       }
       for (int kh = int(k0); kh < int(k1); ++kh) {
         for (int j = 0; j < ratio; ++j) {
-          // The value head this thread runs next, whose state is requested
-          // while this one's is rewritten.
-          const int next_h = j + 1 < ratio ? value_head(kh, j + 1) : kh + 1 < k1 ? value_head(kh + 1, 0) : -1;
-          run_head(qkv, alpha, beta, o, n, value_head(kh, j), false, st, next_h);
+          run_head(qkv, alpha, beta, o, n, value_head(kh, j), false, st);
         }
       }
       for (int kh = int(k0); kh < int(k1); ++kh) {
@@ -243,6 +256,7 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
         }
       }
     });
+    st.set_deferred(n == 1);
   } else {
     // Channels are independent: split over the threads in runs of positions.
     pool.parallel_for(conv_dim_, 64, [&](int64_t p0, int64_t p1) { convolve_positions(qkv, n, st, p0, p1); });
@@ -258,6 +272,7 @@ void GatedDeltaNetMixer::forward(const float* xn, float* out, const Batch& batch
     pool.parallel_for(nv, [&](int64_t begin, int64_t end) {
       for (int64_t h = begin; h < end; ++h) run_head(qkv, alpha, beta, o, n, int(h), true, st);
     });
+    st.set_deferred(false);
     for_tokens(n, pool, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         for (int h = 0; h < nv; ++h) gated_norm(o, z, t, h);

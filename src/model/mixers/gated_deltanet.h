@@ -14,28 +14,44 @@
 #include "format/tensor_store.h"
 #include "kernels/ops.h"
 #include "model/mixer.h"
+#include "model/mixers/delta_rule.h"
 #include "model/spec.h"
 
 namespace nagi {
 
 class DeltaNetState final : public LayerState {
  public:
-  DeltaNetState(size_t conv_floats, size_t recurrent_floats)
-      : conv_(conv_floats, 0.f), recurrent_(recurrent_floats, 0.f) {}
+  DeltaNetState(size_t conv_floats, size_t recurrent_floats, int n_v_heads, int dk, int dv)
+      : conv_(conv_floats, 0.f),
+        recurrent_(recurrent_floats, 0.f),
+        pending_(size_t(n_v_heads) * (dk + dv + 1), 0.f),
+        dk_(dk),
+        dv_(dv) {}
   // [conv_kernel-1, conv_dim], oldest first, channels in the mixer's key-head
   // order (GatedDeltaNetMixer::conv_channel_at).
   float* conv() { return conv_.data(); }
-  float* recurrent() { return recurrent_.data(); }  // [n_v_heads, dk, dv]
+  // [n_v_heads, dk, dv]; while deferred(), without the last token's update,
+  // which pending(h) holds (delta_rule.h DeferredUpdate).
+  float* recurrent() { return recurrent_.data(); }
+  float* head(int h) { return recurrent_.data() + size_t(h) * dk_ * dv_; }
+  DeferredUpdate pending(int h) {
+    float* p = pending_.data() + size_t(h) * (dk_ + dv_ + 1);
+    return {p, p + dk_, p + dk_ + dv_};
+  }
+  bool deferred() const { return deferred_; }
+  void set_deferred(bool d) { deferred_ = d; }
 
   // Only the present is known: truncation works only when nothing is dropped.
   bool truncate(int n_past, int n) override { return n == n_past; }
   void save(std::vector<float>& out) const override;
   void restore(const std::vector<float>& in) override;
   void clear() override;
-  size_t bytes() const override { return (conv_.size() + recurrent_.size()) * sizeof(float); }
+  size_t bytes() const override { return (conv_.size() + recurrent_.size() + pending_.size()) * sizeof(float); }
 
  private:
-  std::vector<float> conv_, recurrent_;
+  std::vector<float> conv_, recurrent_, pending_;
+  int dk_, dv_;
+  bool deferred_ = false;
 };
 
 class GatedDeltaNetMixer final : public Mixer {
@@ -63,9 +79,8 @@ class GatedDeltaNetMixer final : public Mixer {
   void convolve_positions(float* qkv, int n, DeltaNetState& st, int64_t p0, int64_t p1) const;
   void normalize_qk(float* qkv, int64_t t, int kh) const;
   void head_gates(float* alpha, float* beta, int64_t t, int h) const;
-  // next_h: the value head the thread runs next (-1: none), a prefetch hint.
   void run_head(const float* qkv, const float* alpha, const float* beta, float* o, int n, int h, bool chunked,
-                DeltaNetState& st, int next_h = -1) const;
+                DeltaNetState& st) const;
   void gated_norm(float* o, const float* z, int64_t t, int h) const;
   // Which key head value head h reads, and the j-th value head of key head
   // kh (see DeltaNetSpec::v_heads_grouped).
