@@ -180,6 +180,11 @@ class Session {
   // Evaluates `ids` on top of the cache; returns their logits, [ids.size(), n_vocab]
   // row-major when all_logits, else only the last row.
   std::vector<float> eval(std::span<const int32_t> ids, bool all_logits);
+  // The same, without copying: the logits stay in the session, valid until
+  // its next evaluation (eval, eval_view, generate, rollback, reset) or its
+  // end. For decode loops that read each row once (a Qwen3.5 vocabulary row
+  // is 1 MB).
+  std::span<const float> eval_view(std::span<const int32_t> ids, bool all_logits);
 
   // Resets, prefills the prompt, then samples until EOS/stop/max_tokens.
   GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& options,

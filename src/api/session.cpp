@@ -107,9 +107,14 @@ void Session::rollback(int n) {
 void Session::cancel() { impl_->cancel = true; }
 
 std::vector<float> Session::eval(std::span<const int32_t> ids, bool all_logits) {
+  const std::span<const float> logits = eval_view(ids, all_logits);
+  return std::vector<float>(logits.begin(), logits.end());
+}
+
+std::span<const float> Session::eval_view(std::span<const int32_t> ids, bool all_logits) {
   const float* logits = impl_->eval(ids, all_logits);
   const size_t rows = all_logits ? ids.size() : 1;
-  return std::vector<float>(logits, logits + rows * impl_->transformer->spec().n_vocab);
+  return {logits, rows * size_t(impl_->transformer->spec().n_vocab)};
 }
 
 GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& options,

@@ -88,8 +88,9 @@ std::unique_ptr<LayerState> GatedDeltaNetMixer::new_state(int, KvType) const {
 }
 
 size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
-  return (size_t(s_.conv_kernel - 1) * conv_dim_ +
-          size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim) * sizeof(float);
+  // The history, the heads' states and their pending updates.
+  return (size_t(s_.conv_kernel - 1) * conv_dim_ + size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim +
+          size_t(s_.n_v_heads) * (s_.head_k_dim + s_.head_v_dim + 1)) * sizeof(float);
 }
 
 // Key-head order: position p of the convolution's weights and history holds
