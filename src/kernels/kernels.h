@@ -122,6 +122,9 @@ struct Kernels {
   // out[i] = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) * up[i],
   // g = gate[i]. out may be gate.
   void (*gelu_tanh_mul)(const float* gate, const float* up, float* out, int64_t n) = nullptr;
+  // y[i] += a[i] * b[i]: one tap of a depthwise convolution (SIMD forms fuse
+  // the multiply and the add; the scalar one rounds twice).
+  void (*mul_add)(const float* a, const float* b, float* y, int64_t n) = nullptr;
   // KV cache rows: f32 <-> f16 (round to nearest even, as f32_to_fp16), and
   // int8 rows with one f32 scale per 32 values back to f32
   // (y[i] = qs[i] * d[i / 32], n a multiple of 32; quantize_act_q8 is the

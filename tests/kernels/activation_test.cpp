@@ -159,5 +159,31 @@ TEST(Activation, InfinitiesAndNanAsScalar) {
   }
 }
 
+// mul_add (a convolution tap, y += a * b) of every ISA against float64, at
+// lengths around each vector width's tails: the SIMD forms round once (a
+// fused multiply-add), the scalar one twice, so within 2 ulp of y's scale.
+TEST(Activation, MulAddMatchesFloat64Reference) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.f, 2.f);
+  for (Isa isa : kAllIsas) {
+    if (!isa_supported(isa)) continue;
+    const Kernels k = make_kernels(isa);
+    ASSERT_NE(k.mul_add, nullptr) << isa_name(isa);
+    for (int64_t n : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100, 3072}) {
+      std::vector<float> a(static_cast<size_t>(n)), b(a.size()), y(a.size());
+      for (float& v : a) v = dist(rng);
+      for (float& v : b) v = dist(rng);
+      for (float& v : y) v = dist(rng);
+      std::vector<float> got = y;
+      k.mul_add(a.data(), b.data(), got.data(), n);
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = double(y[i]) + double(a[i]) * double(b[i]);
+        const double scale = std::fabs(double(y[i])) + std::fabs(double(a[i]) * double(b[i]));
+        EXPECT_NEAR(got[i], want, 2.5e-7 * scale) << isa_name(isa) << " n " << n << " i " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace nagi

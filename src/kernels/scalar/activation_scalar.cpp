@@ -32,9 +32,14 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+void mul_add(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a[i] * b[i];
+}
+
 }  // namespace
 
 void fill_kernels_scalar_activation(Kernels& k) {
+  k.mul_add = mul_add;
   k.silu_mul = silu_mul;
   k.silu = silu;
   k.sigmoid_mul = sigmoid_mul;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/thread_pool.h"
+#include "kernels/kernels.h"
 #include "model/token_loop.h"
 #include "model/weights.h"
 #include "nagi/error.hpp"
@@ -113,8 +114,7 @@ void ShortConvMixer::forward(const float* xn, float* out, const Batch& batch, La
         const int q = p - (L - 1) + k;
         if (q < 0) continue;
         const float* src = q >= pos0 ? u + size_t(q - pos0) * d : ring.row(q);
-        const float* w = kernel_.data() + size_t(k) * d;
-        for (int c = 0; c < d; ++c) yt[c] += w[c] * src[c];
+        kernels().mul_add(kernel_.data() + size_t(k) * d, src, yt, d);
       }
       for (int c = 0; c < d; ++c) yt[c] *= cgate[c];
     }

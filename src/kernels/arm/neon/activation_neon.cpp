@@ -3,6 +3,7 @@
 // per value either (neon_math.h). Plain ARMv8-A (FDIV, FRINTN and FMLA are
 // baseline).
 #include <arm_neon.h>
+#include <cmath>
 
 #include "kernels/arm/neon_math.h"
 #include "kernels/kernels_fill.h"
@@ -61,9 +62,16 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   map2(gate, up, out, n, [](float32x4_t g, float32x4_t u) { return vmulq_f32(gelu_tanh(g), u); });
 }
 
+void mul_add(const float* a, const float* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(a + i), vld1q_f32(b + i)));
+  for (; i < n; ++i) y[i] = std::fma(a[i], b[i], y[i]);  // fused, like the lanes
+}
+
 }  // namespace
 
 void fill_kernels_neon_activation(Kernels& k) {
+  k.mul_add = mul_add;
   k.silu_mul = silu_mul;
   k.silu = silu_one;
   k.sigmoid_mul = sigmoid_mul;

@@ -56,9 +56,23 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   map2(gate, up, out, n, [](__m256 g, __m256 u) { return _mm256_mul_ps(gelu_tanh(g), u); });
 }
 
+void mul_add(const float* a, const float* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), _mm256_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __m256i m = tail_mask8(n - i);
+    _mm256_maskstore_ps(y + i, m,
+                        _mm256_fmadd_ps(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m),
+                                        _mm256_maskload_ps(y + i, m)));
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx2_activation(Kernels& k) {
+  k.mul_add = mul_add;
   k.silu_mul = silu_mul;
   k.silu = silu_one;
   k.sigmoid_mul = sigmoid_mul;

@@ -63,9 +63,23 @@ void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   map2(gate, up, out, n, [](__m512 g, __m512 u) { return _mm512_mul_ps(gelu_tanh(g), u); });
 }
 
+void mul_add(const float* a, const float* b, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), _mm512_loadu_ps(y + i)));
+  }
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m,
+                          _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i),
+                                          _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
 }  // namespace
 
 void fill_kernels_avx512_activation(Kernels& k) {
+  k.mul_add = mul_add;
   k.silu_mul = silu_mul;
   k.silu = silu_one;
   k.sigmoid_mul = sigmoid_mul;
