@@ -156,8 +156,8 @@ void GatedDeltaNetMixer::normalize_qk(float* qkv, int64_t t, int kh) const {
   const int dk = s_.head_k_dim;
   float* q = qkv + size_t(t) * conv_dim_ + size_t(kh) * dk;
   for (float* x : {q, q + key_dim_}) {
-    float ss = 0.f;
-    for (int i = 0; i < dk; ++i) ss += x[i] * x[i];
+    // The SIMD dot: a plain loop here is one chain of dependent adds.
+    const float ss = kernels().dot_f32(x, x, dk);
     const float inv = 1.f / std::max(std::sqrt(ss), norm_eps_);
     for (int i = 0; i < dk; ++i) x[i] *= inv;
   }
