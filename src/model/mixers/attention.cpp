@@ -48,11 +48,31 @@ size_t AttentionMixer::state_bytes_read(int n_past, KvType kv) const {
 
 void AttentionMixer::rope_angles(int pos, float* cos_out, float* sin_out) const {
   const RopeSpec& r = a_.rope;
-  for (int i = 0; i < r.n_rot / 2; ++i) {
-    const double angle = double(pos) * r.inv_freq[i];
-    cos_out[i] = static_cast<float>(std::cos(angle));
-    sin_out[i] = static_cast<float>(std::sin(angle));
+  const int half = r.n_rot / 2;
+  // A decode step asks every layer for the same position, and layers with
+  // the same frequencies get the same angles: the last ones are kept per
+  // thread (computing them took ~2.5 us of each Qwen3-0.6B layer, 64
+  // sin/cos pairs in double, on one thread while the other waited).
+  struct Last {
+    std::vector<double> inv_freq;
+    int pos = -1;
+    std::vector<float> cos, sin;
+  };
+  thread_local Last last;
+  if (last.pos != pos || last.inv_freq.size() != size_t(half) ||
+      !std::equal(last.inv_freq.begin(), last.inv_freq.end(), r.inv_freq.begin())) {
+    last.inv_freq.assign(r.inv_freq.begin(), r.inv_freq.begin() + half);
+    last.pos = pos;
+    last.cos.resize(size_t(half));
+    last.sin.resize(size_t(half));
+    for (int i = 0; i < half; ++i) {
+      const double angle = double(pos) * r.inv_freq[i];
+      last.cos[i] = static_cast<float>(std::cos(angle));
+      last.sin[i] = static_cast<float>(std::sin(angle));
+    }
   }
+  std::copy(last.cos.begin(), last.cos.end(), cos_out);
+  std::copy(last.sin.begin(), last.sin.end(), sin_out);
 }
 
 void AttentionMixer::apply_rope(float* vec, int n_heads, const float* cos, const float* sin) const {
