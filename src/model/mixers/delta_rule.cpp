@@ -149,10 +149,12 @@ inline TokenTerms token_terms(const DeltaRuleHead& h, int t) {
 // An update applied to part of a row: x <- decay x + k delta (by reference:
 // a v16f returned by value from the baseline-compiled helper would change
 // the ABI). One expression for every caller, so every one rounds alike.
-template <class V>
-[[gnu::always_inline]] inline void apply_to(V& x, float decay, float k, const V& delta) {
+// Overloads, not a template: a deduced V drops v16f's aligned(4), and an
+// unoptimised build then loads stack values with aligned instructions.
+[[gnu::always_inline]] inline void apply_to(v16f& x, float decay, float k, const v16f& delta) {
   x = decay * x + k * delta;
 }
+[[gnu::always_inline]] inline void apply_to(float& x, float decay, float k, float delta) { x = decay * x + k * delta; }
 
 // Bytes ahead of its reads that a pass requests.
 constexpr int kReadAheadBytes = 8192;
