@@ -77,6 +77,7 @@ class GatedDeltaNetMixer final : public Mixer {
  private:
   std::pair<int64_t, int64_t> conv_channel_at(int64_t pos) const;
   void convolve_positions(float* qkv, int n, DeltaNetState& st, int64_t p0, int64_t p1) const;
+  void convolve_one(float* qkv, DeltaNetState& st, int64_t p0, int64_t p1) const;
   void normalize_qk(float* qkv, int64_t t, int kh) const;
   void head_gates(float* alpha, float* beta, int64_t t, int h) const;
   void run_head(const float* qkv, const float* alpha, const float* beta, float* o, int n, int h, bool chunked,
