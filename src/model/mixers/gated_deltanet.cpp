@@ -154,8 +154,9 @@ void GatedDeltaNetMixer::convolve_positions(float* qkv, int n, DeltaNetState& st
 // taps run over the whole range [p0, p1) at once (weights and history are in
 // the same order), only the new input's tap goes segment by segment, and the
 // history shifts in place. The taps are applied in the same order with the
-// same kernel, so each value is what convolve_positions gives. (Staging cost
-// ~150 ns a 128-channel segment, 3.5 of a decode thread's ~4 us per layer.)
+// same kernel, so each value is what convolve_positions gives. (A Qwen3.5-0.8B
+// decode thread's convolution per layer, trace build: 7.5-8.4 us staged,
+// 6.4-7.0 without; what is left is its cold weights and history.)
 void GatedDeltaNetMixer::convolve_one(float* qkv, DeltaNetState& st, int64_t p0, int64_t p1) const {
   const int K = s_.conv_kernel, H = K - 1, C = conv_dim_;
   const Kernels& kern = kernels();
