@@ -24,10 +24,8 @@ void DeltaNetState::save(std::vector<float>& out) const {
   std::copy(conv_.begin(), conv_.end(), out.begin());
   std::copy(recurrent_.begin(), recurrent_.end(), out.begin() + conv_.size());
   if (!deferred_) return;
-  const int heads = int(pending_.size() / size_t(dk_ + dv_ + 1));
-  for (int h = 0; h < heads; ++h) {
-    float* p = const_cast<float*>(pending_.data()) + size_t(h) * (dk_ + dv_ + 1);
-    delta_rule_apply(out.data() + conv_.size() + size_t(h) * dk_ * dv_, dk_, dv_, {p, p + dk_, p + dk_ + dv_});
+  for (int h = 0; h < n_heads_; ++h) {
+    delta_rule_apply(out.data() + conv_.size() + size_t(h) * dk_ * dv_, dk_, dv_, pending_at(h));
   }
 }
 
@@ -82,9 +80,8 @@ GatedDeltaNetMixer::GatedDeltaNetMixer(const ModelSpec& spec, int layer, const T
 }
 
 std::unique_ptr<LayerState> GatedDeltaNetMixer::new_state(int, KvType) const {
-  return std::make_unique<DeltaNetState>(size_t(s_.conv_kernel - 1) * conv_dim_,
-                                         size_t(s_.n_v_heads) * s_.head_k_dim * s_.head_v_dim, s_.n_v_heads,
-                                         s_.head_k_dim, s_.head_v_dim);
+  return std::make_unique<DeltaNetState>(size_t(s_.conv_kernel - 1) * conv_dim_, s_.n_v_heads, s_.head_k_dim,
+                                         s_.head_v_dim);
 }
 
 size_t GatedDeltaNetMixer::state_bytes_read(int, KvType) const {
@@ -223,7 +220,7 @@ void GatedDeltaNetMixer::run_head(const float* qkv, const float* alpha, const fl
   head.out = o + size_t(h) * dv;
   head.out_stride = value_dim_;
   float* S = st.head(h);
-  if (n == 1 && !chunked) {
+  if (n == 1) {  // never chunked
     delta_rule_step_deferred(head, S, st.pending(h), st.deferred());
     return;
   }

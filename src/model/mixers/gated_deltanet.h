@@ -21,23 +21,21 @@ namespace nagi {
 
 class DeltaNetState final : public LayerState {
  public:
-  DeltaNetState(size_t conv_floats, size_t recurrent_floats, int n_v_heads, int dk, int dv)
+  DeltaNetState(size_t conv_floats, int n_v_heads, int dk, int dv)
       : conv_(conv_floats, 0.f),
-        recurrent_(recurrent_floats, 0.f),
+        recurrent_(size_t(n_v_heads) * dk * dv, 0.f),
         pending_(size_t(n_v_heads) * (dk + dv + 1), 0.f),
+        n_heads_(n_v_heads),
         dk_(dk),
         dv_(dv) {}
   // [conv_kernel-1, conv_dim], oldest first, channels in the mixer's key-head
   // order (GatedDeltaNetMixer::conv_channel_at).
   float* conv() { return conv_.data(); }
-  // [n_v_heads, dk, dv]; while deferred(), without the last token's update,
-  // which pending(h) holds (delta_rule.h DeferredUpdate).
-  float* recurrent() { return recurrent_.data(); }
+  // Value head h's state [dk, dv] (heads back to back); while deferred(),
+  // without the last token's update, which pending(h) holds (delta_rule.h
+  // DeferredUpdate).
   float* head(int h) { return recurrent_.data() + size_t(h) * dk_ * dv_; }
-  DeferredUpdate pending(int h) {
-    float* p = pending_.data() + size_t(h) * (dk_ + dv_ + 1);
-    return {p, p + dk_, p + dk_ + dv_};
-  }
+  DeferredUpdate pending(int h) { return pending_at(h); }
   bool deferred() const { return deferred_; }
   void set_deferred(bool d) { deferred_ = d; }
 
@@ -49,8 +47,14 @@ class DeltaNetState final : public LayerState {
   size_t bytes() const override { return (conv_.size() + recurrent_.size() + pending_.size()) * sizeof(float); }
 
  private:
+  // Head h's pending update: k, delta and decay in one slice of pending_.
+  DeferredUpdate pending_at(int h) const {
+    float* p = const_cast<float*>(pending_.data()) + size_t(h) * (dk_ + dv_ + 1);
+    return {p, p + dk_, p + dk_ + dv_};
+  }
+
   std::vector<float> conv_, recurrent_, pending_;
-  int dk_, dv_;
+  int n_heads_, dk_, dv_;
   bool deferred_ = false;
 };
 
