@@ -15,11 +15,12 @@ std::optional<uint32_t> line_ahead_from_env() {
   if (v == nullptr || *v == '\0') return std::nullopt;
   char* end = nullptr;
   const unsigned long bytes = std::strtoul(v, &end, 10);
-  if (*end != '\0' || bytes < 64 || bytes > 65536 || bytes % 64 != 0) {
+  const bool nt = std::string(end) == ",nt";
+  if (end == v || (*end != '\0' && !nt) || bytes < 64 || bytes > 65536 || bytes % 64 != 0) {
     throw Error(ErrorCode::kInvalidArgument, std::string("NAGI_LINE_AHEAD=") + v +
-                                                 ": expected a multiple of 64 bytes in [64, 65536]");
+                                                 ": expected a multiple of 64 bytes in [64, 65536], then ,nt or nothing");
   }
-  return static_cast<uint32_t>(bytes);
+  return static_cast<uint32_t>(bytes) | (nt ? kLineAheadNonTemporal : 0);
 }
 
 uint32_t LineAheadTuner::next() {

@@ -10,9 +10,10 @@
 // -4.2%. No fixed distance is best in both, so each model keeps a tuner
 // that times one-token forward passes under each candidate in turn, then
 // decodes with the fastest until it looks again (docs/KERNELS.md, "The
-// distance, tuned while decoding").
-// The distance changes only which lines are requested early: every result
-// is bit for bit the same whatever it is.
+// distance, tuned while decoding"). Each distance is tried with plain and
+// with non-temporal requests (kLineAheadNonTemporal).
+// The setting changes only which lines are requested early, and how: every
+// result is bit for bit the same whatever it is.
 #pragma once
 
 #include <array>
@@ -24,14 +25,16 @@
 
 namespace nagi {
 
-// NAGI_LINE_AHEAD=<bytes> (a multiple of 64 in [64, 65536]) fixes the
-// distance and turns the tuners off. Throws Error(kInvalidArgument) naming
-// the variable for anything else.
+// NAGI_LINE_AHEAD=<bytes>[,nt] (a multiple of 64 in [64, 65536]; ",nt":
+// non-temporal) fixes the setting and turns the tuners off. Throws
+// Error(kInvalidArgument) naming the variable for anything else.
 std::optional<uint32_t> line_ahead_from_env();
 
 class LineAheadTuner {
  public:
-  static constexpr std::array<uint32_t, 3> kCandidates = {4096, 8192, 12288};
+  // line_ahead_bytes settings: each distance plain and non-temporal.
+  static constexpr uint32_t kNT = kLineAheadNonTemporal;
+  static constexpr std::array<uint32_t, 6> kCandidates = {4096, 8192, 12288, 4096 | kNT, 8192 | kNT, 12288 | kNT};
   // One-token passes timed per candidate in a round, the candidates taking
   // turns token by token so that a change of the memory's phase falls on
   // all of them alike.
@@ -42,11 +45,11 @@ class LineAheadTuner {
   // fixed: the distance to keep (tuning off); nullopt: tune.
   explicit LineAheadTuner(std::optional<uint32_t> fixed) : fixed_(fixed) {}
 
-  // The distance for the next one-token pass, also stored in line_ahead_bytes.
+  // The setting for the next one-token pass, also stored in line_ahead_bytes.
   uint32_t next();
   // That pass's duration.
   void record(double seconds);
-  // The distance that won the last round (the first candidate before any).
+  // The setting that won the last round (the first candidate before any).
   uint32_t chosen() const;
 
  private:

@@ -11,7 +11,8 @@
 //   matrices from 4 KiB pages, 2 threads): F16 43-44 -> 53-57 GB/s.
 //
 // - LineAhead (quantized rows): every 64-byte line, line_ahead_bytes ahead
-//   (4-12 KiB, tuned while a model decodes: kernels/line_ahead.h). A core
+//   (4-12 KiB, plain or non-temporal, tuned while a model decodes:
+//   kernels/line_ahead.h). A core
 //   streams less from DRAM the more arithmetic it does per byte, even with
 //   arithmetic to spare (a synthetic one-thread read with 2-4 vpdpbusd per
 //   line lost 7-10% of the bare loop's rate, docs/PERFORMANCE.md), and the
@@ -44,18 +45,23 @@ namespace {
 template <uintptr_t kStep>
 class StreamAhead {
  public:
-  StreamAhead(const uint8_t* start, uintptr_t distance)
-      : next_(reinterpret_cast<uintptr_t>(start)), distance_(distance) {}
+  StreamAhead(const uint8_t* start, uintptr_t distance, bool nta = false)
+      : next_(reinterpret_cast<uintptr_t>(start)), distance_(distance), nta_(nta) {}
 
   void before(const uint8_t* end) {
     for (const uintptr_t e = reinterpret_cast<uintptr_t>(end); next_ < e; next_ += kStep) {
-      __builtin_prefetch(reinterpret_cast<const void*>(next_ + distance_));
+      if (nta_) {
+        __builtin_prefetch(reinterpret_cast<const void*>(next_ + distance_), 0, 0);
+      } else {
+        __builtin_prefetch(reinterpret_cast<const void*>(next_ + distance_));
+      }
     }
   }
 
  private:
   uintptr_t next_;
   const uintptr_t distance_;
+  const bool nta_;
 };
 
 struct PageAhead : StreamAhead<4096> {
@@ -63,8 +69,11 @@ struct PageAhead : StreamAhead<4096> {
 };
 
 struct LineAhead : StreamAhead<64> {
-  explicit LineAhead(const uint8_t* start)
-      : StreamAhead<64>(start, __atomic_load_n(&line_ahead_bytes, __ATOMIC_RELAXED)) {}
+  explicit LineAhead(const uint8_t* start) : LineAhead(start, __atomic_load_n(&line_ahead_bytes, __ATOMIC_RELAXED)) {}
+
+ private:
+  LineAhead(const uint8_t* start, uint32_t setting)
+      : StreamAhead<64>(start, setting & ~uint32_t(63), (setting & kLineAheadNonTemporal) != 0) {}
 };
 
 // Calls f(r, row) for the rows [0, n_rows) of w in order, one LineAhead

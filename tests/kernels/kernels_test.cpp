@@ -18,6 +18,7 @@
 #include "base/thread_pool.h"
 #include "format/dtype.h"
 #include "kernels/kernels.h"
+#include "kernels/line_ahead.h"
 #include "kernels/ops.h"
 
 namespace nagi {
@@ -227,6 +228,31 @@ TEST_P(KernelsTest, QuantRowsMatchScalarAndReference) {
       }
     }
   }
+}
+
+// How far ahead, and how (plain or non-temporal), the row kernels request
+// their lines is tuned while decoding (kernels/line_ahead.h); it must never
+// change a result: every tuner candidate and a fixed odd distance against
+// the default, bit for bit, over more rows than the largest distance.
+TEST_P(KernelsTest, QuantRowsIndependentOfTheLineAheadSetting) {
+  const uint32_t saved = __atomic_load_n(&line_ahead_bytes, __ATOMIC_RELAXED);
+  std::vector<uint32_t> settings(LineAheadTuner::kCandidates.begin(), LineAheadTuner::kCandidates.end());
+  settings.push_back(64 | kLineAheadNonTemporal);
+  for (DType t : {DType::kQ8_0, DType::kQ4_0, DType::kI4G128}) {
+    const int64_t rows = 97, cols = 1024 + dtype_info(t).block_elems;
+    const auto tm = random_matrix(t, rows, cols, uint32_t(cols + 31));
+    const QuantizedAct act(scalar_, random_floats(cols, 13));
+    std::vector<float> want(rows), got(rows);
+    __atomic_store_n(&line_ahead_bytes, LineAheadTuner::kCandidates[0], __ATOMIC_RELAXED);
+    quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, act.view(), want.data());
+    for (uint32_t setting : settings) {
+      __atomic_store_n(&line_ahead_bytes, setting, __ATOMIC_RELAXED);
+      quant_entry(k_, t)(tm.m.data, tm.m.row_bytes, rows, cols, act.view(), got.data());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * size_t(rows)), 0)
+          << dtype_name(t) << " setting " << setting;
+    }
+  }
+  __atomic_store_n(&line_ahead_bytes, saved, __ATOMIC_RELAXED);
 }
 
 // A row's result must not depend on how many rows a call covers (the

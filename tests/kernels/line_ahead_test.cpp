@@ -1,5 +1,6 @@
 #include "kernels/line_ahead.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -57,6 +58,20 @@ TEST(LineAheadTuner, ARoundIsDecidedByMediansNotOneSlowPass) {
   EXPECT_EQ(tuner.chosen(), 12288u);
 }
 
+TEST(LineAheadTuner, TriesEveryDistanceBothWaysAndCanPickNonTemporal) {
+  LineAheadTuner tuner(std::nullopt);
+  // Non-temporal requests 12 KiB ahead are fastest.
+  const uint32_t nt12 = 12288 | kLineAheadNonTemporal;
+  const std::vector<uint32_t> round = run_passes(tuner, kRound, [&](uint32_t d) { return d == nt12 ? 0.004 : 0.006; });
+  for (uint32_t bytes : {4096u, 8192u, 12288u}) {
+    for (uint32_t nt : {0u, kLineAheadNonTemporal}) {
+      EXPECT_EQ(std::count(round.begin(), round.end(), bytes | nt), LineAheadTuner::kTrials) << bytes << " " << nt;
+    }
+  }
+  EXPECT_EQ(tuner.chosen(), nt12);
+  EXPECT_EQ(tuner.next(), nt12);
+}
+
 TEST(LineAheadTuner, AFixedDistanceIsKept) {
   LineAheadTuner tuner(uint32_t{2048});
   for (uint32_t d : run_passes(tuner, kRound + 5, [](uint32_t d) { return d == 8192 ? 0.001 : 0.009; })) {
@@ -70,7 +85,9 @@ TEST(LineAheadTuner, EnvironmentFixesTheDistanceOrIsRejected) {
   EXPECT_FALSE(line_ahead_from_env().has_value());
   ::setenv("NAGI_LINE_AHEAD", "6144", 1);
   EXPECT_EQ(line_ahead_from_env(), std::optional<uint32_t>(6144));
-  for (const char* bad : {"100", "0", "131072", "4k", "-64"}) {
+  ::setenv("NAGI_LINE_AHEAD", "8192,nt", 1);
+  EXPECT_EQ(line_ahead_from_env(), std::optional<uint32_t>(8192 | kLineAheadNonTemporal));
+  for (const char* bad : {"100", "0", "131072", "4k", "-64", ",nt", "8192,", "8192,NT", "8192,nt,"}) {
     ::setenv("NAGI_LINE_AHEAD", bad, 1);
     try {
       line_ahead_from_env();
