@@ -23,6 +23,10 @@ std::optional<uint32_t> line_ahead_from_env() {
   return static_cast<uint32_t>(bytes) | (nt ? kLineAheadNonTemporal : 0);
 }
 
+std::string line_ahead_name(uint32_t setting) {
+  return std::to_string(setting & ~uint32_t(63)) + ((setting & kLineAheadNonTemporal) != 0 ? ",nt" : "");
+}
+
 uint32_t LineAheadTuner::next() {
   std::lock_guard<std::mutex> lock(mu_);
   uint32_t bytes;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "kernels/line_ahead_bytes.h"
 
@@ -29,6 +30,10 @@ namespace nagi {
 // non-temporal) fixes the setting and turns the tuners off. Throws
 // Error(kInvalidArgument) naming the variable for anything else.
 std::optional<uint32_t> line_ahead_from_env();
+
+// A line_ahead_bytes setting as text, in NAGI_LINE_AHEAD's syntax ("8192",
+// "12288,nt").
+std::string line_ahead_name(uint32_t setting);
 
 class LineAheadTuner {
  public:

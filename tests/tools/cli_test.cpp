@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <regex>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
@@ -193,6 +194,13 @@ TEST_F(Cli, BenchJsonReportsSpeedsAndRoofline) {
   for (int r = 0; r < 2; ++r) {
     EXPECT_NEAR(d["roofline_pct_per_run"][r].get<double>(),
                 100.0 * d["runs"][r].get<double>() * d["bytes_per_token"].get<double>() / 1e9 / 40.0, 1e-6);
+  }
+  // The decode rows' prefetch setting after each run, in NAGI_LINE_AHEAD's
+  // syntax: a distance, ",nt" when non-temporal.
+  ASSERT_EQ(d["line_ahead_per_run"].size(), 2u);
+  for (const auto& s : d["line_ahead_per_run"]) {
+    const std::string v = s.get<std::string>();
+    EXPECT_TRUE(std::regex_match(v, std::regex("[0-9]+(,nt)?"))) << v;
   }
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/model_impl.h"
 #include "base/thread_pool.h"
 #include "commands.h"
 #include "nagi/nagi.hpp"
@@ -262,9 +263,13 @@ void bench(const BenchArgs& a) {
     if (measure_bw) probe = std::make_unique<BandwidthProbe>(threads, a.wide);
     const int passes_per_run = std::max(3, a.bw_passes / repeats);
     std::vector<double> tps, bws, pcts;
+    // The decode rows' prefetch setting the model's tuner kept after each
+    // run (kernels/line_ahead.h): a run's speed depends on it.
+    std::vector<std::string> prefetch;
     for (int r = 0; r < repeats; ++r) {
       const double run_bw = measure_bw ? probe->measure(passes_per_run).median_gbs : bw;
       tps.push_back(decode_run(r));
+      prefetch.push_back(line_ahead_name(model->impl().line_ahead.chosen()));
       bws.push_back(run_bw);
       if (run_bw > 0) pcts.push_back(100.0 * tps.back() * bytes_per_token / 1e9 / run_bw);
     }
@@ -275,7 +280,7 @@ void bench(const BenchArgs& a) {
               {"bytes_per_token", bytes_per_token}, {"state_bytes_per_token", state_avg},
               {"achieved_gbs", decode_tps * bytes_per_token / 1e9}, {"bandwidth_gbs_per_run", bws},
               {"roofline_tokens_per_s", bw > 0 ? bw * 1e9 / bytes_per_token : 0.0}, {"roofline_pct", roofline_pct},
-              {"roofline_pct_per_run", pcts}};
+              {"roofline_pct_per_run", pcts}, {"line_ahead_per_run", prefetch}};
     out["decode"] = decode;
   }
   out["bandwidth_gbs"] = bw;
@@ -305,6 +310,7 @@ void bench(const BenchArgs& a) {
       const double gbs = runs[r].get<double>() * bytes_per_token / 1e9, b = run_bw[r].get<double>();
       std::printf("%s %.2f tok/s = %.1f GB/s", r == 0 ? "" : ";", runs[r].get<double>(), gbs);
       if (b > 0) std::printf(" = %.0f%% of %.1f", 100.0 * gbs / b, b);
+      std::printf(" [%s]", decode["line_ahead_per_run"][r].get<std::string>().c_str());
     }
     std::printf("\n");
   }
