@@ -24,7 +24,7 @@ std::optional<uint32_t> line_ahead_from_env() {
 }
 
 std::string line_ahead_name(uint32_t setting) {
-  return std::to_string(setting & ~uint32_t(63)) + ((setting & kLineAheadNonTemporal) != 0 ? ",nt" : "");
+  return std::to_string(setting & ~kLineAheadNonTemporal) + ((setting & kLineAheadNonTemporal) != 0 ? ",nt" : "");
 }
 
 uint32_t LineAheadTuner::next() {

@@ -73,7 +73,7 @@ struct LineAhead : StreamAhead<64> {
 
  private:
   LineAhead(const uint8_t* start, uint32_t setting)
-      : StreamAhead<64>(start, setting & ~uint32_t(63), (setting & kLineAheadNonTemporal) != 0) {}
+      : StreamAhead<64>(start, setting & ~kLineAheadNonTemporal, (setting & kLineAheadNonTemporal) != 0) {}
 };
 
 // Calls f(r, row) for the rows [0, n_rows) of w in order, one LineAhead
